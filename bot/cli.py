@@ -1,0 +1,319 @@
+"""The `liaison` command: run the bot, the console, migrations, and map import/export."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+from sqlalchemy import select
+
+from bot import db
+from bot.config import ConfigError, Settings, load_settings
+from bot.console import PLATFORM as CONSOLE
+from bot.console import Console
+from bot.plaintext import render
+from bot.runtime import Runtime, open_runtime
+from commands.context import Context
+from commands.mapfile import MapFileError, export_rows, format_for, import_rows, parse
+from commands.messages import Message
+from storage import outbox
+from storage.engine import create_engine
+from storage.models import Identity, Person
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Liaison: DRIs, hand-offs, review SLAs and the weekly sync, shared by two orgs.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
+map_app = typer.Typer(no_args_is_help=True, help="The ownership map as a file.")
+outbox_app = typer.Typer(no_args_is_help=True, help="Notifications and their delivery.")
+app.add_typer(db_app, name="db")
+app.add_typer(map_app, name="map")
+app.add_typer(outbox_app, name="outbox")
+
+T = TypeVar("T")
+
+
+@dataclass
+class Options:
+    """Options given before the sub-command."""
+
+    config: str | None
+
+
+class Failure(Exception):
+    """A problem to report in one line and exit with status 2."""
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar="LIAISON_CONFIG",
+            help="Config file (default: liaison.toml, else the shipped examples/demo.toml).",
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = Options(config)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    options: Options = ctx.obj
+    return load_settings(options.config)
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run async work, turning expected failures into one clear line and exit status 2."""
+    try:
+        return asyncio.run(work())
+    except (ConfigError, Failure, db.NotMigrated, MapFileError) as exc:
+        for text in str(exc).splitlines():
+            typer.echo(f"liaison: {text}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _load(ctx: typer.Context) -> Settings:
+    try:
+        return _settings(ctx)
+    except ConfigError as exc:
+        for text in str(exc).splitlines():
+            typer.echo(f"liaison: config error: {text}", err=True)
+        raise typer.Exit(2) from None
+
+
+@asynccontextmanager
+async def _runtime(settings: Settings, platforms: list[str]) -> AsyncIterator[Runtime]:
+    runtime = await open_runtime(settings, platforms=platforms)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+async def _console_handle(runtime: Runtime, handle: str | None) -> str:
+    settings = runtime.settings
+    if handle is None:
+        leader = settings.first_leader()
+        if leader is None:
+            raise Failure("no lead or admin in the configuration: pass --as HANDLE")
+        return leader.handle
+    handle = handle.lstrip("@")
+    async with runtime.sessions() as session:
+        found = await session.scalar(
+            select(Identity.user_id).where(Identity.platform == CONSOLE, Identity.user_id == handle)
+        )
+        if found is None:
+            known = ", ".join(p.handle for p in settings.people)
+            raise Failure(f"no person called @{handle} in the configuration (known: {known})")
+    return handle
+
+
+async def _console(settings: Settings, handle: str | None) -> int:
+    async with _runtime(settings, [CONSOLE]) as runtime:
+        me = await _console_handle(runtime, handle)
+        console = Console(runtime, me)
+        runtime.worker.senders.append(console)
+        if sys.stdin.isatty():
+            typer.echo(
+                f"Liaison console, acting as @{me}. Type /help for commands, Ctrl-D to quit.",
+                err=True,
+            )
+        return await console.run()
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Start the bot on every configured platform (the local console when none is)."""
+    settings = _load(ctx)
+    typer.echo(
+        "No chat platform is configured: starting the local console "
+        "(docs/configuration.md explains how to add Slack or Discord).",
+        err=True,
+    )
+    raise typer.Exit(_run(lambda: _console(settings, None)))
+
+
+@app.command()
+def console(
+    ctx: typer.Context,
+    as_: Annotated[
+        str | None, typer.Option("--as", help="Act as this person (default: the first admin/lead).")
+    ] = None,
+) -> None:
+    """Chat with Liaison in the terminal: type commands, see replies and notifications."""
+    settings = _load(ctx)
+    raise typer.Exit(_run(lambda: _console(settings, as_)))
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision.")] = "head"
+) -> None:
+    """Migrate the database to the newest schema (or to REVISION)."""
+    settings = _load(ctx)
+
+    async def work() -> str | None:
+        await db.upgrade(settings.database.url, revision)
+        engine = create_engine(settings.database.url)
+        try:
+            return await db.current(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"database at revision {_run(work)}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the database's schema revision and the newest one."""
+    settings = _load(ctx)
+
+    async def work() -> str | None:
+        engine = create_engine(settings.database.url)
+        try:
+            return await db.current(engine)
+        finally:
+            await engine.dispose()
+
+    at = _run(work)
+    want = db.head()
+    state = "up to date" if at == want else "needs `liaison db upgrade`"
+    typer.echo(f"database at revision {at or 'none (empty)'}; newest is {want}: {state}")
+
+
+async def _as_person(runtime: Runtime, handle: str | None) -> Person:
+    async with runtime.sessions() as session:
+        if handle is None:
+            leader = runtime.settings.first_leader()
+            if leader is None:
+                raise Failure("no lead or admin in the configuration: pass --as HANDLE")
+            handle = leader.handle
+        person = await session.scalar(select(Person).where(Person.handle == handle.lstrip("@")))
+        if person is None:
+            raise Failure(f"no person called @{handle.lstrip('@')}")
+        return person
+
+
+@asynccontextmanager
+async def _context(runtime: Runtime, handle: str | None) -> AsyncIterator[Context]:
+    """A command context outside chat (for the CLI), in one transaction."""
+    actor = await _as_person(runtime, handle)
+    async with runtime.sessions.begin() as session:
+        actor = await session.merge(actor)
+        yield Context(
+            session=session,
+            actor=actor,
+            platform="cli",
+            clock=runtime.clock,
+            platforms=runtime.dispatcher.platforms,
+            announce_channel=runtime.settings.announce_channel,
+            registry=runtime.registry,
+        )
+
+
+def _platforms(settings: Settings) -> list[str]:
+    # Until a chat adapter is configured, notifications are for the console.
+    return [CONSOLE]
+
+
+@map_app.command("import")
+def map_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A .csv, .yaml or .yml map file.", exists=True)],
+    as_: Annotated[
+        str | None, typer.Option("--as", help="Record the changes as this person.")
+    ] = None,
+) -> None:
+    """Load the ownership map from a file: every row is checked before anything is written."""
+    settings = _load(ctx)
+
+    async def work() -> str:
+        rows = parse(file.read_text(encoding="utf-8"), format_for(str(file)))
+        async with (
+            _runtime(settings, _platforms(settings)) as runtime,
+            _context(runtime, as_) as context,
+        ):
+            report = await import_rows(context, rows)
+        return (
+            f"imported {len(rows)} areas from {file}: {report.created} new, "
+            f"{report.changed} changed, {report.unchanged} unchanged"
+        )
+
+    typer.echo(_run(work))
+
+
+@map_app.command("export")
+def map_export(
+    ctx: typer.Context,
+    fmt: Annotated[
+        Literal["csv", "yaml"], typer.Option("--format", "-f", help="csv or yaml.")
+    ] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Write the whole ownership map as CSV or YAML."""
+    from commands.mapfile import render as render_map
+
+    settings = _load(ctx)
+
+    async def work() -> str:
+        async with (
+            _runtime(settings, _platforms(settings)) as runtime,
+            _context(runtime, None) as context,
+        ):
+            return render_map(await export_rows(context), fmt)
+
+    text = _run(work)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
+@outbox_app.command("failed")
+def outbox_failed(ctx: typer.Context) -> None:
+    """List notifications that could not be delivered, with the reason."""
+    settings = _load(ctx)
+
+    async def work() -> list[str]:
+        async with (
+            _runtime(settings, _platforms(settings)) as runtime,
+            runtime.sessions() as session,
+        ):
+            rows = await outbox.failures(session)
+        return [
+            f"{item.created_at:%Y-%m-%d %H:%M} {item.key} -> {d.platform} "
+            f"{(item.channel and '#' + item.channel) or 'DM'}: {d.error}\n    "
+            + render(Message.from_dict(item.payload)).replace("\n", "\n    ")
+            for item, d in rows
+        ]
+
+    lines = _run(work)
+    typer.echo("\n".join(lines) if lines else "no failed notifications")
+
+
+def main() -> None:
+    """Entry point of the `liaison` console script."""
+    app()

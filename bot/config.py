@@ -1,0 +1,300 @@
+"""Configuration: one TOML file plus LIAISON_* environment variables, checked at start.
+
+A wrong value stops start-up with one line per problem, naming the key and what is expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from commands.calendar import country_holidays, parse_business_hours
+from commands.grammar import GrammarError, parse_duration
+from storage.models import Role
+
+DEFAULT_CONFIG = "liaison.toml"
+DEMO_CONFIG = Path("examples") / "demo.toml"
+_SLUG = r"^[a-z0-9][a-z0-9_.-]*$"
+NOTIFY_TARGETS = (
+    "reviewer",
+    "requester",
+    "area-backup",
+    "reviewing-org-leads",
+    "requesting-org-leads",
+)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; each line of the message names one problem."""
+
+
+def _duration(allow_zero: bool) -> BeforeValidator:
+    def read(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return parse_duration(value, allow_zero=allow_zero)
+            except GrammarError as exc:
+                raise ValueError(str(exc)) from None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError('write durations as text, e.g. "90s", "15m", "4h" or "2d"')
+        return value
+
+    return BeforeValidator(read)
+
+
+Duration = Annotated[timedelta, _duration(allow_zero=False)]
+# A delay may be zero: "escalate at the moment of breach".
+Delay = Annotated[timedelta, _duration(allow_zero=True)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    """Where the data lives."""
+
+    url: str = "sqlite+aiosqlite:///liaison.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "expected sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB"
+            )
+        return value
+
+
+class OrgSettings(_Section):
+    """One organisation."""
+
+    key: Annotated[str, Field(pattern=_SLUG, max_length=40)]
+    name: str
+    timezone: str = "UTC"
+    business_hours: str = "Mon-Fri 09:00-17:00"
+    holidays: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone (expected an IANA name such as Europe/London)"
+            ) from None
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_business_hours(value)
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: str | None) -> str | None:
+        if value is not None:
+            country_holidays(value)
+        return value
+
+
+class PersonSettings(_Section):
+    """One person, with their ids on each platform."""
+
+    handle: Annotated[str, Field(pattern=_SLUG, max_length=80)]
+    name: str
+    org: str
+    role: Role = Role.MEMBER
+    slack: str | None = None
+    discord: str | None = None
+
+
+class ChannelSettings(_Section):
+    """A logical shared channel and its id on each platform."""
+
+    name: Annotated[str, Field(pattern=_SLUG, max_length=80)]
+    slack: str | None = None
+    discord: str | None = None
+
+
+class RepeatSettings(_Section):
+    """Re-notify the last escalation level every `every`, at most `times` times."""
+
+    every: Duration
+    times: Annotated[int, Field(ge=1, le=100)]
+
+
+class EscalationLevel(_Section):
+    """One level of an escalation chain."""
+
+    after: Delay
+    notify: Annotated[list[str], Field(min_length=1)]
+    repeat: RepeatSettings | None = None
+
+    @field_validator("notify")
+    @classmethod
+    def _targets(cls, value: list[str]) -> list[str]:
+        for target in value:
+            if target not in NOTIFY_TARGETS and not re.match(
+                r"^channel:[a-z0-9][a-z0-9_.-]*$", target
+            ):
+                raise ValueError(
+                    f"{target!r} is not a notify target (expected {', '.join(NOTIFY_TARGETS)} "
+                    "or channel:<name>)"
+                )
+        return value
+
+
+class PolicySettings(_Section):
+    """An SLA policy for review requests."""
+
+    name: Annotated[str, Field(pattern=_SLUG, max_length=80)]
+    calendar: Literal["business", "24x7"] = "business"
+    acknowledge: Duration
+    resolve: Duration
+    warn_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
+    escalation: list[EscalationLevel] = []
+    default: bool = False
+
+
+class Settings(BaseSettings):
+    """The whole configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIAISON_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        frozen=True,
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    orgs: Annotated[list[OrgSettings], Field(min_length=1)]
+    people: list[PersonSettings] = []
+    channels: Annotated[list[ChannelSettings], Field(min_length=1)]
+    policies: list[PolicySettings] = []
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file (the file arrives as init arguments).
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        _unique("orgs", "key", [o.key for o in self.orgs])
+        _unique("people", "handle", [p.handle for p in self.people])
+        _unique("channels", "name", [c.name for c in self.channels])
+        _unique("policies", "name", [p.name for p in self.policies])
+        keys = [o.key for o in self.orgs]
+        for n, person in enumerate(self.people, start=1):
+            if person.org not in keys:
+                expected = ", ".join(keys)
+                raise ValueError(
+                    f"people[{n}].org: {person.org!r} is not an org (expected one of {expected})"
+                )
+        channels = {c.name for c in self.channels}
+        for n, policy in enumerate(self.policies, start=1):
+            for m, level in enumerate(policy.escalation, start=1):
+                for target in level.notify:
+                    if target.startswith("channel:") and target[8:] not in channels:
+                        raise ValueError(
+                            f"policies[{n}].escalation[{m}].notify: no channel called "
+                            f"{target[8:]!r} (expected one of {', '.join(sorted(channels))})"
+                        )
+        if sum(p.default for p in self.policies) > 1:
+            raise ValueError("policies: only one policy can have default = true")
+        return self
+
+    @property
+    def announce_channel(self) -> str:
+        """The shared channel where map changes are announced: the first one configured."""
+        return self.channels[0].name
+
+    def first_leader(self) -> PersonSettings | None:
+        """The first admin in the configuration, else the first lead."""
+        for role in (Role.ADMIN, Role.LEAD):
+            for person in self.people:
+                if person.role is role:
+                    return person
+        return None
+
+
+def _unique(section: str, field: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{section}: two entries have {field} = {value!r}")
+        seen.add(value)
+
+
+def find_config(path: str | None) -> Path:
+    """The config file to read: the one given, else liaison.toml, else the shipped demo."""
+    if path:
+        chosen = Path(path)
+        if not chosen.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return chosen
+    for candidate in (
+        Path(DEFAULT_CONFIG),
+        DEMO_CONFIG,
+        Path(__file__).resolve().parent.parent / DEMO_CONFIG,
+    ):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"no {DEFAULT_CONFIG} here: pass --config FILE (see docs/configuration.md)")
+
+
+def load_settings(path: str | None = None) -> Settings:
+    """Read and check the configuration, or raise ConfigError saying what is wrong."""
+    chosen = find_config(path)
+    try:
+        data = tomllib.loads(chosen.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{chosen}: not valid TOML: {exc}") from None
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(f"{chosen}: {_describe(e)}" for e in exc.errors())) from None
+
+
+def _describe(error: Any) -> str:
+    parts: list[str] = []
+    for item in error["loc"]:
+        if isinstance(item, int):
+            # People count entries from 1, as they appear in the file.
+            parts[-1] += f"[{item + 1}]"
+        else:
+            parts.append(str(item))
+    where = ".".join(parts)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling against docs/configuration.md)"
+    elif error["type"] == "missing":
+        message = "missing (this key is required)"
+    elif error["type"] not in ("value_error", "assertion_error") and "input" in error:
+        message += f" (got {error['input']!r})"
+    return f"{where}: {message}" if where else message

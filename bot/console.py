@@ -1,0 +1,134 @@
+"""The local console: a chat in the terminal against the same commands and database.
+
+It is a real adapter: notifications reach it through the outbox like any platform, including
+scheduled ones that arrive while it waits for input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import textwrap
+from pathlib import Path
+from typing import TextIO
+
+from bot.delivery import Destination
+from bot.plaintext import render
+from bot.runtime import Runtime
+from commands.dispatch import Caller
+from commands.messages import Message, PersonRef
+from storage.models import Channel
+
+PLATFORM = "console"
+PROMPT = "liaison> "
+HISTORY = Path.home() / ".liaison_history"
+
+
+class Console:
+    """Reads command lines, prints replies and every notification delivered to it."""
+
+    platform = PLATFORM
+
+    def __init__(self, runtime: Runtime, handle: str, out: TextIO | None = None) -> None:
+        self.runtime = runtime
+        self.handle = handle
+        self.out = out or sys.stdout
+        self._interactive = False
+        self._sent = 0
+
+    # --- the sending side (bot.delivery.Sender) -------------------------------------------------
+
+    def channel_address(self, channel: Channel) -> str | None:
+        """Every logical channel exists in the console."""
+        return "#" + channel.name
+
+    def person_address(self, person: PersonRef) -> str | None:
+        """Everyone can be written to in the console."""
+        return "@" + person.handle
+
+    async def send(self, to: Destination, message: Message, *, late: bool) -> str | None:
+        """Print a notification, prefixed with where it went."""
+        self._sent += 1
+        self._show(f"[{to.address}] " + ("(late) " if late else ""), render(message))
+        return f"console:{self._sent}"
+
+    async def edit(self, ref: str, to: Destination, message: Message) -> str | None:
+        """Print the new version of an earlier message."""
+        self._show(f"[{to.address}] (updated) ", render(message))
+        return ref
+
+    def _show(self, prefix: str, text: str) -> None:
+        body = textwrap.indent(text, " " * len(prefix)).lstrip(" ") if "\n" in text else text
+        lead = "\n" if self._interactive else ""
+        self.out.write(f"{lead}{prefix}{body}\n")
+        if self._interactive:
+            self.out.write(PROMPT)
+        self.out.flush()
+
+    # --- the reading side -----------------------------------------------------------------------
+
+    async def run(self, stdin: TextIO | None = None) -> int:
+        """Run commands line by line until end of input; return the exit status."""
+        stdin = stdin or sys.stdin
+        self._interactive = stdin.isatty() and self.out.isatty()
+        if self._interactive:
+            _load_history()
+        worker = self.runtime.worker
+        background = asyncio.create_task(worker.run_forever())
+        try:
+            await worker.drain()
+            while (text := await self._read(stdin)) is not None:
+                text = text.strip()
+                if not text or text.startswith("#"):
+                    continue
+                if text.lstrip("/") in ("quit", "exit"):
+                    break
+                await self.say(text)
+        finally:
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
+            if self._interactive:
+                _save_history()
+        return 0
+
+    async def say(self, text: str) -> None:
+        """Run one command line: print the reply, then every notification it caused."""
+        if not self._interactive:
+            self.out.write(f"> {text}\n")
+        reply = await self.runtime.dispatcher.run_text(
+            text, Caller(PLATFORM, self.handle, self.handle)
+        )
+        self.out.write(render(reply.message) + "\n")
+        self.out.flush()
+        await self.runtime.worker.drain()
+
+    async def _read(self, stdin: TextIO) -> str | None:
+        if self._interactive:
+            try:
+                return await asyncio.to_thread(input, PROMPT)
+            except EOFError:
+                self.out.write("\n")
+                return None
+        text = await asyncio.to_thread(stdin.readline)
+        return text if text else None
+
+
+def _load_history() -> None:
+    try:
+        import readline
+
+        readline.read_history_file(HISTORY)
+    except (ImportError, OSError):
+        pass
+
+
+def _save_history() -> None:
+    try:
+        import readline
+
+        readline.set_history_length(1000)
+        readline.write_history_file(HISTORY)
+    except (ImportError, OSError):
+        pass

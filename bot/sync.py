@@ -1,0 +1,108 @@
+"""Bring the database in line with the configuration at start: orgs, people, channels, policies."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from bot.config import PolicySettings, Settings
+from storage.models import Channel, Identity, Org, Person, SlaPolicy
+
+log = logging.getLogger(__name__)
+
+
+async def apply_config(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> None:
+    """Create or update what the configuration declares; never delete (history refers to it)."""
+    async with sessions.begin() as session:
+        orgs = {o.key: o for o in (await session.scalars(select(Org))).all()}
+        for cfg in settings.orgs:
+            org = orgs.get(cfg.key) or Org(key=cfg.key)
+            org.name, org.timezone = cfg.name, cfg.timezone
+            org.business_hours, org.holidays = cfg.business_hours, cfg.holidays
+            session.add(org)
+            orgs[cfg.key] = org
+        await session.flush()
+
+        for cfg_person in settings.people:
+            person = await session.scalar(
+                select(Person)
+                .where(Person.handle == cfg_person.handle)
+                .options(selectinload(Person.identities))
+            )
+            if person is None:
+                person = Person(handle=cfg_person.handle, created_at=now, identities=[])
+                session.add(person)
+            person.name = cfg_person.name
+            person.org_id = orgs[cfg_person.org].id
+            if not person.role_set_in_chat:
+                person.role = cfg_person.role
+            await session.flush()
+            wanted = {"console": cfg_person.handle}
+            if cfg_person.slack:
+                wanted["slack"] = cfg_person.slack
+            if cfg_person.discord:
+                wanted["discord"] = cfg_person.discord
+            await _link(session, person, wanted)
+
+        channels = {c.name: c for c in (await session.scalars(select(Channel))).all()}
+        for cfg_channel in settings.channels:
+            channel = channels.get(cfg_channel.name) or Channel(name=cfg_channel.name)
+            channel.slack_id, channel.discord_id = cfg_channel.slack, cfg_channel.discord
+            session.add(channel)
+
+        policies = {p.name: p for p in (await session.scalars(select(SlaPolicy))).all()}
+        default = next((p.name for p in settings.policies if p.default), None)
+        if default is None and settings.policies:
+            default = settings.policies[0].name
+        for cfg_policy in settings.policies:
+            policy = policies.get(cfg_policy.name) or SlaPolicy(name=cfg_policy.name)
+            _fill_policy(policy, cfg_policy, is_default=cfg_policy.name == default)
+            session.add(policy)
+        configured = {p.name for p in settings.policies}
+        for name, policy in policies.items():
+            if name not in configured:
+                policy.is_default = False
+
+
+async def _link(session: AsyncSession, person: Person, wanted: dict[str, str]) -> None:
+    for platform, user_id in wanted.items():
+        mine = next((i for i in person.identities if i.platform == platform), None)
+        if mine is not None and mine.user_id == user_id:
+            continue
+        # The account may have used the bot before it was configured: it now belongs here.
+        await session.execute(
+            delete(Identity).where(Identity.platform == platform, Identity.user_id == user_id)
+        )
+        if mine is not None:
+            mine.user_id = user_id
+        else:
+            session.add(Identity(person_id=person.id, platform=platform, user_id=user_id))
+    await session.flush()
+
+
+def _fill_policy(policy: SlaPolicy, cfg: PolicySettings, *, is_default: bool) -> None:
+    policy.calendar = cfg.calendar
+    policy.acknowledge_seconds = int(cfg.acknowledge.total_seconds())
+    policy.resolve_seconds = int(cfg.resolve.total_seconds())
+    policy.warn_at = cfg.warn_at
+    policy.is_default = is_default
+    levels: list[Any] = []
+    for level in cfg.escalation:
+        entry: dict[str, Any] = {
+            "after_seconds": int(level.after.total_seconds()),
+            "notify": list(level.notify),
+        }
+        if level.repeat is not None:
+            entry["repeat"] = {
+                "every_seconds": int(level.repeat.every.total_seconds()),
+                "times": level.repeat.times,
+            }
+        levels.append(entry)
+    policy.escalation = levels

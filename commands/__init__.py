@@ -1,0 +1,14 @@
+"""What the bot can do, platform-neutral: command groups and the domain rules behind them."""
+
+from __future__ import annotations
+
+from commands.registry import Registry
+
+
+def build_registry() -> Registry:
+    """Every command group of Liaison, in the order help lists them."""
+    from commands import help, ownership, people
+
+    return Registry(
+        [ownership.dri, ownership.handoff, people.people, people.whoami, help.help_group]
+    )

@@ -1,0 +1,141 @@
+"""The small languages users type: command lines, durations, dates, quarters."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+class GrammarError(ValueError):
+    """A piece of user input that does not follow the grammar; the message says what is expected."""
+
+
+def tokenize(text: str) -> list[str]:
+    """Split a command line shell-style, so "Smart contract review" is one token."""
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    # Apostrophes are common in prose ("Set's roadmap"); only double quotes group words.
+    lexer.quotes = '"“”'
+    lexer.escape = ""
+    try:
+        return list(lexer)
+    except ValueError:
+        raise GrammarError(
+            'There is an unbalanced quote in that line: close it with a matching "'
+        ) from None
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
+_ISO_DURATION = re.compile(
+    r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$",
+    re.IGNORECASE,
+)
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str, *, allow_zero: bool = False) -> timedelta:
+    """Read "90s", "15m", "4h", "2d", "1h30m" or ISO 8601 ("PT4H", "P2D") as a duration."""
+    raw = text.strip()
+    expected = 'expected a duration such as "90s", "15m", "4h", "2d" or ISO 8601 "PT4H"'
+    if not raw:
+        raise GrammarError(f"Empty duration: {expected}")
+    iso = _ISO_DURATION.match(raw)
+    if iso and raw.upper() not in ("P", "PT") and any(iso.groupdict().values()):
+        seconds = sum(float(v) * _UNIT_SECONDS[k] for k, v in iso.groupdict().items() if v)
+    else:
+        compact = raw.replace(" ", "")
+        parts = _DURATION_PART.findall(compact)
+        if not parts or "".join(n + u for n, u in parts).lower() != compact.lower():
+            raise GrammarError(f'"{text}" is not a duration: {expected}')
+        seconds = sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in parts)
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise GrammarError(f'"{text}" is not a positive duration: {expected}')
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """Write a duration compactly ("1d 4h", "15m", "2s") for people to read."""
+    total = int(value.total_seconds())
+    if total == 0:
+        return "0s"
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, total = divmod(total, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return sign + " ".join(parts[:2])
+
+
+def parse_date(text: str) -> date:
+    """Read a YYYY-MM-DD date."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise GrammarError(
+            f'"{text}" is not a date: expected YYYY-MM-DD, e.g. 2026-03-31'
+        ) from None
+
+
+_QUARTER = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$|^Q([1-4])\s*-?\s*(\d{4})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, order=True)
+class Quarter:
+    """A calendar quarter such as 2026Q1."""
+
+    year: int
+    number: int
+
+    def __str__(self) -> str:
+        return f"{self.year}Q{self.number}"
+
+    @property
+    def first_day(self) -> date:
+        """The first day of the quarter."""
+        return date(self.year, 3 * self.number - 2, 1)
+
+    @property
+    def last_day(self) -> date:
+        """The last day of the quarter."""
+        nxt = Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
+        return nxt.first_day - timedelta(days=1)
+
+    @classmethod
+    def containing(cls, day: date) -> Quarter:
+        """The quarter a date falls in."""
+        return cls(day.year, (day.month - 1) // 3 + 1)
+
+
+def parse_quarter(text: str) -> Quarter:
+    """Read a quarter written as 2026Q1 (also 2026-Q1 or Q1 2026)."""
+    match = _QUARTER.match(text.strip())
+    if not match:
+        raise GrammarError(f'"{text}" is not a quarter: expected YEARQn, e.g. 2026Q1')
+    year, number = (match[1], match[2]) if match[1] else (match[4], match[3])
+    return Quarter(int(year), int(number))
+
+
+def nearest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to a mistyped word, if any is close enough to suggest."""
+    pool = list(candidates)
+    lowered = {c.lower(): c for c in pool}
+    found = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    if found:
+        return lowered[found[0]]
+    # A prefix is a strong hint even when the edit distance is large ("smart" -> "Smart contract").
+    prefixed = [c for c in pool if c.lower().startswith(word.lower())]
+    return prefixed[0] if len(prefixed) == 1 else None
+
+
+def did_you_mean(word: str, candidates: Iterable[str], quote: str = "") -> str:
+    """A " Did you mean X?" suffix when a near match exists, else an empty string."""
+    match = nearest(word, candidates)
+    return f" Did you mean {quote}{match}{quote}?" if match else ""

@@ -1,0 +1,88 @@
+"""Names users type, resolved to people, orgs and areas — or to an answer that helps."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from commands.context import CommandError
+from commands.grammar import did_you_mean
+from storage.models import Area, Identity, Org, Person
+
+# Slack writes <@U123|name> or <@U123>; Discord writes <@123> or <@!123>.
+_PLATFORM_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
+
+
+def area_key(name: str) -> str:
+    """The case- and space-folded form under which an area name is unique."""
+    return " ".join(name.split()).casefold()
+
+
+def clean_name(name: str) -> str:
+    """An area name as stored: inner whitespace collapsed, ends trimmed."""
+    return " ".join(name.split())
+
+
+async def find_person(session: AsyncSession, token: str, platform: str | None = None) -> Person:
+    """The person a token names: @handle, handle, or a Slack/Discord mention."""
+    raw = token.strip()
+    mentioned = _PLATFORM_MENTION.match(raw)
+    if mentioned:
+        user_id = mentioned[1]
+        query = select(Person).join(Identity).where(Identity.user_id == user_id)
+        if platform is not None:
+            query = query.where(Identity.platform == platform)
+        person = (await session.scalars(query)).first()
+        if person is None:
+            raise CommandError(
+                f"I don't know that user yet ({user_id}). People become known when they first "
+                "use Liaison, or when an admin adds them to the configuration."
+            )
+        return person
+    handle = raw.lstrip("@").strip()
+    if not handle:
+        raise CommandError("Name a person as @handle, e.g. @bob.")
+    person = await session.scalar(select(Person).where(func.lower(Person.handle) == handle.lower()))
+    if person is not None:
+        return person
+    handles = (await session.scalars(select(Person.handle))).all()
+    hint = did_you_mean(handle, handles, quote="@")
+    raise CommandError(f"No person called @{handle}.{hint} /people list shows everyone.")
+
+
+async def find_org(session: AsyncSession, token: str) -> Org:
+    """The org a token names, by key or by name."""
+    raw = token.strip()
+    org = await session.scalar(
+        select(Org).where(
+            (func.lower(Org.key) == raw.lower()) | (func.lower(Org.name) == raw.lower())
+        )
+    )
+    if org is not None:
+        return org
+    keys = (await session.scalars(select(Org.key).order_by(Org.key))).all()
+    hint = did_you_mean(raw, keys, quote="`")
+    known = ", ".join(f"`{k}`" for k in keys)
+    raise CommandError(f"No org called {raw!r}.{hint} The orgs are {known}.")
+
+
+async def find_area(session: AsyncSession, name: str) -> Area | None:
+    """The area with this name (any case and spacing), or None."""
+    return await session.scalar(select(Area).where(Area.name_key == area_key(name)))
+
+
+async def require_area(session: AsyncSession, name: str) -> Area:
+    """The area with this name, or an answer naming the nearest one."""
+    area = await find_area(session, name)
+    if area is not None:
+        return area
+    names = (await session.scalars(select(Area.name))).all()
+    hint = did_you_mean(clean_name(name), names, quote='"')
+    shown = clean_name(name)
+    if hint:
+        raise CommandError(f'No area called "{shown}".{hint}')
+    raise CommandError(
+        f'No area called "{shown}". /dri list shows the map; /dri set creates an area.'
+    )

@@ -1,0 +1,206 @@
+"""Platform-neutral messages: what handlers and notifications produce and renderers draw.
+
+User-written text travels as plain `Text` spans and is escaped by each renderer, in one place;
+people travel as `PersonRef`s, never as typed mention syntax, so only the bot can ping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Style = Literal["plain", "bold", "italic", "code"]
+Tone = Literal["info", "success", "warning", "error"]
+ButtonStyle = Literal["primary", "secondary", "danger"]
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """A person as a message refers to them, with their user id on each platform."""
+
+    person_id: int
+    handle: str
+    name: str
+    ids: tuple[tuple[str, str], ...] = ()
+
+    def id_on(self, platform: str) -> str | None:
+        """The person's user id on a platform, if they have one there."""
+        return next((uid for p, uid in self.ids if p == platform), None)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A run of text, escaped by every renderer."""
+
+    text: str
+    style: Style = "plain"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link with a label."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A reference to a person: a real mention where the platform knows them."""
+
+    person: PersonRef
+
+
+Span = Text | Link | Mention
+Line = tuple[Span, ...]
+
+
+def line(*parts: str | Span) -> Line:
+    """Build a line from strings (plain text) and spans."""
+    return tuple(Text(p) if isinstance(p, str) else p for p in parts)
+
+
+def bold(text: str) -> Text:
+    """Bold text."""
+    return Text(text, "bold")
+
+
+def italic(text: str) -> Text:
+    """Italic text."""
+    return Text(text, "italic")
+
+
+def code(text: str) -> Text:
+    """Monospaced text, for commands and identifiers."""
+    return Text(text, "code")
+
+
+def mention(person: PersonRef) -> Mention:
+    """A mention of a person."""
+    return Mention(person)
+
+
+@dataclass(frozen=True)
+class Field:
+    """A named value, shown as an embed field or a Block Kit field."""
+
+    name: str
+    value: Line
+    inline: bool = True
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button; its id (e.g. "review:ack:42") is the whole state a press needs."""
+
+    id: str
+    label: str
+    style: ButtonStyle = "secondary"
+
+
+@dataclass(frozen=True)
+class Message:
+    """What the bot says: a title, lines, fields, buttons and a footer."""
+
+    title: str = ""
+    lines: tuple[Line, ...] = ()
+    fields: tuple[Field, ...] = ()
+    actions: tuple[Action, ...] = ()
+    footer: str = ""
+    tone: Tone = "info"
+
+    def spans(self) -> Iterator[Span]:
+        """Every span in the message, lines first, then field values."""
+        for ln in self.lines:
+            yield from ln
+        for f in self.fields:
+            yield from f.value
+
+    def mentioned(self) -> list[PersonRef]:
+        """The people this message mentions, once each, in order."""
+        seen: dict[int, PersonRef] = {}
+        for span in self.spans():
+            if isinstance(span, Mention):
+                seen.setdefault(span.person.person_id, span.person)
+        return list(seen.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form, as stored in the outbox."""
+        return {
+            "title": self.title,
+            "lines": [[_span_to_dict(s) for s in ln] for ln in self.lines],
+            "fields": [
+                {"name": f.name, "value": [_span_to_dict(s) for s in f.value], "inline": f.inline}
+                for f in self.fields
+            ],
+            "actions": [{"id": a.id, "label": a.label, "style": a.style} for a in self.actions],
+            "footer": self.footer,
+            "tone": self.tone,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        """Rebuild a message from its stored form."""
+        return cls(
+            title=data.get("title", ""),
+            lines=tuple(tuple(_span_from_dict(s) for s in ln) for ln in data.get("lines", [])),
+            fields=tuple(
+                Field(
+                    f["name"], tuple(_span_from_dict(s) for s in f["value"]), f.get("inline", True)
+                )
+                for f in data.get("fields", [])
+            ),
+            actions=tuple(
+                Action(a["id"], a["label"], a.get("style", "secondary"))
+                for a in data.get("actions", [])
+            ),
+            footer=data.get("footer", ""),
+            tone=data.get("tone", "info"),
+        )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one command: a message, shown only to the caller unless `public`."""
+
+    message: Message
+    ok: bool = True
+    public: bool = False
+
+
+def _person_to_dict(p: PersonRef) -> dict[str, Any]:
+    return {"id": p.person_id, "handle": p.handle, "name": p.name, "ids": [list(i) for i in p.ids]}
+
+
+def _person_from_dict(d: dict[str, Any]) -> PersonRef:
+    return PersonRef(d["id"], d["handle"], d["name"], tuple((p, u) for p, u in d.get("ids", [])))
+
+
+def _span_to_dict(span: Span) -> dict[str, Any]:
+    if isinstance(span, Text):
+        return {"t": "text", "text": span.text, "style": span.style}
+    if isinstance(span, Link):
+        return {"t": "link", "label": span.label, "url": span.url}
+    return {"t": "mention", "person": _person_to_dict(span.person)}
+
+
+def _span_from_dict(d: dict[str, Any]) -> Span:
+    kind = d["t"]
+    if kind == "text":
+        return Text(d["text"], d.get("style", "plain"))
+    if kind == "link":
+        return Link(d["label"], d["url"])
+    if kind == "mention":
+        return Mention(_person_from_dict(d["person"]))
+    raise ValueError(f"unknown span type {kind!r}")
+
+
+def person_to_dict(p: PersonRef) -> dict[str, Any]:
+    """A JSON-ready form of a person reference (for DM targets in the outbox)."""
+    return _person_to_dict(p)
+
+
+def person_from_dict(d: dict[str, Any]) -> PersonRef:
+    """Rebuild a person reference from its stored form."""
+    return _person_from_dict(d)

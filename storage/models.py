@@ -1,0 +1,373 @@
+"""The database schema: every entity of the design, as SQLAlchemy 2 typed models."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with naming conventions, so migrations name constraints stably."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as plain strings (no native enum type), so adding a value needs no migration dance.
+    return Enum(
+        cls,
+        native_enum=False,
+        length=20,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Role(enum.StrEnum):
+    """What a person may do: members use, leads run their org's areas, admins run everything."""
+
+    MEMBER = "member"
+    LEAD = "lead"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """Order of power, for "at least" comparisons."""
+        return {"member": 0, "lead": 1, "admin": 2}[self.value]
+
+
+class HandoffState(enum.StrEnum):
+    """Where an area stands on the hand-off map."""
+
+    OWNED = "owned"
+    PLANNED_NEAR = "planned-near"
+    PLANNED_LONG = "planned-long"
+    IN_TRANSITION = "in-transition"
+    HANDED_OFF = "handed-off"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one notification stands on one platform."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+# --- people and places -------------------------------------------------------------------------
+
+
+class Org(Base):
+    """One of the organisations sharing the bot."""
+
+    __tablename__ = "org"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    business_hours: Mapped[str] = mapped_column(String(200), default="Mon-Fri 09:00-17:00")
+    holidays: Mapped[str | None] = mapped_column(String(10))
+
+
+class Person(Base):
+    """Somebody who uses the bot or is named in it."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.MEMBER)
+    # A role given in chat outlives a restart; otherwise the configuration's role applies.
+    role_set_in_chat: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+    org: Mapped[Org | None] = relationship(lazy="joined")
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="person", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class Identity(Base):
+    """A person's user id on one platform."""
+
+    __tablename__ = "identity"
+    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(64))
+
+    person: Mapped[Person] = relationship(back_populates="identities")
+
+
+class Channel(Base):
+    """A logical shared channel and its id on each platform."""
+
+    __tablename__ = "channel"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    slack_id: Mapped[str | None] = mapped_column(String(64))
+    discord_id: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- the ownership map ---------------------------------------------------------------------------
+
+
+class Area(Base):
+    """A process or task on the ownership map."""
+
+    __tablename__ = "area"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Case-folded name: "smart contract review" and "Smart Contract Review" are one area.
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
+    dri_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    backup_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    state: Mapped[HandoffState] = mapped_column(_enum(HandoffState), default=HandoffState.OWNED)
+    # The hand-off in progress or done: from which org to which (None while never planned).
+    handoff_from_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
+    handoff_to_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
+    target_quarter: Mapped[str | None] = mapped_column(String(7))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    org: Mapped[Org] = relationship(foreign_keys=[org_id], lazy="joined")
+    handoff_from: Mapped[Org | None] = relationship(foreign_keys=[handoff_from_id], lazy="joined")
+    handoff_to: Mapped[Org | None] = relationship(foreign_keys=[handoff_to_id], lazy="joined")
+    dri: Mapped[Person | None] = relationship(foreign_keys=[dri_id], lazy="joined")
+    backup: Mapped[Person | None] = relationship(foreign_keys=[backup_id], lazy="joined")
+
+
+class AreaEvent(Base):
+    """One change to an area: who changed what, when, from what to what."""
+
+    __tablename__ = "area_event"
+    __table_args__ = (Index("ix_area_event_area_at", "area_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    field: Mapped[str] = mapped_column(String(20))
+    old_value: Mapped[str | None] = mapped_column(String(200))
+    new_value: Mapped[str | None] = mapped_column(String(200))
+
+    actor: Mapped[Person | None] = relationship(lazy="joined")
+
+
+# --- reviews and SLAs (filled in by the review issue) --------------------------------------------
+
+
+class SlaPolicy(Base):
+    """How fast a review must be acknowledged and resolved, and who hears when it is not."""
+
+    __tablename__ = "sla_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    calendar: Mapped[str] = mapped_column(String(10))
+    acknowledge_seconds: Mapped[int] = mapped_column(Integer)
+    resolve_seconds: Mapped[int] = mapped_column(Integer)
+    warn_at: Mapped[float] = mapped_column(Float)
+    escalation: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Review(Base):
+    """A code-review request one org owes another."""
+
+    __tablename__ = "review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link: Mapped[str] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(String(200))
+    requester_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    reviewing_org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policy.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    next_event_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class ReviewEvent(Base):
+    """One state change of a review, for the timeline and SLA reports."""
+
+    __tablename__ = "review_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --- the weekly sync and roadmaps (filled in by the sync issue) ----------------------------------
+
+
+class Meeting(Base):
+    """A recurring meeting series."""
+
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    time: Mapped[str] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(80))
+
+
+class AgendaItem(Base):
+    """A topic for a meeting."""
+
+    __tablename__ = "agenda_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id"))
+    meeting_date: Mapped[date | None] = mapped_column(Date)
+    topic: Mapped[str] = mapped_column(String(300))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime]
+
+
+class Decision(Base):
+    """A decision recorded at or after a meeting."""
+
+    __tablename__ = "decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    meeting_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime]
+
+
+class ActionItem(Base):
+    """Something someone agreed to do by a date."""
+
+    __tablename__ = "action_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    due: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime]
+
+
+class RoadmapItem(Base):
+    """An item on one org's roadmap."""
+
+    __tablename__ = "roadmap_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
+    quarter: Mapped[str] = mapped_column(String(7))
+    title: Mapped[str] = mapped_column(String(300))
+    link: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RoadmapEvent(Base):
+    """One change to a roadmap item."""
+
+    __tablename__ = "roadmap_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("roadmap_item.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    field: Mapped[str] = mapped_column(String(20))
+    old_value: Mapped[str | None] = mapped_column(String(300))
+    new_value: Mapped[str | None] = mapped_column(String(300))
+
+
+# --- delivery ------------------------------------------------------------------------------------
+
+
+class OutboxItem(Base):
+    """A notification, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The idempotency key ("area_event:17", "review:42:c1:resolve:breach"): one row per event, ever.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str | None] = mapped_column(String(80))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # For an in-place edit: the key of the notification whose platform message is edited.
+    edit_of: Mapped[str | None] = mapped_column(String(200))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="item", cascade="all, delete-orphan"
+    )
+
+
+class Delivery(Base):
+    """One notification on one platform: its attempts, its message reference, its fate."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "platform"),
+        Index("ix_delivery_due", "platform", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(20))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _enum(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    ref: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+
+    item: Mapped[OutboxItem] = relationship(back_populates="deliveries", lazy="joined")
