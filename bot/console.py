@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -25,6 +26,16 @@ PROMPT = "liaison> "
 HISTORY = Path.home() / ".liaison_history"
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One thing the console showed: a reply to a command, or a notification and where it went."""
+
+    kind: str
+    text: str
+    address: str = ""
+    ok: bool = True
+
+
 class Console:
     """Reads command lines, prints replies and every notification delivered to it."""
 
@@ -36,6 +47,7 @@ class Console:
         self.out = out or sys.stdout
         self._interactive = False
         self._sent = 0
+        self.transcript: list[Entry] = []
 
     # --- the sending side (bot.delivery.Sender) -------------------------------------------------
 
@@ -50,12 +62,16 @@ class Console:
     async def send(self, to: Destination, message: Message, *, late: bool) -> str | None:
         """Print a notification, prefixed with where it went."""
         self._sent += 1
-        self._show(f"[{to.address}] " + ("(late) " if late else ""), render(message))
+        text = render(message)
+        self.transcript.append(Entry("notification", text, to.address))
+        self._show(f"[{to.address}] " + ("(late) " if late else ""), text)
         return f"console:{self._sent}"
 
     async def edit(self, ref: str, to: Destination, message: Message) -> str | None:
         """Print the new version of an earlier message."""
-        self._show(f"[{to.address}] (updated) ", render(message))
+        text = render(message)
+        self.transcript.append(Entry("edit", text, to.address))
+        self._show(f"[{to.address}] (updated) ", text)
         return ref
 
     def _show(self, prefix: str, text: str) -> None:
@@ -100,7 +116,9 @@ class Console:
         reply = await self.runtime.dispatcher.run_text(
             text, Caller(PLATFORM, self.handle, self.handle)
         )
-        self.out.write(render(reply.message) + "\n")
+        text = render(reply.message)
+        self.transcript.append(Entry("reply", text, ok=reply.ok))
+        self.out.write(text + "\n")
         self.out.flush()
         await self.runtime.worker.drain()
 

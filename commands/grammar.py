@@ -135,7 +135,7 @@ def nearest(word: str, candidates: Iterable[str]) -> str | None:
     return prefixed[0] if len(prefixed) == 1 else None
 
 
-def did_you_mean(word: str, candidates: Iterable[str], quote: str = "") -> str:
+def did_you_mean(word: str, candidates: Iterable[str], before: str = "", after: str = "") -> str:
     """A " Did you mean X?" suffix when a near match exists, else an empty string."""
     match = nearest(word, candidates)
-    return f" Did you mean {quote}{match}{quote}?" if match else ""
+    return f" Did you mean {before}{match}{after}?" if match else ""

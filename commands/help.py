@@ -32,14 +32,14 @@ async def show_help(ctx: Context, args: dict[str, Any]) -> Message:
         return Message(title="Liaison commands", lines=tuple(lines))
     group = registry.group(topic[0])
     if group is None:
-        hint = did_you_mean(topic[0], [g.name for g in registry.groups()], quote="/help ")
+        hint = did_you_mean(topic[0], [g.name for g in registry.groups()], before="/help ")
         raise CommandError(f"There is no command /{topic[0]}.{hint}")
     commands = group.commands
     if len(topic) > 1:
         commands = [c for c in group.commands if c.path[1:] == tuple(topic[1:2])]
         if not commands:
             subs = [c.path[-1] for c in group.commands]
-            hint = did_you_mean(topic[1], subs, quote=f"/help {group.name} ")
+            hint = did_you_mean(topic[1], subs, before=f"/help {group.name} ")
             raise CommandError(f"/{group.name} has no command {topic[1]!r}.{hint}")
     if len(commands) == 1:
         cmd = commands[0]

@@ -48,7 +48,7 @@ async def find_person(session: AsyncSession, token: str, platform: str | None = 
     if person is not None:
         return person
     handles = (await session.scalars(select(Person.handle))).all()
-    hint = did_you_mean(handle, handles, quote="@")
+    hint = did_you_mean(handle, handles, before="@")
     raise CommandError(f"No person called @{handle}.{hint} /people list shows everyone.")
 
 
@@ -63,7 +63,7 @@ async def find_org(session: AsyncSession, token: str) -> Org:
     if org is not None:
         return org
     keys = (await session.scalars(select(Org.key).order_by(Org.key))).all()
-    hint = did_you_mean(raw, keys, quote="`")
+    hint = did_you_mean(raw, keys, before="`", after="`")
     known = ", ".join(f"`{k}`" for k in keys)
     raise CommandError(f"No org called {raw!r}.{hint} The orgs are {known}.")
 
@@ -79,7 +79,7 @@ async def require_area(session: AsyncSession, name: str) -> Area:
     if area is not None:
         return area
     names = (await session.scalars(select(Area.name))).all()
-    hint = did_you_mean(clean_name(name), names, quote='"')
+    hint = did_you_mean(clean_name(name), names, before='"', after='"')
     shown = clean_name(name)
     if hint:
         raise CommandError(f'No area called "{shown}".{hint}')

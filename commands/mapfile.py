@@ -187,7 +187,7 @@ def _check_row(
         if not handle:
             return None
         if handle not in people:
-            hint = did_you_mean(handle, people, quote="@")
+            hint = did_you_mean(handle, people, before="@")
             problems.append(f"no person called @{handle} in {column}.{hint}".rstrip("."))
         return people.get(handle)
 

@@ -176,7 +176,7 @@ class Registry:
         head = words[0].lstrip("/").lower()
         group = self._groups.get(head)
         if group is None:
-            hint = did_you_mean(head, self._groups, quote="/")
+            hint = did_you_mean(head, self._groups, before="/")
             raise CommandNotFound(f"There is no command /{head}.{hint} Type /help for the list.")
         if len(group.commands) == 1 and len(group.commands[0].path) == 1:
             return group.commands[0], words[1:]
@@ -186,7 +186,7 @@ class Registry:
         cmd = self._commands.get((group.name, sub))
         if cmd is None:
             subs = [c.path[1] for c in group.commands]
-            hint = did_you_mean(sub, subs, quote=f"/{group.name} ")
+            hint = did_you_mean(sub, subs, before=f"/{group.name} ")
             raise CommandNotFound(
                 f"/{group.name} has no command {sub!r}.{hint} Type /help {group.name} for the list."
             )
