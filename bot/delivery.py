@@ -121,10 +121,11 @@ class DeliveryWorker:
 
     async def _deliver(self, sender: Sender, claimed: outbox.Claimed) -> None:
         message = Message.from_dict(claimed.payload)
+        to = await self._destination(sender, claimed)
+        if isinstance(to, str):
+            await outbox.mark_failed(self.sessions, claimed.delivery_id, to, skipped=True)
+            return
         try:
-            to = await self._destination(sender, claimed)
-            if to is None:
-                return
             ref = await self._send_or_edit(sender, claimed, to, message)
         except DeliveryError as exc:
             await self._failed(claimed, exc)
@@ -135,27 +136,22 @@ class DeliveryWorker:
             return
         await outbox.mark_delivered(self.sessions, claimed.delivery_id, ref, self.clock.now())
 
-    async def _destination(self, sender: Sender, claimed: outbox.Claimed) -> Destination | None:
-        async with self.sessions() as session:
-            if claimed.channel is not None:
+    async def _destination(self, sender: Sender, claimed: outbox.Claimed) -> Destination | str:
+        """Where to send on this platform, or why there is nowhere to send."""
+        if claimed.channel is not None:
+            async with self.sessions() as session:
                 channel = await session.scalar(
                     select(Channel).where(Channel.name == claimed.channel)
                 )
-                address = sender.channel_address(channel) if channel else None
-                if address is None:
-                    reason = f"channel {claimed.channel!r} has no {sender.platform} id configured"
-                    await outbox.mark_failed(
-                        self.sessions, claimed.delivery_id, reason, skipped=True
-                    )
-                    return None
-                return Destination(claimed.channel, None, address)
-            ref = person_from_dict(claimed.payload["to"]) if "to" in claimed.payload else None
-            address = sender.person_address(ref) if ref else None
-            if address is None or ref is None:
-                reason = f"person {claimed.person_id} has no {sender.platform} account"
-                await outbox.mark_failed(self.sessions, claimed.delivery_id, reason, skipped=True)
-                return None
-            return Destination(None, ref, address)
+            address = sender.channel_address(channel) if channel else None
+            if address is None:
+                return f"channel {claimed.channel!r} has no {sender.platform} id configured"
+            return Destination(claimed.channel, None, address)
+        person = person_from_dict(claimed.payload["to"]) if "to" in claimed.payload else None
+        address = sender.person_address(person) if person else None
+        if address is None or person is None:
+            return f"person {claimed.person_id} has no {sender.platform} account"
+        return Destination(None, person, address)
 
     async def _send_or_edit(
         self, sender: Sender, claimed: outbox.Claimed, to: Destination, message: Message

@@ -32,6 +32,7 @@ class Kind(enum.StrEnum):
 
 _SHAPES = {
     Kind.PERSON: "@person",
+    Kind.ORG: "org",
     Kind.DURATION: "duration",
     Kind.DATE: "YYYY-MM-DD",
     Kind.QUARTER: "YYYYQn",
@@ -145,8 +146,9 @@ class Registry:
         """Add a group, refusing any name that is already taken."""
         if group.name in self._groups:
             raise ValueError(f"two command groups are called {group.name!r}")
+        paths = [c.path for c in group.commands]
         for cmd in group.commands:
-            if cmd.path in self._commands:
+            if cmd.path in self._commands or paths.count(cmd.path) > 1:
                 raise ValueError(f"two commands are called /{cmd.name}")
             names = [p.name for p in cmd.params]
             if len(set(names)) != len(names):

@@ -91,7 +91,7 @@ async def claim(
             await session.scalars(
                 select(Delivery.id)
                 .where(_claimable(platform, now))
-                .order_by(Delivery.next_attempt_at, Delivery.outbox_id)
+                .order_by(Delivery.outbox_id)
                 .limit(limit)
             )
         ).all()
@@ -116,7 +116,7 @@ async def claim(
                 select(Delivery, OutboxItem)
                 .join(OutboxItem, Delivery.outbox_id == OutboxItem.id)
                 .where(Delivery.id.in_(won))
-                .order_by(Delivery.next_attempt_at, OutboxItem.id)
+                .order_by(OutboxItem.id)
             )
         ).all()
         return [
