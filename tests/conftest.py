@@ -11,19 +11,19 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from bot import db
 from bot.config import DatabaseSettings, Settings, load_settings
 from bot.console import Console
 from bot.runtime import open_runtime
 from commands.clock import FakeClock
+from storage import scratch
 from tests.harness import Chat
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,20 +43,14 @@ def postgres_url() -> str:
     return url
 
 
-def _pg_dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-async def _pg_admin(url: str, *statements: str) -> None:
-    conn = await asyncpg.connect(_pg_dsn(url))
+def _reachable(make: Callable[[], Coroutine[Any, Any, str]]) -> str:
+    """Run a database-creating call; skip (fail under CI) when the server cannot be reached."""
     try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
+        return asyncio.run(make())
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL at {PG_ENV} is not reachable: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -71,16 +65,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_template() -> Iterator[tuple[str, str]]:
     """A PostgreSQL database migrated to head once per session, used as a template."""
     url = postgres_url()
-    name = f"liaison_tpl_{uuid.uuid4().hex[:8]}"
-    try:
-        asyncio.run(_pg_admin(url, f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL at {PG_ENV} is not reachable: {exc}")
-    asyncio.run(db.upgrade(make_url(url).set(database=name).render_as_string(False)))
+    name = _reachable(lambda: scratch.create(url, "liaison_tpl"))
+    asyncio.run(db.upgrade(scratch.with_database(url, name)))
     yield url, name
-    asyncio.run(_pg_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(scratch.drop(url, name))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -93,10 +81,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite+aiosqlite:///{path}"
         return
     url, template_name = request.getfixturevalue("postgres_template")
-    name = f"liaison_t_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_admin(url, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    yield make_url(url).set(database=name).render_as_string(False)
-    asyncio.run(_pg_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    name = asyncio.run(scratch.create(url, "liaison_t", template=template_name))
+    yield scratch.with_database(url, name)
+    asyncio.run(scratch.drop(url, name))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -106,15 +93,9 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
         return
     url = postgres_url()
-    name = f"liaison_e_{uuid.uuid4().hex[:10]}"
-    try:
-        asyncio.run(_pg_admin(url, f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL at {PG_ENV} is not reachable: {exc}")
-    yield make_url(url).set(database=name).render_as_string(False)
-    asyncio.run(_pg_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    name = _reachable(lambda: scratch.create(url, "liaison_e"))
+    yield scratch.with_database(url, name)
+    asyncio.run(scratch.drop(url, name))
 
 
 @pytest.fixture
