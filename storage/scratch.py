@@ -23,7 +23,7 @@ async def _admin(url: str, statement: str) -> None:
 
 
 async def create(url: str, prefix: str = "liaison_s", template: str | None = None) -> str:
-    """Create an empty database (or a copy of `template`) on the server of `url`; return its name."""
+    """Create an empty database (or a copy of `template`) beside `url`; return its name."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     copy = f' TEMPLATE "{template}"' if template else ""
     await _admin(url, f'CREATE DATABASE "{name}"{copy}')
