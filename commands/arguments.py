@@ -3,47 +3,58 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands import lookup
 from commands.context import CommandError
-from commands.grammar import GrammarError, parse_date, parse_duration, parse_quarter
+from commands.grammar import GrammarError, Word, parse_date, parse_duration, parse_quarter
 from commands.registry import Command, Kind, Param
 
 _KEYWORD = re.compile(r"^([a-z][a-z_-]*)=(.*)$", re.DOTALL | re.IGNORECASE)
 _TEXTUAL = (Kind.TEXT, Kind.AREA)
 
 
-def split(command: Command, words: list[str]) -> dict[str, str]:
+def split(command: Command, words: Sequence[str]) -> dict[str, str]:
     """Assign the words of a line to the command's parameters, as raw strings."""
     keywords = {p.name: p for p in command.params if p.keyword}
     positional = [p for p in command.params if not p.keyword]
     raw: dict[str, str] = {}
     rest: list[str] = []
     for word in words:
-        match = _KEYWORD.match(word)
+        # A quoted "a=b" is text; an unquoted one is an option, and must be a known one.
+        match = None if _quoted(word) else _KEYWORD.match(word)
         if match and match[1].lower() in keywords:
             raw[match[1].lower()] = match[2]
-        elif match and keywords and not any(p.kind in _TEXTUAL for p in positional):
+        elif match and keywords:
             options = ", ".join(f"{k}=" for k in keywords)
-            raise CommandError(f"/{command.name} has no option {match[1]}=; it takes {options}.")
+            raise CommandError(
+                f"/{command.name} has no option {match[1]}=; it takes {options}.",
+                usage=command.usage,
+            )
         else:
             rest.append(word)
     raw.update(_assign(command, positional, rest))
     return raw
 
 
+def _quoted(word: str) -> bool:
+    return isinstance(word, Word) and word.quoted
+
+
 def _assign(command: Command, params: list[Param], words: list[str]) -> dict[str, str]:
     # The first free-text parameter soaks up extra words, so unquoted names with spaces work:
     # "/dri set Smart contract review @bob" reads as if "Smart contract review" were quoted.
+    # A quoted name is taken as written and never extended.
     absorber = next((i for i, p in enumerate(params) if p.kind in _TEXTUAL), None)
+    if absorber is not None and len(words) > absorber and _quoted(words[absorber]):
+        absorber = None
     if absorber is None:
         if len(words) > len(params):
             extra = " ".join(words[len(params) :])
-            raise CommandError(f"/{command.name} does not take {extra!r}.")
+            raise CommandError(f"/{command.name} does not take {extra!r}.", usage=command.usage)
         return {p.name: w for p, w in zip(params, words, strict=False)}
     out: dict[str, str] = {}
     head, tail = params[:absorber], params[absorber + 1 :]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -14,20 +13,49 @@ class GrammarError(ValueError):
     """A piece of user input that does not follow the grammar; the message says what is expected."""
 
 
-def tokenize(text: str) -> list[str]:
-    """Split a command line shell-style, so "Smart contract review" is one token."""
-    lexer = shlex.shlex(text, posix=True)
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    # Apostrophes are common in prose ("Set's roadmap"); only double quotes group words.
-    lexer.quotes = '"“”'
-    lexer.escape = ""
-    try:
-        return list(lexer)
-    except ValueError:
-        raise GrammarError(
-            'There is an unbalanced quote in that line: close it with a matching "'
-        ) from None
+class Word(str):
+    """A word of a command line that remembers whether it was written in quotes."""
+
+    quoted: bool = False
+
+    def __new__(cls, text: str, quoted: bool = False) -> Word:
+        word = super().__new__(cls, text)
+        word.quoted = quoted
+        return word
+
+
+_OPEN_QUOTES = {'"': '"', "“": "”", "”": "”"}
+
+
+def tokenize(text: str) -> list[Word]:
+    """Split a command line at spaces, keeping "double quoted" runs together as one word.
+
+    Apostrophes are common in prose ("Set's roadmap"), so only double quotes group words.
+    """
+    words: list[Word] = []
+    current: list[str] = []
+    quoted = in_word = False
+    closing: str | None = None
+    for char in text:
+        if closing is not None:
+            if char == closing or (closing == "”" and char == '"'):
+                closing = None
+            else:
+                current.append(char)
+        elif char in _OPEN_QUOTES:
+            closing, quoted, in_word = _OPEN_QUOTES[char], True, True
+        elif char.isspace():
+            if in_word:
+                words.append(Word("".join(current), quoted))
+            current, quoted, in_word = [], False, False
+        else:
+            current.append(char)
+            in_word = True
+    if closing is not None:
+        raise GrammarError('There is an unbalanced quote in that line: close it with a matching "')
+    if in_word:
+        words.append(Word("".join(current), quoted))
+    return words
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)

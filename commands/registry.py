@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -171,7 +171,7 @@ class Registry:
         """The group called `name`, if any."""
         return self._groups.get(name.lower())
 
-    def find(self, words: list[str]) -> tuple[Command, list[str]]:
+    def find(self, words: Sequence[str]) -> tuple[Command, list[str]]:
         """The command named by the first words of a line, and the words after it."""
         if not words:
             raise CommandNotFound("Type a command, e.g. /help")
@@ -181,7 +181,7 @@ class Registry:
             hint = did_you_mean(head, self._groups, before="/")
             raise CommandNotFound(f"There is no command /{head}.{hint} Type /help for the list.")
         if len(group.commands) == 1 and len(group.commands[0].path) == 1:
-            return group.commands[0], words[1:]
+            return group.commands[0], list(words[1:])
         if len(words) < 2:
             raise CommandNotFound(_group_hint(group))
         sub = words[1].lower()
@@ -192,7 +192,7 @@ class Registry:
             raise CommandNotFound(
                 f"/{group.name} has no command {sub!r}.{hint} Type /help {group.name} for the list."
             )
-        return cmd, words[2:]
+        return cmd, list(words[2:])
 
 
 def _group_hint(group: Group) -> str:

@@ -108,3 +108,44 @@ def test_unknown_options_and_extra_words_are_explained() -> None:
         split(cmd, ["1", "whn=2026-01-01"])
     with pytest.raises(CommandError, match="does not take '2 3'"):
         split(cmd, ["1", "2", "3"])
+
+
+def test_a_quoted_name_is_never_extended_by_a_bad_value_after_it() -> None:
+    from commands.grammar import tokenize
+
+    cmd = _cmd(
+        Param("area", Kind.AREA, "a"),
+        Param("horizon", Kind.CHOICE, "h", choices=("near", "long")),
+        Param("quarter", Kind.QUARTER, "q", required=False),
+    )
+    words = tokenize('"Smart contract review" near 2026Q5')
+    assert split(cmd, words) == {
+        "area": "Smart contract review",
+        "horizon": "near",
+        "quarter": "2026Q5",
+    }
+
+
+def test_an_unknown_option_is_refused_even_where_text_is_free() -> None:
+    from commands.grammar import tokenize
+
+    cmd = _cmd(
+        Param("area", Kind.AREA, "a"),
+        Param("person", Kind.PERSON, "p"),
+        Param("backup", Kind.PERSON, "b", required=False, keyword=True),
+    )
+    with pytest.raises(CommandError, match="has no option foo=; it takes backup="):
+        split(cmd, tokenize("X @bob foo=bar"))
+    # Quoted, it is just text.
+    assert split(cmd, tokenize('"a=b" @bob'))["area"] == "a=b"
+
+
+def test_tokenize_keeps_quoted_runs_and_knows_they_were_quoted() -> None:
+    from commands.grammar import GrammarError, tokenize
+
+    words = tokenize('/dri set "Smart  contract" @bob “curly quotes”')
+    assert words == ["/dri", "set", "Smart  contract", "@bob", "curly quotes"]
+    assert [w.quoted for w in words] == [False, False, True, False, True]
+    assert tokenize("Set's roadmap") == ["Set's", "roadmap"]
+    with pytest.raises(GrammarError, match="unbalanced quote"):
+        tokenize('"open')
