@@ -34,7 +34,7 @@ _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 _UNIX_EPOCH_S = (datetime(1970, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(seconds=1)
 _SEARCH_YEARS = 20
 _SEARCH_US = (365 * _SEARCH_YEARS + 5) * _DAY_US
-# Keep probes a couple of days inside datetime's range, where astimezone cannot overflow.
+# Keep probes a couple of days inside datetime's range, where local times cannot overflow.
 _LAST_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _ONE_US - 2 * _DAY_US
 # UTC offsets are sampled once a day and bisected where they differ. Only an offset that
 # changes and changes back within one day could slip through; the shortest such excursion in

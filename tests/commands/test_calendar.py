@@ -220,6 +220,13 @@ def test_weekend_is_skipped_when_adding_business_hours() -> None:
     assert calendar.elapsed(friday_afternoon, monday_ten) == hours(2)
 
 
+def test_whole_weeks_of_business_time_end_at_friday_close_not_monday_open() -> None:
+    calendar = BusinessCalendar(OFFICE, LONDON)
+    sunday = local(LONDON, 2026, 1, 11, 12)
+    assert calendar.add(sunday, hours(40)) == local(LONDON, 2026, 1, 16, 17)
+    assert calendar.add(sunday, hours(400)) == local(LONDON, 2026, 3, 20, 17)
+
+
 def test_results_are_utc_and_adding_nothing_returns_the_start() -> None:
     calendar = BusinessCalendar(OFFICE, NEW_YORK)
     saturday = local(NEW_YORK, 2026, 1, 10, 12)
@@ -337,6 +344,18 @@ def test_sydney_daylight_saving_starts_in_october_and_ends_in_april() -> None:
     office = BusinessCalendar(OFFICE, SYDNEY)
     friday = local(SYDNEY, 2026, 10, 2, 16)
     assert office.add(friday, hours(2)) == local(SYDNEY, 2026, 10, 5, 10)
+
+
+def test_casablanca_summer_time_paused_for_ramadan_is_followed() -> None:
+    # Morocco drops from +01 to +00 for about five weeks, from 2026-02-15 to 2026-03-22.
+    casablanca = ZoneInfo("Africa/Casablanca")
+    calendar = BusinessCalendar(parse_business_hours("Mon-Sun 09:00-17:00"), casablanca)
+    start = local(casablanca, 2026, 2, 10, 9)
+    assert calendar.add(start, hours(20 * 8 + 1)) == datetime(2026, 3, 2, 10, tzinfo=UTC)
+    assert calendar.elapsed(start, local(casablanca, 2026, 4, 1)) == hours(50 * 8)
+    assert calendar.next_open(local(casablanca, 2026, 3, 1, 18)) == datetime(
+        2026, 3, 2, 9, tzinfo=UTC
+    )
 
 
 def test_kolkata_half_hour_offset_shifts_opening_to_half_past_in_utc() -> None:
@@ -513,6 +532,9 @@ def test_business_time_matches_a_minute_by_minute_oracle(data: st.DataObject) ->
     calendar = BusinessCalendar(hours_, tz, holidays.__contains__ if holidays else None)
 
     flags = oracle_open_minutes(hours_, tz, holidays, start, minutes)
+    if flags:
+        for i in data.draw(st.lists(st.integers(0, minutes - 1), max_size=20), label="probes"):
+            assert calendar.is_open(start + timedelta(minutes=i)) == flags[i]
     # Check the whole interval plus a few sub-intervals; the oracle's flags cover them all.
     cuts = [(0, minutes)] + [
         tuple(sorted(data.draw(st.tuples(st.integers(0, minutes), st.integers(0, minutes)))))
