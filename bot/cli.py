@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from bot import db
 from bot.config import ConfigError, Settings, load_settings
@@ -21,7 +22,7 @@ from bot.console import Console
 from bot.plaintext import render
 from bot.runtime import Runtime, open_runtime
 from commands.context import Context
-from commands.mapfile import MapFileError, export_rows, format_for, import_rows, parse
+from commands.mapfile import MapFileError, export_rows, format_for, import_rows, parse, read
 from commands.messages import Message
 from storage import outbox
 from storage.engine import create_engine
@@ -87,6 +88,12 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except (ConfigError, Failure, db.NotMigrated, MapFileError) as exc:
         for text in str(exc).splitlines():
             typer.echo(f"liaison: {text}", err=True)
+        raise typer.Exit(2) from None
+    except (DBAPIError, OSError) as exc:
+        # The database cannot be reached or opened: say so in one line, not a traceback.
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        typer.echo(f"liaison: cannot use the database: {reason}", err=True)
+        typer.echo("liaison: check [database] url (or LIAISON_DATABASE_URL)", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
@@ -248,7 +255,7 @@ def map_import(
     settings = _load(ctx)
 
     async def work() -> str:
-        rows = parse(file.read_text(encoding="utf-8"), format_for(str(file)))
+        rows = parse(read(file), format_for(str(file)))
         async with (
             _runtime(settings, _platforms(settings)) as runtime,
             _context(runtime, as_) as context,

@@ -5,6 +5,7 @@ A wrong value stops start-up with one line per problem, naming the key and what 
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from datetime import timedelta
@@ -205,15 +206,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
-        _unique("orgs", "key", [o.key for o in self.orgs])
-        _unique("people", "handle", [p.handle for p in self.people])
-        _unique("channels", "name", [c.name for c in self.channels])
-        _unique("policies", "name", [p.name for p in self.policies])
+        # Every problem is collected, so one run of `liaison` lists them all.
+        problems = [
+            *_duplicates("orgs", "key", [o.key for o in self.orgs]),
+            *_duplicates("people", "handle", [p.handle for p in self.people]),
+            *_duplicates("channels", "name", [c.name for c in self.channels]),
+            *_duplicates("policies", "name", [p.name for p in self.policies]),
+        ]
         keys = [o.key for o in self.orgs]
         for n, person in enumerate(self.people, start=1):
             if person.org not in keys:
                 expected = ", ".join(keys)
-                raise ValueError(
+                problems.append(
                     f"people[{n}].org: {person.org!r} is not an org (expected one of {expected})"
                 )
         channels = {c.name for c in self.channels}
@@ -221,12 +225,14 @@ class Settings(BaseSettings):
             for m, level in enumerate(policy.escalation, start=1):
                 for target in level.notify:
                     if target.startswith("channel:") and target[8:] not in channels:
-                        raise ValueError(
+                        problems.append(
                             f"policies[{n}].escalation[{m}].notify: no channel called "
                             f"{target[8:]!r} (expected one of {', '.join(sorted(channels))})"
                         )
         if sum(p.default for p in self.policies) > 1:
-            raise ValueError("policies: only one policy can have default = true")
+            problems.append("policies: only one policy can have default = true")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -243,12 +249,14 @@ class Settings(BaseSettings):
         return None
 
 
-def _unique(section: str, field: str, values: list[str]) -> None:
+def _duplicates(section: str, field: str, values: list[str]) -> list[str]:
     seen: set[str] = set()
+    problems = []
     for value in values:
         if value in seen:
-            raise ValueError(f"{section}: two entries have {field} = {value!r}")
+            problems.append(f"{section}: two entries have {field} = {value!r}")
         seen.add(value)
+    return problems
 
 
 def find_config(path: str | None) -> Path:
@@ -278,7 +286,22 @@ def load_settings(path: str | None = None) -> Settings:
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise ConfigError("\n".join(f"{chosen}: {_describe(e)}" for e in exc.errors())) from None
+        lines = [
+            f"{_source(e, chosen)}: {text}"
+            for e in exc.errors()
+            for text in _describe(e).splitlines()
+        ]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _source(error: Any, path: Path) -> str:
+    """Where a bad value came from: its environment variable when one is set, else the file."""
+    loc = [str(part) for part in error["loc"]]
+    if len(loc) == 2:
+        variable = f"LIAISON_{loc[0]}_{loc[1]}".upper()
+        if variable in os.environ:
+            return variable
+    return str(path)
 
 
 def _describe(error: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,8 +88,10 @@ def _looks_like(param: Param, word: str) -> bool:
             parse_date(word)
         elif param.kind is Kind.DURATION:
             parse_duration(word)
-        elif param.kind is Kind.INT:
+        elif param.kind in (Kind.INT, Kind.REVIEW):
             int(word.lstrip("#"))
+        elif param.kind is Kind.URL:
+            return word.startswith(("http://", "https://"))
         elif param.kind is Kind.PERSON:
             return word.startswith(("@", "<@"))
         else:
@@ -135,8 +138,8 @@ async def _convert_one(session: AsyncSession, param: Param, text: str, platform:
     if kind is Kind.ORG:
         return await lookup.find_org(session, text)
     if kind is Kind.AREA:
-        if len(lookup.clean_name(text)) > 200:
-            raise CommandError("An area name is at most 200 characters long.")
+        if too_long := lookup.name_too_long(text):
+            raise CommandError(too_long[0].upper() + too_long[1:] + ".")
         if param.allow_new:
             return await lookup.find_area(session, text) or lookup.clean_name(text)
         return await lookup.require_area(session, text)
@@ -152,8 +155,25 @@ async def _convert_one(session: AsyncSession, param: Param, text: str, platform:
             raise GrammarError(f"{text!r} is not a valid {param.name}: expected one of {expected}.")
         return text.lower()
     if kind is Kind.INT:
-        try:
-            return int(text.lstrip("#"))
-        except ValueError:
-            raise GrammarError(f"{text!r} is not a number: expected e.g. 12.") from None
+        return _number(text)
+    if kind is Kind.REVIEW:
+        return await lookup.find_review(session, _number(text, "a review number"))
+    if kind is Kind.POLICY:
+        return await lookup.find_policy(session, text)
+    if kind is Kind.URL:
+        parsed = urlsplit(text)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in text:
+            raise GrammarError(
+                f"{text!r} is not a link: expected an http(s) URL, e.g. https://github.com/org/repo/pull/12."
+            )
+        if len(text) > 500:
+            raise GrammarError("A link is at most 500 characters long.")
+        return text
     raise AssertionError(f"unhandled parameter kind {kind}")
+
+
+def _number(text: str, what: str = "a number") -> int:
+    try:
+        return int(text.lstrip("#"))
+    except ValueError:
+        raise GrammarError(f"{text!r} is not {what}: expected e.g. 12.") from None

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.context import CommandError
 from commands.grammar import did_you_mean
-from storage.models import Area, Identity, Org, Person
+from storage.models import Area, Identity, Org, Person, Review, SlaPolicy
 
 # Slack writes <@U123|name> or <@U123>; Discord writes <@123> or <@!123>.
 _PLATFORM_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
@@ -18,6 +18,16 @@ _PLATFORM_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
 def area_key(name: str) -> str:
     """The case- and space-folded form under which an area name is unique."""
     return " ".join(name.split()).casefold()
+
+
+MAX_AREA_NAME = 200
+
+
+def name_too_long(name: str) -> str | None:
+    """Why an area name is too long to store, or None when it fits."""
+    if len(clean_name(name)) > MAX_AREA_NAME:
+        return f"an area name is at most {MAX_AREA_NAME} characters long"
+    return None
 
 
 def clean_name(name: str) -> str:
@@ -86,3 +96,24 @@ async def require_area(session: AsyncSession, name: str) -> Area:
     raise CommandError(
         f'No area called "{shown}". /dri list shows the map; /dri set creates an area.'
     )
+
+
+async def find_review(session: AsyncSession, number: int) -> Review:
+    """The review with this number, or an answer saying how to find one."""
+    review = await session.get(Review, number)
+    if review is None:
+        raise CommandError(f"There is no review #{number}. /review list shows the open ones.")
+    return review
+
+
+async def find_policy(session: AsyncSession, name: str) -> SlaPolicy:
+    """The SLA policy with this name, or an answer naming the nearest one."""
+    policy = await session.scalar(
+        select(SlaPolicy).where(func.lower(SlaPolicy.name) == name.lower())
+    )
+    if policy is not None:
+        return policy
+    names = (await session.scalars(select(SlaPolicy.name).order_by(SlaPolicy.name))).all()
+    hint = did_you_mean(name, names)
+    known = ", ".join(names) or "none are configured"
+    raise CommandError(f"No SLA policy called {name!r}.{hint} The policies are: {known}.")

@@ -9,6 +9,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -16,7 +17,7 @@ from sqlalchemy import select
 
 from commands.context import Context
 from commands.grammar import GrammarError, did_you_mean, parse_quarter
-from commands.lookup import area_key, clean_name
+from commands.lookup import area_key, clean_name, name_too_long
 from commands.messages import Message, line
 from commands.ownership import Change, record
 from storage.models import Area, HandoffState, Org, Person
@@ -41,6 +42,16 @@ class ImportReport:
     created: int
     changed: int
     unchanged: int
+
+
+def read(path: Path) -> str:
+    """A map file's text: UTF-8, with or without the byte order mark spreadsheets write."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise MapFileError(
+            [f'{path} is not UTF-8 text: save it as "CSV UTF-8" (or UTF-8 YAML) and try again']
+        ) from None
 
 
 def format_for(path: str) -> Format:
@@ -168,8 +179,8 @@ def _check_row(
     name = clean_name(values.get("area", ""))
     if not name:
         problems.append("the area name is empty")
-    elif len(name) > 200:
-        problems.append("the area name is longer than 200 characters")
+    elif too_long := name_too_long(name):
+        problems.append(too_long)
 
     def org_of(column: str, required: bool) -> Org | None:
         key = values.get(column, "").lower()

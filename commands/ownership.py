@@ -168,6 +168,12 @@ async def dri_set(ctx: Context, args: dict[str, Any]) -> Message:
         if org is not None and org.id != area.org_id:
             changes.append(Change("org", area.org.key, org.key))
             area.org_id = org.id
+            if area.state is not HandoffState.OWNED:
+                # Moving an area by hand ends its hand-off record: it is simply owned now.
+                changes.append(Change("state", area.state.value, HandoffState.OWNED.value))
+                area.state = HandoffState.OWNED
+                area.handoff_from_id = area.handoff_to_id = None
+                area.target_quarter = None
     if area.dri_id != person.id:
         changes.append(Change("dri", _handle(area.dri), _handle(person)))
         area.dri_id = person.id
