@@ -39,7 +39,9 @@ class NullPlatform:
     def person_address(self, person: PersonRef) -> str | None:
         return person.handle
 
-    async def send(self, to: Destination, message: Message, *, late: bool) -> str | None:
+    async def send(
+        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+    ) -> str | None:
         return "ref"
 
     async def edit(self, ref: str, to: Destination, message: Message) -> str | None:

@@ -7,7 +7,6 @@ scheduled ones that arrive while it waits for input.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -59,12 +58,15 @@ class Console:
         """Everyone can be written to in the console."""
         return "@" + person.handle
 
-    async def send(self, to: Destination, message: Message, *, late: bool) -> str | None:
+    async def send(
+        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+    ) -> str | None:
         """Print a notification, prefixed with where it went."""
         self._sent += 1
         text = render(message)
-        self.transcript.append(Entry("notification", text, to.address))
-        self._show(f"[{to.address}] " + ("(late) " if late else ""), text)
+        self.transcript.append(Entry("thread" if thread else "notification", text, to.address))
+        marks = ("(thread) " if thread else "") + ("(late) " if late else "")
+        self._show(f"[{to.address}] {marks}", text)
         return f"console:{self._sent}"
 
     async def edit(self, ref: str, to: Destination, message: Message) -> str | None:
@@ -90,10 +92,9 @@ class Console:
         self._interactive = stdin.isatty() and self.out.isatty()
         if self._interactive:
             _load_history()
-        worker = self.runtime.worker
-        background = asyncio.create_task(worker.run_forever())
+        await self.runtime.start()
         try:
-            await worker.drain()
+            await self.runtime.worker.drain()
             while (text := await self._read(stdin)) is not None:
                 text = text.strip()
                 if not text or text.startswith("#"):
@@ -102,9 +103,6 @@ class Console:
                     break
                 await self.say(text)
         finally:
-            background.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await background
             if self._interactive:
                 _save_history()
         return 0

@@ -58,8 +58,10 @@ class Sender(Protocol):
         """The platform's id to DM a person, or None if they have none there."""
         ...
 
-    async def send(self, to: Destination, message: Message, *, late: bool) -> str | None:
-        """Post a message; return the platform's reference to it (for later edits)."""
+    async def send(
+        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+    ) -> str | None:
+        """Post a message (in the thread of message `thread`, if given); return its reference."""
         ...
 
     async def edit(self, ref: str, to: Destination, message: Message) -> str | None:
@@ -156,15 +158,18 @@ class DeliveryWorker:
     async def _send_or_edit(
         self, sender: Sender, claimed: outbox.Claimed, to: Destination, message: Message
     ) -> str | None:
-        if claimed.edit_of is None:
+        anchor = claimed.edit_of or claimed.thread_of
+        if anchor is None:
             return await sender.send(to, message, late=claimed.late)
         async with self.sessions() as session:
-            status, ref = await outbox.ref_of(session, claimed.edit_of, sender.platform)
-        if status is DeliveryStatus.DELIVERED and ref:
-            return await sender.edit(ref, to, message)
+            status, ref = await outbox.ref_of(session, anchor, sender.platform)
         if status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
-            raise DeliveryError(f"{claimed.edit_of} is not sent yet", retry_after=1.0)
-        # The original never arrived: the new state is posted as a fresh message.
+            raise DeliveryError(f"{anchor} is not sent yet", retry_after=1.0)
+        if status is DeliveryStatus.DELIVERED and ref:
+            if claimed.edit_of:
+                return await sender.edit(ref, to, message)
+            return await sender.send(to, message, late=claimed.late, thread=ref)
+        # The message to edit or reply to never arrived: this one is posted on its own.
         return await sender.send(to, message, late=claimed.late)
 
     async def _failed(self, claimed: outbox.Claimed, exc: DeliveryError) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import db
 from bot.config import Settings
+from bot.deadlines import Deadlines
 from bot.delivery import DeliveryWorker
 from bot.sync import apply_config
 from commands import build_registry
@@ -29,9 +32,22 @@ class Runtime:
     registry: Registry
     dispatcher: Dispatcher
     worker: DeliveryWorker
+    deadlines: Deadlines
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Start delivery and the SLA wake-up (which first sends whatever fell due)."""
+        self._background.append(asyncio.create_task(self.worker.run_forever()))
+        await self.deadlines.start()
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Stop the running parts and release the database connections."""
+        self.deadlines.stop()
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._background.clear()
         await self.engine.dispose()
 
 
@@ -53,12 +69,26 @@ async def open_runtime(
         raise
     registry = build_registry()
     worker = DeliveryWorker(sessions, clock, [])
+    deadlines = Deadlines(
+        sessions,
+        clock,
+        platforms=frozenset(platforms),
+        channel=settings.announce_channel,
+        on_written=worker.wake,
+    )
+
+    def on_commit(signals: set[str]) -> None:
+        if "outbox" in signals:
+            worker.wake()
+        if "deadlines" in signals:
+            deadlines.changed()
+
     dispatcher = Dispatcher(
         registry,
         sessions,
         clock,
         platforms=frozenset(platforms),
         announce_channel=settings.announce_channel,
-        on_notify=worker.wake,
+        on_commit=on_commit,
     )
-    return Runtime(settings, engine, sessions, clock, registry, dispatcher, worker)
+    return Runtime(settings, engine, sessions, clock, registry, dispatcher, worker, deadlines)

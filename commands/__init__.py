@@ -7,8 +7,16 @@ from commands.registry import Registry
 
 def build_registry() -> Registry:
     """Every command group of Liaison, in the order help lists them."""
-    from commands import help, ownership, people
+    from commands import compliance, help, ownership, people, reviews
 
     return Registry(
-        [ownership.dri, ownership.handoff, people.people, people.whoami, help.help_group]
+        [
+            reviews.review,
+            compliance.sla,
+            ownership.dri,
+            ownership.handoff,
+            people.people,
+            people.whoami,
+            help.help_group,
+        ]
     )

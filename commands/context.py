@@ -31,6 +31,38 @@ def person_ref(person: Person) -> PersonRef:
     return PersonRef(person.id, person.handle, person.name, ids)
 
 
+async def notify(
+    session: AsyncSession,
+    key: str,
+    message: Message,
+    *,
+    platforms: frozenset[str],
+    now: datetime,
+    channel: str | None = None,
+    person: Person | None = None,
+    edit_of: str | None = None,
+    thread_of: str | None = None,
+    late: bool = False,
+) -> bool:
+    """Write a notification to the outbox in the session's transaction; False if already there."""
+    payload = message.to_dict()
+    if person is not None:
+        # The recipient travels with the message, so each platform can find their account.
+        payload["to"] = person_to_dict(person_ref(person))
+    return await outbox.enqueue(
+        session,
+        key=key,
+        payload=payload,
+        platforms=platforms,
+        now=now,
+        channel=channel,
+        person_id=person.id if person else None,
+        edit_of=edit_of,
+        thread_of=thread_of,
+        late=late,
+    )
+
+
 @dataclass
 class Context:
     """One command invocation: who, where, when, inside one database transaction."""
@@ -44,6 +76,8 @@ class Context:
     registry: Registry
     now: datetime = field(init=False)
     notified: list[str] = field(default_factory=list)
+    # What this invocation changed that running parts care about ("outbox", "deadlines").
+    signals: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.now = self.clock.now()
@@ -69,23 +103,24 @@ class Context:
         *,
         channel: str | None = None,
         person: Person | None = None,
+        edit_of: str | None = None,
+        thread_of: str | None = None,
     ) -> bool:
         """Queue a notification in this transaction; it is sent only if the change commits."""
-        target_channel = channel if channel or person else self.announce_channel
-        payload = message.to_dict()
-        if person is not None:
-            payload["to"] = person_to_dict(self.ref(person))
-        written = await outbox.enqueue(
+        written = await notify(
             self.session,
-            key=key,
-            payload=payload,
+            key,
+            message,
             platforms=self.platforms,
             now=self.now,
-            channel=target_channel,
-            person_id=person.id if person else None,
+            channel=channel if channel or person else self.announce_channel,
+            person=person,
+            edit_of=edit_of,
+            thread_of=thread_of,
         )
         if written:
             self.notified.append(key)
+            self.signals.add("outbox")
         return written
 
     def is_lead_of(self, org: Org | None) -> bool:

@@ -56,14 +56,14 @@ class Dispatcher:
         *,
         platforms: frozenset[str],
         announce_channel: str,
-        on_notify: Callable[[], None] | None = None,
+        on_commit: Callable[[set[str]], None] | None = None,
     ) -> None:
         self.registry = registry
         self.sessions = sessions
         self.clock = clock
         self.platforms = platforms
         self.announce_channel = announce_channel
-        self.on_notify = on_notify
+        self.on_commit = on_commit
 
     async def run_text(self, text: str, caller: Caller) -> Reply:
         """Run a typed command line such as `/dri who "Smart contract review"`."""
@@ -105,8 +105,8 @@ class Dispatcher:
                 f"Sorry, /{command.name} failed on our side and nothing was changed. "
                 f"Please tell an admin (error ref {ref})."
             )
-        if ctx.notified and self.on_notify is not None:
-            self.on_notify()
+        if ctx.signals and self.on_commit is not None:
+            self.on_commit(ctx.signals)
         return Reply(message)
 
     async def _actor(self, session: AsyncSession, caller: Caller) -> Person:

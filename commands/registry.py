@@ -28,6 +28,9 @@ class Kind(enum.StrEnum):
     CHOICE = "choice"
     QUARTER = "quarter"
     INT = "int"
+    URL = "url"
+    REVIEW = "review"
+    POLICY = "policy"
 
 
 _SHAPES = {
@@ -37,6 +40,9 @@ _SHAPES = {
     Kind.DATE: "YYYY-MM-DD",
     Kind.QUARTER: "YYYYQn",
     Kind.INT: "n",
+    Kind.URL: "https://...",
+    Kind.REVIEW: "id",
+    Kind.POLICY: "policy",
 }
 
 

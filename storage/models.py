@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     Enum,
@@ -156,7 +157,8 @@ class Area(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     # Case-folded name: "smart contract review" and "Smart Contract Review" are one area.
-    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # Folding can lengthen a name ("ß" -> "ss", "ﬃ" -> "ffi"), hence three times the room.
+    name_key: Mapped[str] = mapped_column(String(600), unique=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
     dri_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     backup_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
@@ -210,6 +212,17 @@ class SlaPolicy(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class ReviewState(enum.StrEnum):
+    """Where a review request stands."""
+
+    REQUESTED = "requested"
+    ACKNOWLEDGED = "acknowledged"
+    IN_REVIEW = "in-review"
+    CHANGES_REQUESTED = "changes-requested"
+    APPROVED = "approved"
+    CANCELLED = "cancelled"
+
+
 class Review(Base):
     """A code-review request one org owes another."""
 
@@ -222,9 +235,45 @@ class Review(Base):
     reviewing_org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policy.id"))
-    state: Mapped[str] = mapped_column(String(20))
+    # The policy as it was when the cycle began: editing the config never reshuffles the
+    # escalations of reviews already under way.
+    policy_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[ReviewState] = mapped_column(_enum(ReviewState))
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
-    next_event_at: Mapped[datetime | None] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+    requester: Mapped[Person] = relationship(foreign_keys=[requester_id], lazy="joined")
+    reviewer: Mapped[Person | None] = relationship(foreign_keys=[reviewer_id], lazy="joined")
+    reviewing_org: Mapped[Org] = relationship(lazy="joined")
+    policy: Mapped[SlaPolicy] = relationship(lazy="joined")
+
+
+class ReviewClock(Base):
+    """One SLA clock of one review cycle ("ack" or "resolve"), with its next stage's instant."""
+
+    __tablename__ = "review_clock"
+    __table_args__ = (UniqueConstraint("review_id", "cycle", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"))
+    cycle: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    target_seconds: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    # Business time banked while running, in microseconds; running_since is None when paused.
+    elapsed_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    running_since: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    # Why it stopped: "met" (acknowledged / approved) or "cancelled"; reports count only "met".
+    stop_reason: Mapped[str | None] = mapped_column(String(10))
+    # Index of the next stage (warning, breach, escalation levels, repeats) to fire.
+    next_stage: Mapped[int] = mapped_column(Integer, default=0)
+    # When that stage falls due; None once stopped or paused. The one wake-up reads its minimum.
+    next_at: Mapped[datetime | None] = mapped_column(index=True)
+    breached_at: Mapped[datetime | None]
+
+    review: Mapped[Review] = relationship(lazy="joined")
 
 
 class ReviewEvent(Base):
@@ -234,10 +283,13 @@ class ReviewEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"), index=True)
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     kind: Mapped[str] = mapped_column(String(20))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[Person | None] = relationship(lazy="joined")
 
 
 # --- the weekly sync and roadmaps (filled in by the sync issue) ----------------------------------
@@ -340,6 +392,8 @@ class OutboxItem(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     # For an in-place edit: the key of the notification whose platform message is edited.
     edit_of: Mapped[str | None] = mapped_column(String(200))
+    # For a reply in a thread: the key of the notification that starts the thread.
+    thread_of: Mapped[str | None] = mapped_column(String(200))
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
 

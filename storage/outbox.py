@@ -27,6 +27,7 @@ async def enqueue(
     channel: str | None = None,
     person_id: int | None = None,
     edit_of: str | None = None,
+    thread_of: str | None = None,
     late: bool = False,
 ) -> bool:
     """Add a notification in the caller's transaction; False if its key was already written."""
@@ -40,6 +41,7 @@ async def enqueue(
         person_id=person_id,
         payload=payload,
         edit_of=edit_of,
+        thread_of=thread_of,
         late=late,
         created_at=now,
     )
@@ -63,6 +65,7 @@ class Claimed:
     person_id: int | None
     payload: dict[str, Any]
     edit_of: str | None
+    thread_of: str | None
     late: bool
 
 
@@ -129,6 +132,7 @@ async def claim(
                 person_id=o.person_id,
                 payload=o.payload,
                 edit_of=o.edit_of,
+                thread_of=o.thread_of,
                 late=o.late,
             )
             for d, o in rows

@@ -20,11 +20,9 @@ import pytest
 
 from bot import db
 from bot.config import DatabaseSettings, Settings, load_settings
-from bot.console import Console
-from bot.runtime import open_runtime
 from commands.clock import FakeClock
 from storage import scratch
-from tests.harness import Chat
+from tests.harness import Chat, open_chat
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo.toml"
@@ -114,23 +112,8 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def chat(settings: Settings, clock: FakeClock) -> AsyncIterator[Chat]:
     """The bot on the demo configuration, driven through the console adapter."""
-    runtime = await open_runtime(settings, platforms=["console"], clock=clock)
-    console = Console(runtime, "alice", out=_Sink())
-    runtime.worker.senders.append(console)
+    opened = await open_chat(settings, clock)
     try:
-        yield Chat(runtime, console)
+        yield opened
     finally:
-        await runtime.close()
-
-
-class _Sink:
-    """Swallows console output; tests read the console's transcript instead."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
+        await opened.runtime.close()

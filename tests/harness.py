@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from bot.config import Settings
 from bot.console import Console
-from bot.runtime import Runtime
+from bot.runtime import Runtime, open_runtime
+from commands.clock import FakeClock
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,44 @@ class Said:
 class Chat:
     """The bot with its console adapter, for tests."""
 
-    def __init__(self, runtime: Runtime, console: Console) -> None:
+    def __init__(self, runtime: Runtime, console: Console, clock: FakeClock) -> None:
         self.runtime = runtime
         self.console = console
+        self.clock = clock
+
+    async def wait(self, by: timedelta) -> list[tuple[str, str]]:
+        """Let time pass as for a running bot: each SLA stage fires at its own due instant.
+
+        Returns what was delivered meanwhile, as (address, text); thread lines and card
+        edits are marked "(thread)" and "(updated)" in the address.
+        """
+        start = len(self.console.transcript)
+        end = self.clock.now() + by
+        await self.runtime.deadlines.tick()
+        while (due := self.runtime.deadlines.armed_for) is not None and due <= end:
+            self.clock.set(max(due, self.clock.now()))
+            await self.runtime.deadlines.tick()
+            await self.runtime.worker.drain()
+        self.clock.set(end)
+        await self.runtime.worker.drain()
+        return self.delivered(start)
+
+    async def jump(self, to: datetime) -> list[tuple[str, str]]:
+        """Jump to an instant at once, as if the bot had been down until then; then catch up."""
+        start = len(self.console.transcript)
+        self.clock.set(to)
+        await self.runtime.deadlines.tick()
+        await self.runtime.worker.drain()
+        return self.delivered(start)
+
+    def delivered(self, start: int = 0) -> list[tuple[str, str]]:
+        """What the console received since transcript entry `start`."""
+        marks = {"notification": "", "thread": " (thread)", "edit": " (updated)"}
+        return [
+            (e.address + marks[e.kind], e.text)
+            for e in self.console.transcript[start:]
+            if e.kind != "reply"
+        ]
 
     async def say(self, text: str, *, as_: str = "alice") -> Said:
         """Type a command line as a person; return the reply and what was delivered after it."""
@@ -38,11 +76,7 @@ class Chat:
         entries = self.console.transcript[start:]
         replies = [e for e in entries if e.kind == "reply"]
         assert len(replies) == 1, entries
-        return Said(
-            reply=replies[0].text,
-            ok=replies[0].ok,
-            notifications=[(e.address, e.text) for e in entries if e.kind != "reply"],
-        )
+        return Said(replies[0].text, replies[0].ok, self.delivered(start))
 
     async def ok(self, text: str, *, as_: str = "alice") -> Said:
         """Like say(), but the command must succeed."""
@@ -57,3 +91,24 @@ class Chat:
         assert said.notifications == [], "a refused command must not notify anyone"
         assert "Traceback" not in said.reply
         return said.reply
+
+
+async def open_chat(settings: Settings, clock: FakeClock) -> Chat:
+    """Start the bot (not its background tasks: tests drive time) with a console to talk to."""
+    runtime = await open_runtime(settings, platforms=["console"], clock=clock)
+    console = Console(runtime, "alice", out=_Sink())
+    runtime.worker.senders.append(console)
+    return Chat(runtime, console, clock)
+
+
+class _Sink:
+    """Swallows console output; tests read the console's transcript instead."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False

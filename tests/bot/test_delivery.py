@@ -32,11 +32,15 @@ class Platform:
     def person_address(self, person: PersonRef) -> str | None:
         return f"U-{person.handle}"
 
-    async def send(self, to: Destination, message: Message, *, late: bool) -> str | None:
+    async def send(
+        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+    ) -> str | None:
         if self.failures:
             raise self.failures.pop(0)
         ref = f"m{len(self.received) + 1}"
-        self.received.append(("send", to.address, message.title))
+        self.received.append(
+            ("send" + (":in:" + thread if thread else ""), to.address, message.title)
+        )
         return ref
 
     async def edit(self, ref: str, to: Destination, message: Message) -> str | None:
@@ -61,6 +65,7 @@ async def _post(
     *,
     channel: str = "shared",
     edit_of: str | None = None,
+    thread_of: str | None = None,
     platforms: tuple[str, ...] = ("fake",),
 ) -> bool:
     async with sessions.begin() as session:
@@ -72,6 +77,7 @@ async def _post(
             now=clock.now(),
             channel=channel,
             edit_of=edit_of,
+            thread_of=thread_of,
         )
 
 
@@ -238,3 +244,14 @@ async def test_an_edit_of_a_message_that_never_arrived_is_posted_fresh(
     await _post(sessions, clock, "card:v2", edit_of="card")
     await worker.drain()
     assert fake.received == [("send", "C-shared", "card:v2")]
+
+
+async def test_a_thread_reply_goes_under_its_message(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock, fake = FakeClock(), Platform()
+    worker = DeliveryWorker(sessions, clock, [fake])
+    await _post(sessions, clock, "card")
+    await _post(sessions, clock, "card:line", thread_of="card")
+    await worker.drain()
+    assert fake.received == [("send", "C-shared", "card"), ("send:in:m1", "C-shared", "card:line")]

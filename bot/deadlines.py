@@ -1,0 +1,112 @@
+"""The one wake-up for every SLA deadline: an APScheduler date job at the earliest due instant.
+
+The database holds the deadlines (each running clock's `next_at`, indexed); the scheduler only
+holds one job, re-armed to the new minimum whenever it may have changed. There is no job per
+review and no scan of open reviews. A one-minute safety re-arm picks up deadlines that another
+replica wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from commands.clock import Clock
+from commands.escalation import fire_due, next_deadline
+
+log = logging.getLogger(__name__)
+
+WAKE_JOB = "sla-deadline"
+REARM_JOB = "sla-rearm"
+
+
+class Deadlines:
+    """Fires due SLA stages and keeps one date job armed at the next one."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        platforms: frozenset[str],
+        channel: str,
+        on_written: Callable[[], None],
+        scheduler: AsyncIOScheduler | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.platforms = platforms
+        self.channel = channel
+        self.on_written = on_written
+        self.scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
+        self.armed_for: datetime | None = None
+        self._lock = asyncio.Lock()
+        self._pending: set[asyncio.Task[object]] = set()
+
+    async def start(self) -> None:
+        """Send what fell due while the bot was down, arm the wake-up, and start scheduling."""
+        if not self.scheduler.running:
+            self.scheduler.start()
+        self.scheduler.add_job(
+            self.rearm,
+            "interval",
+            minutes=1,
+            id=REARM_JOB,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
+        await self.tick()
+
+    def stop(self) -> None:
+        """Stop scheduling (jobs in flight finish on their own)."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def tick(self) -> int:
+        """Fire every stage due now, then re-arm; return how many stages fired."""
+        async with self._lock:
+            fired = await fire_due(
+                self.sessions, self.clock.now(), platforms=self.platforms, channel=self.channel
+            )
+            if fired:
+                self.on_written()
+            await self._arm()
+            return fired
+
+    async def rearm(self) -> datetime | None:
+        """Point the wake-up at the earliest deadline (after a change, or periodically)."""
+        async with self._lock:
+            return await self._arm()
+
+    def changed(self) -> None:
+        """A command moved deadlines: re-arm soon, without making the command wait."""
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self.rearm())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _arm(self) -> datetime | None:
+        async with self.sessions() as session:
+            earliest = await next_deadline(session)
+        self.armed_for = earliest
+        if earliest is None:
+            if self.scheduler.get_job(WAKE_JOB) is not None:
+                self.scheduler.remove_job(WAKE_JOB)
+            return None
+        # The injected clock decides what is due; the scheduler only needs the real delay.
+        delay = max(timedelta(0), earliest - self.clock.now())
+        self.scheduler.add_job(
+            self.tick,
+            "date",
+            run_date=datetime.now(UTC) + delay,
+            id=WAKE_JOB,
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        return earliest
