@@ -324,7 +324,28 @@ async def test_sla_policies_lists_targets_and_escalation(chat: Chat) -> None:
         "(business hours of the reviewing org); warn at 75%" in listed
     )
     assert (
-        "L3 breach + 1d → reviewing-org-leads, requesting-org-leads, channel:shared, "
-        "repeated every 1d up to 3 times" in listed
+        "L3 breach + 8h → reviewing-org-leads, requesting-org-leads, channel:shared, "
+        "repeated every 8h up to 3 times" in listed
     )
     assert "hotfix: acknowledge 30m, resolve 4h (24x7); warn at 50%" in listed
+
+
+async def test_the_last_level_repeats_on_business_days_then_stops(chat: Chat) -> None:
+    await _request_at(chat, _at(2026, 1, 5, 9, 0))  # Monday 09:00 London
+    delivered = _titles(await chat.wait(timedelta(days=14)))
+    to_carol = [t for to, t in delivered if to == "@carol" and "acknowledge SLA escalation" in t]
+    assert to_carol == [
+        "Review #1: acknowledge SLA escalation, level 2",
+        "Review #1: acknowledge SLA escalation, level 3",
+        "Review #1: acknowledge SLA escalation, level 3 (reminder)",
+        "Review #1: acknowledge SLA escalation, level 3 (reminder)",
+        "Review #1: acknowledge SLA escalation, level 3 (reminder)",
+    ]
+    shown = (await chat.ok("/review show 1")).reply
+    repeats = [ln for ln in shown.splitlines() if "acknowledge L3:r" in ln]
+    # Breach Mon 13:00; L3 one working day (8h) later: Tue 12:30; then every 8h of business time.
+    assert [ln.split(" · ")[0] for ln in repeats] == [
+        "2026-01-07 07:00 EST",
+        "2026-01-08 06:30 EST",
+        "2026-01-09 06:00 EST",
+    ]
