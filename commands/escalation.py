@@ -8,8 +8,9 @@ that fell due while the bot was down is announced on the next run, marked late.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -217,27 +218,8 @@ async def _announce(
     session.add(event)
     message = _message(review, clock, stage, due, late)
 
-    async def send(
-        suffix: str,
-        msg: Message,
-        *,
-        channel: str | None = None,
-        person: Person | None = None,
-        edit_of: str | None = None,
-        thread_of: str | None = None,
-    ) -> None:
-        await notify(
-            session,
-            key + suffix,
-            msg,
-            platforms=platforms,
-            now=now,
-            late=late,
-            channel=channel,
-            person=person,
-            edit_of=edit_of,
-            thread_of=thread_of,
-        )
+    def send(suffix: str, msg: Message, **where: Any) -> Awaitable[bool]:
+        return notify(session, key + suffix, msg, platforms=platforms, now=now, late=late, **where)
 
     people, channels = await recipients(session, review, stage.notify)
     if stage.name == BREACH:

@@ -341,6 +341,18 @@ def _done(rv: Review, text: str) -> Message:
     return Message(lines=(line(f"#{rv.id} {text}."),), tone="success")
 
 
+async def _tell(
+    ctx: Context, rv: Review, event: ReviewEvent, person: Person | None, title: str, *lines: Line
+) -> None:
+    """Write to one person about an event on a review, once per event."""
+    if person is not None:
+        await ctx.notify(
+            f"review:{rv.id}:e{event.id}:@{person.handle}",
+            Message(title=title, lines=lines),
+            person=person,
+        )
+
+
 def _take(ctx: Context, rv: Review) -> None:
     # Whoever acts for the reviewing org on an unassigned review becomes its reviewer.
     if rv.reviewer_id is None and _in_org(ctx.actor, rv.reviewing_org_id):
@@ -409,13 +421,14 @@ async def changes(ctx: Context, args: dict[str, Any]) -> Message:
         pause=("resolve",),
         note=note,
     )
-    await ctx.notify(
-        f"review:{rv.id}:changes:e{event.id}",
-        Message(
-            title=f"Changes requested on #{rv.id}",
-            lines=(what, line("When they are pushed: ", code(f"/review resume {rv.id}"))),
-        ),
-        person=rv.requester,
+    await _tell(
+        ctx,
+        rv,
+        event,
+        rv.requester,
+        f"Changes requested on #{rv.id}",
+        what,
+        line("When they are pushed: ", code(f"/review resume {rv.id}")),
     )
     return _done(rv, "is waiting for changes; its resolve clock is paused")
 
@@ -428,12 +441,7 @@ async def resume(ctx: Context, args: dict[str, Any]) -> Message:
     _require_requesting_side(ctx, rv, "resume")
     what = line(mention(ctx.ref(ctx.actor)), " pushed the changes; the clock runs again.")
     event = await _transition(ctx, rv, ReviewState.IN_REVIEW, "resumed", what, resume=("resolve",))
-    if rv.reviewer is not None:
-        await ctx.notify(
-            f"review:{rv.id}:resumed:e{event.id}",
-            Message(title=f"#{rv.id} is ready again", lines=(what,)),
-            person=rv.reviewer,
-        )
+    await _tell(ctx, rv, event, rv.reviewer, f"#{rv.id} is ready again", what)
     return _done(rv, "is back in review; its resolve clock runs again")
 
 
@@ -450,18 +458,8 @@ async def approve(ctx: Context, args: dict[str, Any]) -> Message:
     _take(ctx, rv)
     what = line(mention(ctx.ref(ctx.actor)), " approved.")
     event = await _transition(ctx, rv, ReviewState.APPROVED, "approved", what, stop=rc.CLOCKS)
-    await ctx.notify(
-        f"review:{rv.id}:approved:e{event.id}",
-        Message(
-            title=f"#{rv.id} approved",
-            lines=(
-                line(
-                    Link(rv.title, rv.link), " was approved by ", mention(ctx.ref(ctx.actor)), "."
-                ),
-            ),
-        ),
-        person=rv.requester,
-    )
+    approved = line(Link(rv.title, rv.link), " was approved by ", mention(ctx.ref(ctx.actor)), ".")
+    await _tell(ctx, rv, event, rv.requester, f"#{rv.id} approved", approved)
     return _done(rv, "is approved")
 
 
@@ -517,10 +515,8 @@ async def reassign(ctx: Context, args: dict[str, Any]) -> Message:
         previous=old.handle if old else None,
         reviewer=person.handle,
     )
-    await ctx.notify(
-        f"review:{rv.id}:assigned:e{event.id}",
-        Message(title=f"Review #{rv.id} is yours", lines=(what, line(Link(rv.title, rv.link)))),
-        person=person,
+    await _tell(
+        ctx, rv, event, person, f"Review #{rv.id} is yours", what, line(Link(rv.title, rv.link))
     )
     return _done(rv, f"is now @{person.handle}'s")
 
