@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import typer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from bot import db
@@ -124,15 +124,17 @@ async def _console_handle(runtime: Runtime, handle: str | None) -> str:
         if leader is None:
             raise Failure("no lead or admin in the configuration: pass --as HANDLE")
         return leader.handle
-    handle = handle.lstrip("@")
+    handle = handle.lstrip("@").lower()
     async with runtime.sessions() as session:
         found = await session.scalar(
-            select(Identity.user_id).where(Identity.platform == CONSOLE, Identity.user_id == handle)
+            select(Identity.user_id).where(
+                Identity.platform == CONSOLE, func.lower(Identity.user_id) == handle
+            )
         )
         if found is None:
             known = ", ".join(p.handle for p in settings.people)
             raise Failure(f"no person called @{handle} in the configuration (known: {known})")
-    return handle
+    return found
 
 
 async def _console(settings: Settings, handle: str | None) -> int:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,7 +31,19 @@ from storage.models import Role
 
 DEFAULT_CONFIG = "liaison.toml"
 DEMO_CONFIG = Path("examples") / "demo.toml"
-_SLUG = r"^[a-z0-9][a-z0-9_.-]*$"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name here: use lowercase letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (e.g. 'ic', 'alice', 'smart-contract')"
+        )
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
 NOTIFY_TARGETS = (
     "reviewer",
     "requester",
@@ -85,7 +98,7 @@ class DatabaseSettings(_Section):
 class OrgSettings(_Section):
     """One organisation."""
 
-    key: Annotated[str, Field(pattern=_SLUG, max_length=40)]
+    key: Annotated[Slug, Field(max_length=40)]
     name: str
     timezone: str = "UTC"
     business_hours: str = "Mon-Fri 09:00-17:00"
@@ -119,7 +132,7 @@ class OrgSettings(_Section):
 class PersonSettings(_Section):
     """One person, with their ids on each platform."""
 
-    handle: Annotated[str, Field(pattern=_SLUG, max_length=80)]
+    handle: Annotated[Slug, Field(max_length=80)]
     name: str
     org: str
     role: Role = Role.MEMBER
@@ -130,7 +143,7 @@ class PersonSettings(_Section):
 class ChannelSettings(_Section):
     """A logical shared channel and its id on each platform."""
 
-    name: Annotated[str, Field(pattern=_SLUG, max_length=80)]
+    name: Annotated[Slug, Field(max_length=80)]
     slack: str | None = None
     discord: str | None = None
 
@@ -166,7 +179,7 @@ class EscalationLevel(_Section):
 class PolicySettings(_Section):
     """An SLA policy for review requests."""
 
-    name: Annotated[str, Field(pattern=_SLUG, max_length=80)]
+    name: Annotated[Slug, Field(max_length=80)]
     calendar: Literal["business", "24x7"] = "business"
     acknowledge: Duration
     resolve: Duration
@@ -213,7 +226,7 @@ class Settings(BaseSettings):
             *_duplicates("channels", "name", [c.name for c in self.channels]),
             *_duplicates("policies", "name", [p.name for p in self.policies]),
         ]
-        keys = [o.key for o in self.orgs]
+        keys = list(dict.fromkeys(o.key for o in self.orgs))
         for n, person in enumerate(self.people, start=1):
             if person.org not in keys:
                 expected = ", ".join(keys)

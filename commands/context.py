@@ -133,7 +133,7 @@ class Context:
         """Stop unless the caller leads one of `orgs` or is an admin; say whom to ask."""
         if any(self.is_lead_of(o) for o in orgs):
             return
-        keys = [o.key for o in orgs if o is not None]
+        keys = list(dict.fromkeys(o.key for o in orgs if o is not None))
         leads = (
             await self.session.scalars(
                 select(Person)

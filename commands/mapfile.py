@@ -78,9 +78,11 @@ def parse(text: str, fmt: Format) -> list[tuple[int, dict[str, str]]]:
                 ]
             )
         reader.fieldnames = header
-        # Row 1 is the header, so the first area is on row 2, as in a spreadsheet.
+        # Row 1 is the header, so the first area is on row 2, as in a spreadsheet (counted by
+        # records, not lines: a quoted cell may span several lines).
         return [
-            (reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader
+            (n, {k: (v or "").strip() for k, v in row.items() if k})
+            for n, row in enumerate(reader, start=2)
         ]
     try:
         data = yaml.safe_load(text)
@@ -89,13 +91,23 @@ def parse(text: str, fmt: Format) -> list[tuple[int, dict[str, str]]]:
     items = data.get("areas") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise MapFileError(["the YAML must be a list of areas, or a mapping with an 'areas' list"])
-    rows = []
+    rows: list[tuple[int, dict[str, str]]] = []
+    errors: list[str] = []
     for n, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            raise MapFileError([f"row {n}: expected a mapping with keys {', '.join(COLUMNS)}"])
-        rows.append(
-            (n, {str(k).lower(): "" if v is None else str(v).strip() for k, v in item.items()})
-        )
+            errors.append(f"row {n}: expected a mapping with keys {', '.join(COLUMNS)}")
+            continue
+        values = {str(k).lower(): "" if v is None else str(v).strip() for k, v in item.items()}
+        unknown = [k for k in values if k not in COLUMNS]
+        if unknown:
+            hints = "".join(did_you_mean(k, COLUMNS) for k in unknown)
+            errors.append(
+                f"row {n}: unknown key {', '.join(unknown)} (the keys are {', '.join(COLUMNS)})."
+                + hints
+            )
+        rows.append((n, values))
+    if errors:
+        raise MapFileError(errors)
     return rows
 
 

@@ -176,6 +176,10 @@ async def dri_set(ctx: Context, args: dict[str, Any]) -> Message:
                 area.target_quarter = None
     if area.dri_id != person.id:
         changes.append(Change("dri", _handle(area.dri), _handle(person)))
+        if backup is None and area.backup_id == person.id:
+            # The backup stepped up: nobody can be their own backup.
+            changes.append(Change("backup", _handle(person), None))
+            area.backup_id = None
         area.dri_id = person.id
     if backup is not None and area.backup_id != backup.id:
         changes.append(Change("backup", _handle(area.backup), _handle(backup)))

@@ -1,0 +1,311 @@
+"""The `liaison` command as a user runs it.
+
+A few tests run the real console script in a subprocess (slow, so only the journeys a newcomer
+takes first); the rest drive the same typer app in-process with CliRunner. CliRunner calls
+asyncio.run itself, so these tests are plain functions. An error must never reach the user as a
+traceback: it is one `liaison: ...` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from bot import db
+from bot.cli import app
+from tests.conftest import DEMO
+
+LIAISON = Path(sys.executable).parent / "liaison"
+DEFAULT_URL = 'url = "sqlite+aiosqlite:///liaison.db"'
+TRANSCRIPT = (
+    '/dri set "Smart contract review" @bob\n'
+    '/handoff plan "Smart contract review" near 2026Q1\n'
+    '/dri who "Smart contract review"\n'
+    "/handoff board\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_config_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A LIAISON_DATABASE_URL or LIAISON_CONFIG in the developer's shell would change the config.
+    for name in list(os.environ):
+        if name.startswith("LIAISON_") and not name.startswith("LIAISON_TEST_"):
+            monkeypatch.delenv(name)
+
+
+def demo_config(path: Path, database_url: str | None = None) -> Path:
+    """The shipped demo config, optionally pointed at another database."""
+    text = DEMO.read_text(encoding="utf-8")
+    assert text.count(DEFAULT_URL) == 1
+    if database_url is not None:
+        text = text.replace(DEFAULT_URL, f'url = "{database_url}"')
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def liaison(cwd: Path, *args: str, input: str = "") -> subprocess.CompletedProcess[str]:
+    """Run the installed `liaison` script in `cwd`, as a user does in a terminal."""
+    assert LIAISON.is_file(), f"{LIAISON} is missing: pip install -e . in this environment"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIAISON_")}
+    return subprocess.run(
+        [str(LIAISON), *args],
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def invoke(config: Path, *args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(app, ["-c", str(config), *args], input=input)
+
+
+def succeeded(result: Result) -> str:
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def refused(result: Result) -> list[str]:
+    """A clean refusal: status 2, only `liaison: ...` lines on stderr, no exception escaped."""
+    assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines and all(text.startswith("liaison: ") for text in lines), lines
+    return lines
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> Path:
+    """The demo config on the test database (migrated, on each back end in turn)."""
+    return demo_config(tmp_path / "liaison.toml", database_url)
+
+
+@pytest.fixture
+def sqlite_config(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """The demo config on a migrated SQLite file, where the back end plays no part."""
+    path = tmp_path / "liaison.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return demo_config(tmp_path / "liaison.toml", f"sqlite+aiosqlite:///{path}")
+
+
+# --- the real console script ---------------------------------------------------------------------
+
+
+def test_db_upgrade_on_a_fresh_sqlite_file_reaches_head_and_db_current_agrees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = demo_config(tmp_path / "liaison.toml")  # in the working directory, as documented
+    (tmp_path / "liaison.db").touch()
+    head = db.head()
+
+    upgraded = liaison(tmp_path, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout == f"database at revision {head}\n"
+    assert "Traceback" not in upgraded.stderr
+
+    monkeypatch.chdir(tmp_path)
+    assert succeeded(invoke(config, "db", "current")) == (
+        f"database at revision {head}; newest is {head}: up to date\n"
+    )
+
+
+def test_the_issue_transcript_through_the_installed_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = demo_config(tmp_path / "liaison.toml")
+    with monkeypatch.context() as here:
+        here.chdir(tmp_path)  # the config's database is liaison.db in the working directory
+        assert succeeded(invoke(config, "db", "upgrade")) == f"database at revision {db.head()}\n"
+
+    done = liaison(tmp_path, "console", "--as", "alice", input=TRANSCRIPT)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    out = done.stdout
+    replies = [
+        "Done: @bob is the DRI of Smart contract review. Announced in #shared.",
+        "Hand-off planned: Smart contract review is now planned near-term "
+        "(set → ic, target 2026Q1). Announced in #shared.",
+        "DRI: @bob",
+        "Owned by: Set Protocol",
+        "Hand-off: planned near-term (set → ic, target 2026Q1)",
+        "Hand-off board — 1 area",
+        "• Smart contract review (set → ic, 2026Q1) — DRI @bob",
+        "set → ic: 0 of 1 handed off (0%) · 0 in transition · 1 planned",
+    ]
+    for reply in replies:
+        assert reply + "\n" in out, reply
+    # Each line typed is echoed, and its reply comes before the next line.
+    positions = [out.index(f"> {text}\n") for text in TRANSCRIPT.splitlines()]
+    assert positions == sorted(positions)
+    assert positions[0] < out.index(replies[0]) < positions[1] < out.index(replies[1])
+    # The two changes were announced in the shared channel, right after their replies.
+    notes = [text for text in out.splitlines() if text.startswith("[")]
+    assert notes == ["[#shared] New area", "[#shared] Hand-off planned"]
+    assert out.index(replies[0]) < out.index(notes[0]) < positions[1]
+    assert out.index(replies[1]) < out.index(notes[1]) < positions[2]
+    assert "          DRI: none → @bob\n" in out
+    assert "          hand-off: owned → planned near-term\n" in out
+
+
+def test_the_installed_console_on_an_unmigrated_database_says_to_run_db_upgrade(
+    tmp_path: Path,
+) -> None:
+    demo_config(tmp_path / "liaison.toml")
+
+    done = liaison(tmp_path, "console", input="/whoami\n")
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"liaison: the database is at revision none (empty) but this version needs {db.head()}: "
+        "run `liaison db upgrade` first\n"
+    )
+
+
+# --- the console, in-process ---------------------------------------------------------------------
+
+
+def test_console_without_as_acts_as_the_first_lead(config: Path) -> None:
+    out = succeeded(invoke(config, "console", input="/whoami\n"))
+    assert "> /whoami\nYou are @alice\n" in out
+
+
+def test_console_as_a_handle_with_an_at_sign_acts_as_that_person(sqlite_config: Path) -> None:
+    out = succeeded(invoke(sqlite_config, "console", "--as", "@dave", input="/whoami\n"))
+    assert "You are @dave\n" in out and "Org: Index Coop" in out
+
+
+def test_console_as_an_unknown_handle_exits_2_naming_the_known_handles(
+    sqlite_config: Path,
+) -> None:
+    result = invoke(sqlite_config, "console", "--as", "zed", input="/whoami\n")
+    assert refused(result) == [
+        "liaison: no person called @zed in the configuration (known: alice, bob, carol, dave)"
+    ]
+    assert "You are" not in result.stdout
+
+
+def test_run_with_no_chat_tokens_starts_the_local_console_and_ends_with_its_input(
+    config: Path,
+) -> None:
+    result = invoke(config, "run", input="")
+    assert succeeded(result) == ""
+    assert "No chat platform is configured: starting the local console" in result.stderr
+
+
+def test_outbox_failed_on_a_fresh_database_says_there_are_none(config: Path) -> None:
+    assert succeeded(invoke(config, "outbox", "failed")) == "no failed notifications\n"
+
+
+def test_db_current_on_an_empty_database_says_it_needs_an_upgrade(tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()
+    config = demo_config(tmp_path / "c.toml", f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    assert succeeded(invoke(config, "db", "current")) == (
+        f"database at revision none (empty); newest is {db.head()}: needs `liaison db upgrade`\n"
+    )
+
+
+# --- configuration errors ---------------------------------------------------------------------
+
+COMMANDS = [
+    ["console"],
+    ["run"],
+    ["db", "upgrade"],
+    ["db", "current"],
+    ["map", "export"],
+    ["map", "import", str(DEMO)],
+    ["outbox", "failed"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_every_command_refuses_a_bad_config_in_one_line_naming_the_key(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config = demo_config(tmp_path / "liaison.toml")
+    text = config.read_text(encoding="utf-8")
+    assert text.count('"Europe/London"') == 1
+    config.write_text(text.replace('"Europe/London"', '"Europe/Londn"'), encoding="utf-8")
+
+    result = invoke(config, *command, input="")
+
+    assert refused(result) == [
+        f"liaison: config error: {config}: orgs[2].timezone: 'Europe/Londn' is not a time zone "
+        "(expected an IANA name such as Europe/London)"
+    ]
+    assert result.stdout == ""
+
+
+def test_a_config_that_is_not_toml_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "liaison.toml"
+    config.write_text("[[orgs]\nkey = 'set'\n", encoding="utf-8")
+    (problem,) = refused(invoke(config, "console", input=""))
+    assert problem.startswith(f"liaison: config error: {config}: not valid TOML: ")
+    assert "line 1" in problem
+
+
+def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    assert refused(invoke(missing, "db", "current")) == [
+        f"liaison: config error: config file {missing} does not exist"
+    ]
+
+
+def test_the_config_file_can_come_from_liaison_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = demo_config(tmp_path / "elsewhere.toml", "postgresql://nobody@nowhere/x")
+    monkeypatch.setenv("LIAISON_CONFIG", str(config))
+    result = CliRunner().invoke(app, ["db", "current"])
+    # The file named by the variable was read: its (bad) database URL is what is refused.
+    (problem,) = refused(result)
+    assert problem.startswith(f"liaison: config error: {config}: database.url: ")
+
+
+# --- a database that cannot be used --------------------------------------------------------------
+
+
+# When SQLite cannot open the file, aiosqlite's worker thread also fails to report back to the
+# loop that asyncio.run has already closed; that is the library's noise, not a second problem.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize(
+    ("command", "url", "reason"),
+    [
+        (
+            ["db", "upgrade"],
+            "sqlite+aiosqlite:///{tmp}/no/such/dir/liaison.db",
+            "unable to open database file",
+        ),
+        (
+            ["console"],
+            "sqlite+aiosqlite:///{tmp}/no/such/dir/liaison.db",
+            "unable to open database file",
+        ),
+        (
+            ["db", "current"],
+            "postgresql+asyncpg://postgres@127.0.0.1:1/liaison",
+            "Connect call failed",
+        ),
+    ],
+    ids=["upgrade-sqlite-missing-dir", "console-sqlite-missing-dir", "current-postgres-down"],
+)
+def test_a_database_that_cannot_be_opened_is_explained_not_a_traceback(
+    tmp_path: Path, command: list[str], url: str, reason: str
+) -> None:
+    config = demo_config(tmp_path / "liaison.toml", url.format(tmp=tmp_path))
+    first, hint = refused(invoke(config, *command, input=""))
+    assert first.startswith("liaison: cannot use the database: ") and reason in first
+    assert hint == "liaison: check [database] url (or LIAISON_DATABASE_URL)"
