@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,7 +45,9 @@ class Deadlines:
         self.channel = channel
         self.on_written = on_written
         self.scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
+        # The earliest deadline, and the real time the wake-up job will run for it.
         self.armed_for: datetime | None = None
+        self.wakes_at: datetime | None = None
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[object]] = set()
 
@@ -76,8 +79,15 @@ class Deadlines:
             )
             if fired:
                 self.on_written()
-            await self._arm()
+            # Nothing fired yet something is due: another replica holds those rows. Look again
+            # shortly rather than at once, so two replicas never spin against each other.
+            await self._arm(backoff=timedelta(seconds=1) if not fired else timedelta(0))
             return fired
+
+    async def _kick(self) -> None:
+        # The scheduled job only starts a tick and returns, so re-arming from inside a tick
+        # never collides with the job still running (APScheduler would skip the new run).
+        self._spawn(self.tick())
 
     async def rearm(self) -> datetime | None:
         """Point the wake-up at the earliest deadline (after a change, or periodically)."""
@@ -86,24 +96,29 @@ class Deadlines:
 
     def changed(self) -> None:
         """A command moved deadlines: re-arm soon, without making the command wait."""
-        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self.rearm())
+        self._spawn(self.rearm())
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _arm(self) -> datetime | None:
+    async def _arm(self, backoff: timedelta = timedelta(0)) -> datetime | None:
         async with self.sessions() as session:
             earliest = await next_deadline(session)
         self.armed_for = earliest
+        self.wakes_at = None
         if earliest is None:
             if self.scheduler.get_job(WAKE_JOB) is not None:
                 self.scheduler.remove_job(WAKE_JOB)
             return None
         # The injected clock decides what is due; the scheduler only needs the real delay.
-        delay = max(timedelta(0), earliest - self.clock.now())
+        delay = max(backoff, earliest - self.clock.now())
+        self.wakes_at = datetime.now(UTC) + delay
         self.scheduler.add_job(
-            self.tick,
+            self._kick,
             "date",
-            run_date=datetime.now(UTC) + delay,
+            run_date=self.wakes_at,
             id=WAKE_JOB,
             replace_existing=True,
             coalesce=True,

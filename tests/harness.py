@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from bot.config import Settings
 from bot.console import Console
 from bot.runtime import Runtime, open_runtime
-from commands.clock import FakeClock
+from commands.clock import Clock, FakeClock
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Said:
 class Chat:
     """The bot with its console adapter, for tests."""
 
-    def __init__(self, runtime: Runtime, console: Console, clock: FakeClock) -> None:
+    def __init__(self, runtime: Runtime, console: Console, clock: FakeClock | Clock) -> None:
         self.runtime = runtime
         self.console = console
         self.clock = clock
@@ -40,6 +40,7 @@ class Chat:
         Returns what was delivered meanwhile, as (address, text); thread lines and card
         edits are marked "(thread)" and "(updated)" in the address.
         """
+        assert isinstance(self.clock, FakeClock), "only fake time can be made to pass"
         start = len(self.console.transcript)
         end = self.clock.now() + by
         await self.runtime.deadlines.tick()
@@ -53,6 +54,7 @@ class Chat:
 
     async def jump(self, to: datetime) -> list[tuple[str, str]]:
         """Jump to an instant at once, as if the bot had been down until then; then catch up."""
+        assert isinstance(self.clock, FakeClock), "only fake time can be made to pass"
         start = len(self.console.transcript)
         self.clock.set(to)
         await self.runtime.deadlines.tick()
@@ -93,7 +95,7 @@ class Chat:
         return said.reply
 
 
-async def open_chat(settings: Settings, clock: FakeClock) -> Chat:
+async def open_chat(settings: Settings, clock: FakeClock | Clock) -> Chat:
     """Start the bot (not its background tasks: tests drive time) with a console to talk to."""
     runtime = await open_runtime(settings, platforms=["console"], clock=clock)
     console = Console(runtime, "alice", out=_Sink())
