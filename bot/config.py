@@ -187,6 +187,17 @@ class PolicySettings(_Section):
     escalation: list[EscalationLevel] = []
     default: bool = False
 
+    @field_validator("escalation")
+    @classmethod
+    def _repeat_last_only(cls, levels: list[EscalationLevel]) -> list[EscalationLevel]:
+        for n, level in enumerate(levels[:-1], start=1):
+            if level.repeat is not None:
+                raise ValueError(
+                    f"level {n} has a repeat, but only the last level repeats "
+                    f"(move it to level {len(levels)})"
+                )
+        return levels
+
 
 class Settings(BaseSettings):
     """The whole configuration."""

@@ -38,11 +38,20 @@ class Destination:
 class DeliveryError(Exception):
     """A send that did not work; `permanent` ones are not retried."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        waiting: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        # Waiting for another message to arrive first is not a failed attempt.
+        self.waiting = waiting
 
 
 class Sender(Protocol):
@@ -164,7 +173,7 @@ class DeliveryWorker:
         async with self.sessions() as session:
             status, ref = await outbox.ref_of(session, anchor, sender.platform)
         if status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
-            raise DeliveryError(f"{anchor} is not sent yet", retry_after=1.0)
+            raise DeliveryError(f"{anchor} is not sent yet", retry_after=1.0, waiting=True)
         if status is DeliveryStatus.DELIVERED and ref:
             if claimed.edit_of:
                 return await sender.edit(ref, to, message)
@@ -186,5 +195,9 @@ class DeliveryWorker:
         wait = timedelta(seconds=exc.retry_after) if exc.retry_after else backoff(claimed.attempts)
         log.warning("retrying %s on %s in %s: %s", claimed.key, claimed.platform, wait, exc.reason)
         await outbox.mark_retry(
-            self.sessions, claimed.delivery_id, exc.reason, self.clock.now() + wait
+            self.sessions,
+            claimed.delivery_id,
+            exc.reason,
+            self.clock.now() + wait,
+            refund_attempt=exc.waiting,
         )

@@ -64,11 +64,12 @@ async def apply_config(
         for cfg_policy in settings.policies:
             policy = policies.get(cfg_policy.name) or SlaPolicy(name=cfg_policy.name)
             _fill_policy(policy, cfg_policy, is_default=cfg_policy.name == default)
+            policy.retired = False
             session.add(policy)
         configured = {p.name for p in settings.policies}
         for name, policy in policies.items():
             if name not in configured:
-                policy.is_default = False
+                policy.is_default, policy.retired = False, True
 
 
 async def _link(session: AsyncSession, person: Person, wanted: dict[str, str]) -> None:

@@ -36,7 +36,11 @@ def _describe_levels(escalation: Sequence[dict[str, Any]]) -> str:
 @sla.command("policies")
 async def policies(ctx: Context, args: dict[str, Any]) -> Message:
     """List the SLA policies: targets, calendar, warning and escalation levels."""
-    rows = (await ctx.session.scalars(select(SlaPolicy).order_by(SlaPolicy.name))).all()
+    rows = (
+        await ctx.session.scalars(
+            select(SlaPolicy).where(SlaPolicy.retired.is_(False)).order_by(SlaPolicy.name)
+        )
+    ).all()
     if not rows:
         return Message(lines=(line("No SLA policies are configured."),))
     fields = []
@@ -99,9 +103,10 @@ def _figures(t: Tally, kind: str) -> str:
 async def report(ctx: Context, args: dict[str, Any]) -> Message:
     """SLA compliance per reviewing org and policy: requests, % in time, median and p90, breaches.
 
-    Counts review cycles started in the last N weeks. A clock counts as within target when it
-    was met (acknowledged, approved) without breaching; breached clocks count against, cancelled
-    ones not at all. Times are business time.
+    Counts review cycles started in the last N weeks (a reopened review counts again). A clock
+    is within target when it was met (acknowledged, approved) without breaching; a breached
+    clock counts against, even if the request was cancelled later; a request cancelled in time
+    counts in neither. Times are business time.
     """
     weeks = 4 if args["weeks"] is None else args["weeks"]
     if not 1 <= weeks <= 104:
@@ -132,7 +137,7 @@ async def report(ctx: Context, args: dict[str, Any]) -> Message:
         Field(
             f"{org} · {policy}",
             line(
-                bold(f"{len(t.cycles)} requests"),
+                bold(f"{len(t.cycles)} request" + ("" if len(t.cycles) == 1 else "s")),
                 f"; acknowledge: {_figures(t, 'ack')}; resolve: {_figures(t, 'resolve')}; "
                 f"breaches: {t.breaches}",
             ),

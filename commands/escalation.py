@@ -145,7 +145,7 @@ def _when(at: datetime, review: Review) -> str:
 
 
 def _message(
-    review: Review, clock: ReviewClock, stage: Stage, due: datetime, late: bool
+    review: Review, clock: ReviewClock, stage: Stage, due: datetime, now: datetime, late: bool
 ) -> Message:
     label = rc.LABELS[clock.kind].lower()
     target = timedelta(seconds=clock.target_seconds)
@@ -154,17 +154,16 @@ def _message(
     command = f"/review {'ack' if clock.kind == 'ack' else 'approve'} {review.id}"
     lines: tuple[Line, ...]
     if stage.name == WARN:
-        left = target - stage.offset
+        calendar = rc.calendar_of(review)
         # The deadline is where the clock reaches its target, on the clock's own calendar.
-        deadline = rc.state_of(clock).instant_of(rc.calendar_of(review), target) or due
-        lines = (
-            subject,
-            line(
-                f"Please {verb} it by {_when(deadline, review)} "
-                f"({format_duration(left)} of business time left)."
-            ),
-            line(code(command)),
-        )
+        deadline = rc.state_of(clock).instant_of(calendar, target) or due
+        left = target - rc.state_of(clock).elapsed_at(calendar, now)
+        kind = " of business time" if rc.policy_of(review).calendar == "business" else ""
+        if left > timedelta(0):
+            when = f"by {_when(deadline, review)} ({format_duration(left)}{kind} left)"
+        else:
+            when = f"now: its deadline, {_when(deadline, review)}, has passed"
+        lines = (subject, line(f"Please {verb} it {when}."), line(code(command)))
         title = f"Review #{review.id}: {label} SLA due soon"
     elif stage.name == BREACH:
         lines = (
@@ -216,7 +215,7 @@ async def _announce(
         data={"clock": rc.LABELS[clock.kind].lower(), "stage": stage.name, "late": late},
     )
     session.add(event)
-    message = _message(review, clock, stage, due, late)
+    message = _message(review, clock, stage, due, now, late)
 
     def send(suffix: str, msg: Message, **where: Any) -> Awaitable[bool]:
         return notify(session, key + suffix, msg, platforms=platforms, now=now, late=late, **where)

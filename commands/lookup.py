@@ -108,12 +108,15 @@ async def find_review(session: AsyncSession, number: int) -> Review:
 
 async def find_policy(session: AsyncSession, name: str) -> SlaPolicy:
     """The SLA policy with this name, or an answer naming the nearest one."""
+    active = SlaPolicy.retired.is_(False)
     policy = await session.scalar(
-        select(SlaPolicy).where(func.lower(SlaPolicy.name) == name.lower())
+        select(SlaPolicy).where(active, func.lower(SlaPolicy.name) == name.lower())
     )
     if policy is not None:
         return policy
-    names = (await session.scalars(select(SlaPolicy.name).order_by(SlaPolicy.name))).all()
+    names = (
+        await session.scalars(select(SlaPolicy.name).where(active).order_by(SlaPolicy.name))
+    ).all()
     hint = did_you_mean(name, names)
     known = ", ".join(names) or "none are configured"
     raise CommandError(f"No SLA policy called {name!r}.{hint} The policies are: {known}.")

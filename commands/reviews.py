@@ -222,7 +222,9 @@ async def _other_org(ctx: Context, org_id: int | None) -> Org:
 
 
 async def _default_policy(ctx: Context) -> SlaPolicy:
-    policy = await ctx.session.scalar(select(SlaPolicy).where(SlaPolicy.is_default))
+    policy = await ctx.session.scalar(
+        select(SlaPolicy).where(SlaPolicy.is_default, SlaPolicy.retired.is_(False))
+    )
     if policy is None:
         raise CommandError("No SLA policy is configured: an admin adds [[policies]] to the config.")
     return policy
@@ -354,8 +356,10 @@ async def _tell(
 
 
 def _take(ctx: Context, rv: Review) -> None:
-    # Whoever acts for the reviewing org on an unassigned review becomes its reviewer.
-    if rv.reviewer_id is None and _in_org(ctx.actor, rv.reviewing_org_id):
+    # Whoever acts for the reviewing org on an unassigned review becomes its reviewer
+    # (never the requester: nobody reviews their own request).
+    me = ctx.actor
+    if rv.reviewer_id is None and _in_org(me, rv.reviewing_org_id) and me.id != rv.requester_id:
         rv.reviewer_id = ctx.actor.id
         rv.reviewer = ctx.actor
 
@@ -503,9 +507,16 @@ async def reassign(ctx: Context, args: dict[str, Any]) -> Message:
         )
     if person.id == rv.reviewer_id:
         raise CommandError(f"@{person.handle} is already the reviewer of #{rv.id}.")
+    if person.id == rv.requester_id:
+        raise CommandError(
+            f"@{person.handle} asked for #{rv.id}; choose someone else to review it."
+        )
     old = rv.reviewer
     rv.reviewer_id, rv.reviewer = person.id, person
-    what = line(mention(ctx.ref(me)), " gave the review to ", mention(ctx.ref(person)), ".")
+    if person.id == me.id:
+        what = line(mention(ctx.ref(me)), " took the review.")
+    else:
+        what = line(mention(ctx.ref(me)), " gave the review to ", mention(ctx.ref(person)), ".")
     event = await _transition(
         ctx,
         rv,
@@ -541,9 +552,10 @@ async def reopen(ctx: Context, args: dict[str, Any]) -> Message:
     rc.start_cycle(ctx.session, rv, ctx.now)
     await ctx.session.flush()
     event = await record(ctx, rv, "reopened")
-    await publish(
-        ctx, rv, event, line(mention(ctx.ref(me)), f" reopened it: cycle {rv.cycle} starts.")
-    )
+    what = line(mention(ctx.ref(me)), f" reopened it: cycle {rv.cycle} starts.")
+    await publish(ctx, rv, event, what)
+    if rv.reviewer_id != me.id:
+        await _tell(ctx, rv, event, rv.reviewer, f"Review #{rv.id} is open again", what)
     return _done(rv, f"is reopened (cycle {rv.cycle})")
 
 
@@ -562,7 +574,7 @@ def _time_left(rv: Review, clocks: dict[str, ReviewClock], now: datetime) -> tim
 @review.command(
     "list",
     Param(
-        "which",
+        "filter",
         Kind.CHOICE,
         "Which reviews",
         False,
@@ -572,7 +584,7 @@ def _time_left(rv: Review, clocks: dict[str, ReviewClock], now: datetime) -> tim
 )
 async def list_reviews(ctx: Context, args: dict[str, Any]) -> Message:
     """List reviews, most urgent first: open (default), mine, breached, or waiting for changes."""
-    which = args["which"] or "open"
+    which = args["filter"] or "open"
     query = select(Review).where(Review.state.in_(OPEN))
     if which == "mine":
         query = query.where(
@@ -592,7 +604,8 @@ async def list_reviews(ctx: Context, args: dict[str, Any]) -> Message:
         rows.append((_time_left(rv, clocks, ctx.now), rv, clocks))
     rows.sort(key=lambda r: (r[0] is None, r[0] or timedelta(0), r[1].id))
     if not rows:
-        return Message(lines=(line(_NONE[which]),))
+        org = f" for `{args['org'].key}` to review" if args["org"] is not None else ""
+        return Message(lines=(line(_NONE[which].removesuffix(".") + org + "."),))
     lines = []
     for left, rv, _ in rows:
         who = mention(ctx.ref(rv.reviewer)) if rv.reviewer else italic("unassigned")

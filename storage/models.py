@@ -210,6 +210,8 @@ class SlaPolicy(Base):
     warn_at: Mapped[float] = mapped_column(Float)
     escalation: Mapped[list[Any]] = mapped_column(JSON, default=list)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # No longer in the configuration: kept for the reviews that used it, offered to nobody.
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ReviewState(enum.StrEnum):

@@ -165,11 +165,22 @@ async def mark_delivered(
 
 
 async def mark_retry(
-    sessions: async_sessionmaker[AsyncSession], delivery_id: int, error: str, at: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    delivery_id: int,
+    error: str,
+    at: datetime,
+    *,
+    refund_attempt: bool = False,
 ) -> None:
     """Put a delivery back in the queue for another attempt at `at`."""
     await _finish(
-        sessions, delivery_id, status=DeliveryStatus.PENDING, error=error, next_attempt_at=at
+        sessions,
+        delivery_id,
+        status=DeliveryStatus.PENDING,
+        error=error,
+        next_attempt_at=at,
+        # A delivery that only waited (for the message it edits) keeps its attempts.
+        attempts=Delivery.attempts - (1 if refund_attempt else 0),
     )
 
 

@@ -54,6 +54,11 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("thread_of", sa.String(length=200), nullable=True))
 
+    with op.batch_alter_table("sla_policy", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("retired", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+
     with op.batch_alter_table("area", schema=None) as batch_op:
         batch_op.alter_column(
             "name_key",
@@ -103,6 +108,9 @@ def downgrade() -> None:
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_column("thread_of")
+
+    with op.batch_alter_table("sla_policy", schema=None) as batch_op:
+        batch_op.drop_column("retired")
 
     with op.batch_alter_table("area", schema=None) as batch_op:
         batch_op.alter_column(

@@ -419,3 +419,18 @@ def test_a_name_that_is_not_a_slug_is_explained_in_words(
     (problem,) = problems(tmp_path, base_with(edit))
     assert problem.startswith(f"{key}: ")
     assert "lowercase" in problem and "^[a-z0-9]" not in problem
+
+
+def test_only_the_last_escalation_level_may_repeat(tmp_path: Path) -> None:
+    text = base_with(
+        (
+            'after = "0s"\nnotify = ["reviewer", "reviewing-org-leads"]',
+            'after = "0s"\nnotify = ["reviewer", "reviewing-org-leads"]\n'
+            'repeat = { every = "1h", times = 2 }',
+        )
+    )
+    (problem,) = problems(tmp_path, text)
+    assert problem == (
+        "policies[2].escalation: level 1 has a repeat, but only the last level repeats "
+        "(move it to level 2)"
+    )

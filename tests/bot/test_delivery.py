@@ -255,3 +255,17 @@ async def test_a_thread_reply_goes_under_its_message(
     await _post(sessions, clock, "card:line", thread_of="card")
     await worker.drain()
     assert fake.received == [("send", "C-shared", "card"), ("send:in:m1", "C-shared", "card:line")]
+
+
+async def test_waiting_for_the_message_to_edit_uses_up_no_attempts(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock, fake = FakeClock(), Platform()
+    fake.failures += [DeliveryError("HTTP 500"), DeliveryError("HTTP 500")]
+    worker = DeliveryWorker(sessions, clock, [fake], max_attempts=3)
+    await _post(sessions, clock, "card")
+    await _post(sessions, clock, "card:v2", edit_of="card")
+    for _ in range(10):  # the card is held back 6 s; the edit waits 1 s at a time
+        await worker.drain()
+        clock.advance(timedelta(seconds=1))
+    assert fake.received == [("send", "C-shared", "card"), ("edit:m1", "C-shared", "card:v2")]

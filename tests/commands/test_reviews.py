@@ -263,6 +263,8 @@ async def test_after_downtime_what_fell_due_is_sent_once_in_order_and_late(
     ]
     assert all("Sent late: this was due" in t for t in dave)
     assert "Sent late: this was due Mon 09:15 GMT." in dave[0]
+    # A warning that arrives after its deadline says so, rather than counting down.
+    assert "Please acknowledge it now: its deadline, Mon 09:30 GMT, has passed." in dave[0]
 
     third = await open_chat(settings, clock)
     try:
@@ -349,3 +351,58 @@ async def test_the_last_level_repeats_on_business_days_then_stops(chat: Chat) ->
         "2026-01-08 06:30 EST",
         "2026-01-09 06:00 EST",
     ]
+
+
+async def test_a_requester_never_becomes_reviewer_of_their_own_request(chat: Chat) -> None:
+    chat.clock.set(_at(2026, 1, 5, 9, 0))
+    await chat.ok(f"/review request {PR} Own policy=hotfix org=ic", as_="carol")
+    await chat.ok("/review start 1", as_="carol")
+    assert "Reviewer: unassigned" in (await chat.ok("/review show 1")).reply
+    answer = await chat.fails("/review reassign 1 @carol", as_="carol")
+    assert answer == "@carol asked for #1; choose someone else to review it."
+    took = await chat.ok(f"/review request {PR} Other policy=hotfix", as_="alice")
+    assert took.ok
+    said = await chat.ok("/review reassign 2 @carol", as_="carol")
+    assert ("#shared (thread)", "@carol took the review.") in said.notifications
+
+
+async def test_reopening_tells_the_reviewer(chat: Chat) -> None:
+    chat.clock.set(_at(2026, 1, 5, 9, 0))
+    await chat.ok(f"/review request {PR} Fix policy=hotfix reviewer=@dave")
+    await chat.ok("/review approve 1", as_="dave")
+    said = await chat.ok("/review reopen 1")
+    assert "Review #1 is open again" in said.notification("@dave")
+
+
+async def test_list_says_which_org_had_nothing_and_names_the_filter(chat: Chat) -> None:
+    chat.clock.set(_at(2026, 1, 5, 9, 0))
+    await chat.ok(f"/review request {PR} Fix policy=hotfix")
+    answer = (await chat.ok("/review list org=set")).reply
+    assert answer == "No reviews are open for `set` to review."
+    assert "'all' is not a valid filter" in await chat.fails("/review list all")
+
+
+async def test_a_report_of_one_request_says_request(chat: Chat) -> None:
+    chat.clock.set(_at(2026, 1, 5, 9, 0))
+    await chat.ok(f"/review request {PR} Fix policy=hotfix")
+    assert "ic · hotfix: 1 request;" in (await chat.ok("/sla report")).reply
+
+
+async def test_a_policy_removed_from_the_config_is_offered_to_nobody(
+    settings: Settings, clock: FakeClock
+) -> None:
+    first = await open_chat(settings, clock)
+    await first.ok(f"/review request {PR} Fix policy=hotfix reviewer=@dave")
+    await first.runtime.close()
+    fewer = settings.model_copy(
+        update={"policies": [p for p in settings.policies if p.name != "hotfix"]}
+    )
+    second = await open_chat(fewer, clock)
+    try:
+        answer = await second.fails(f"/review request {PR} Again policy=hotfix")
+        assert "No SLA policy called 'hotfix'. The policies are: smart-contract." in answer
+        assert "hotfix" not in (await second.ok("/sla policies")).reply
+        # The review made under it keeps its clocks.
+        assert "Policy: hotfix (24x7)" in (await second.ok("/review show 1")).reply
+    finally:
+        await second.runtime.close()
