@@ -346,8 +346,8 @@ def _done(rv: Review, text: str) -> Message:
 async def _tell(
     ctx: Context, rv: Review, event: ReviewEvent, person: Person | None, title: str, *lines: Line
 ) -> None:
-    """Write to one person about an event on a review, once per event."""
-    if person is not None:
+    """Write to one person about an event on a review, once per event (not about their own acts)."""
+    if person is not None and person.id != ctx.actor.id:
         await ctx.notify(
             f"review:{rv.id}:e{event.id}:@{person.handle}",
             Message(title=title, lines=lines),
@@ -554,8 +554,7 @@ async def reopen(ctx: Context, args: dict[str, Any]) -> Message:
     event = await record(ctx, rv, "reopened")
     what = line(mention(ctx.ref(me)), f" reopened it: cycle {rv.cycle} starts.")
     await publish(ctx, rv, event, what)
-    if rv.reviewer_id != me.id:
-        await _tell(ctx, rv, event, rv.reviewer, f"Review #{rv.id} is open again", what)
+    await _tell(ctx, rv, event, rv.reviewer, f"Review #{rv.id} is open again", what)
     return _done(rv, f"is reopened (cycle {rv.cycle})")
 
 

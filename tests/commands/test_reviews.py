@@ -183,7 +183,7 @@ async def test_reopen_starts_a_new_cycle_and_keeps_the_old_one(chat: Chat) -> No
 async def test_reassign_mid_clock_sends_what_follows_to_the_new_reviewer(chat: Chat) -> None:
     await _request_at(chat, _at(2026, 1, 5, 9, 0), policy="hotfix")
     await chat.wait(timedelta(minutes=10))
-    said = await chat.ok("/review reassign 1 @carol", as_="carol")
+    said = await chat.ok("/review reassign 1 @carol", as_="dave")
     assert "Review #1 is yours" in said.notification("@carol")
     delivered = _titles(await chat.wait(timedelta(minutes=10)))
     assert delivered == [("@carol", "Review #1: acknowledge SLA due soon")]
