@@ -52,11 +52,11 @@ async def test_the_wake_up_fires_every_stage_on_its_own_in_real_time(settings: S
     }
 
 
+# Row locks that other replicas skip exist on PostgreSQL only.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_due_deadline_locked_by_another_replica_is_retried_after_a_pause(
     settings: Settings, clock: FakeClock
 ) -> None:
-    if not settings.database.url.startswith("postgresql"):
-        pytest.skip("row locks that other replicas skip exist on PostgreSQL only")
     chat = await open_chat(settings, clock)
     other = create_engine(settings.database.url)
     try:
