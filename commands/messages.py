@@ -162,11 +162,10 @@ class Message:
 
 @dataclass(frozen=True)
 class Reply:
-    """The answer to one command: a message, shown only to the caller unless `public`."""
+    """The answer to one command, shown to the caller; `ok` is False when it was refused."""
 
     message: Message
     ok: bool = True
-    public: bool = False
 
 
 def _person_to_dict(p: PersonRef) -> dict[str, Any]:
