@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from commands.clock import Clock
 from commands.escalation import fire_due, next_deadline
+from storage.engine import reading
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,17 @@ class Deadlines:
     async def tick(self) -> int:
         """Fire every stage due now, then re-arm; return how many stages fired."""
         async with self._lock:
+            now = self.clock.now()
+            # The cheap index lookup first: most wake-ups of the safety re-arm find nothing due.
+            if (earliest := await self._earliest()) is None or earliest > now:
+                self._schedule(earliest)
+                return 0
             fired = await fire_due(
-                self.sessions, self.clock.now(), platforms=self.platforms, channel=self.channel
+                self.sessions, now, platforms=self.platforms, channel=self.channel
             )
             if fired:
                 self.on_written()
-            # Nothing fired yet something is due: another replica holds those rows. Look again
+            # Something was due yet nothing fired: another replica holds those rows. Look again
             # shortly rather than at once, so two replicas never spin against each other.
             await self._arm(backoff=timedelta(seconds=1) if not fired else timedelta(0))
             return fired
@@ -103,9 +109,16 @@ class Deadlines:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    async def _earliest(self) -> datetime | None:
+        async with reading(self.sessions) as session:
+            return await next_deadline(session)
+
     async def _arm(self, backoff: timedelta = timedelta(0)) -> datetime | None:
-        async with self.sessions() as session:
-            earliest = await next_deadline(session)
+        return self._schedule(await self._earliest(), backoff)
+
+    def _schedule(
+        self, earliest: datetime | None, backoff: timedelta = timedelta(0)
+    ) -> datetime | None:
         self.armed_for = earliest
         self.wakes_at = None
         if earliest is None:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from commands.clock import Clock
 from commands.messages import Message, PersonRef, person_from_dict
 from storage import outbox
+from storage.engine import reading
 from storage.models import Channel, DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class DeliveryWorker:
     async def _destination(self, sender: Sender, claimed: outbox.Claimed) -> Destination | str:
         """Where to send on this platform, or why there is nowhere to send."""
         if claimed.channel is not None:
-            async with self.sessions() as session:
+            async with reading(self.sessions) as session:
                 channel = await session.scalar(
                     select(Channel).where(Channel.name == claimed.channel)
                 )
@@ -170,7 +171,7 @@ class DeliveryWorker:
         anchor = claimed.edit_of or claimed.thread_of
         if anchor is None:
             return await sender.send(to, message, late=claimed.late)
-        async with self.sessions() as session:
+        async with reading(self.sessions) as session:
             status, ref = await outbox.ref_of(session, anchor, sender.platform)
         if status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
             raise DeliveryError(f"{anchor} is not sent yet", retry_after=1.0, waiting=True)

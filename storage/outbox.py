@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.engine import reading
 from storage.models import Delivery, DeliveryStatus, OutboxItem
 
 
@@ -89,17 +90,34 @@ async def claim(
     limit: int = 50,
 ) -> list[Claimed]:
     """Lease up to `limit` due deliveries for a platform, oldest first."""
-    async with sessions.begin() as session:
-        candidates = (
-            await session.scalars(
-                select(Delivery.id)
-                .where(_claimable(platform, now))
-                .order_by(Delivery.outbox_id)
-                .limit(limit)
+    # Two queries the (platform, status, next_attempt_at) index answers directly, run without
+    # the write lock; only the few rows found are then claimed, each by compare-and-set.
+    async with reading(sessions) as session:
+        due = await session.execute(
+            select(Delivery.id, Delivery.outbox_id)
+            .where(
+                Delivery.platform == platform,
+                Delivery.status == DeliveryStatus.PENDING,
+                Delivery.next_attempt_at <= now,
             )
-        ).all()
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+        )
+        lapsed = await session.execute(
+            select(Delivery.id, Delivery.outbox_id)
+            .where(
+                Delivery.platform == platform,
+                Delivery.status == DeliveryStatus.SENDING,
+                Delivery.lease_until < now,
+            )
+            .limit(limit)
+        )
+        candidates = [i for i, _ in sorted([*due.all(), *lapsed.all()], key=lambda r: r[1])]
+    if not candidates:
+        return []
+    async with sessions.begin() as session:
         won: list[int] = []
-        for delivery_id in candidates:
+        for delivery_id in candidates[:limit]:
             # Compare-and-set: of several replicas racing for a row, exactly one matches it.
             result = await session.execute(
                 update(Delivery)

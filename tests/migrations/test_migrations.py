@@ -66,3 +66,10 @@ async def test_an_unmigrated_database_is_refused_with_the_fix(empty_database_url
             await db.require_head(engine)
     finally:
         await engine.dispose()
+
+
+def test_the_start_up_head_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    assert db.head() == script.get_current_head()
