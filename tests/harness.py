@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from typer.testing import Result
+
 from bot.config import Settings
 from bot.console import Console
 from bot.runtime import Runtime, open_runtime
@@ -93,6 +95,28 @@ class Chat:
         assert said.notifications == [], "a refused command must not notify anyone"
         assert "Traceback" not in said.reply
         return said.reply
+
+
+def succeeded(result: Result) -> str:
+    """The output of a `liaison` CLI run that must succeed, without a traceback."""
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def refused(result: Result) -> list[str]:
+    """A clean refusal: status 2, only `liaison: ...` lines on stderr, no exception escaped."""
+    assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines and all(text.startswith("liaison: ") for text in lines), lines
+    return lines
+
+
+def problems(result: Result) -> list[str]:
+    """The problems a clean refusal names, one per line, without the `liaison: ` prefix."""
+    return [text.removeprefix("liaison: ") for text in refused(result)]
 
 
 async def open_chat(settings: Settings, clock: FakeClock | Clock) -> Chat:

@@ -20,6 +20,7 @@ from typer.testing import CliRunner, Result
 from bot import db
 from bot.cli import app
 from tests.conftest import DEMO
+from tests.harness import refused, succeeded
 
 LIAISON = Path(sys.executable).parent / "liaison"
 DEFAULT_URL = 'url = "sqlite+aiosqlite:///liaison.db"'
@@ -68,22 +69,6 @@ def liaison(cwd: Path, *args: str, input: str = "") -> subprocess.CompletedProce
 
 def invoke(config: Path, *args: str, input: str | None = None) -> Result:
     return CliRunner().invoke(app, ["-c", str(config), *args], input=input)
-
-
-def succeeded(result: Result) -> str:
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
-def refused(result: Result) -> list[str]:
-    """A clean refusal: status 2, only `liaison: ...` lines on stderr, no exception escaped."""
-    assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert lines and all(text.startswith("liaison: ") for text in lines), lines
-    return lines
 
 
 @pytest.fixture

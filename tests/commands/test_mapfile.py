@@ -29,6 +29,7 @@ from storage import scratch
 from storage.engine import create_engine
 from storage.models import AreaEvent, OutboxItem
 from tests.conftest import DEMO
+from tests.harness import problems, succeeded
 
 PEOPLE = ("alice", "bob", "carol", "dave")
 STATES = ("owned", "planned-near", "planned-long", "in-transition", "handed-off")
@@ -79,7 +80,7 @@ class Liaison:
 
     def refuses(self, path: Path) -> list[str]:
         """Import a file that must be refused; returns the stderr lines."""
-        return refused(self("map", "import", str(path)))
+        return problems(self("map", "import", str(path)))
 
     def export(self, fmt: Format = "csv") -> str:
         return succeeded(self("map", "export", "--format", fmt))
@@ -100,22 +101,6 @@ class Liaison:
                 await engine.dispose()
 
         return asyncio.run(run())
-
-
-def succeeded(result: Result) -> str:
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
-def refused(result: Result) -> list[str]:
-    """A clean refusal: status 2, one `liaison: ...` line per problem, no traceback."""
-    assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert lines and all(text.startswith("liaison: ") for text in lines), lines
-    return [text.removeprefix("liaison: ") for text in lines]
 
 
 def write_config(path: Path, database_url: str) -> Path:
@@ -405,7 +390,7 @@ def test_a_changed_dri_records_one_history_event_shown_by_dri_history(
 
 def test_an_import_as_an_unknown_person_is_refused(sqlite_liaison: Liaison, tmp_path: Path) -> None:
     path = write_map(tmp_path / "map.csv", map_rows(2))
-    assert refused(sqlite_liaison("map", "import", str(path), "--as", "zed")) == [
+    assert problems(sqlite_liaison("map", "import", str(path), "--as", "zed")) == [
         "no person called @zed"
     ]
     assert sqlite_liaison.export("csv") == HEADER
