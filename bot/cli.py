@@ -76,16 +76,11 @@ def _options(
     ctx.obj = Options(config)
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    options: Options = ctx.obj
-    return load_settings(options.config)
-
-
 def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run async work, turning expected failures into one clear line and exit status 2."""
     try:
         return asyncio.run(work())
-    except (ConfigError, Failure, db.NotMigrated, MapFileError) as exc:
+    except (Failure, db.NotMigrated, MapFileError) as exc:
         for text in str(exc).splitlines():
             typer.echo(f"liaison: {text}", err=True)
         raise typer.Exit(2) from None
@@ -101,7 +96,8 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 def _load(ctx: typer.Context) -> Settings:
     try:
-        return _settings(ctx)
+        options: Options = ctx.obj
+        return load_settings(options.config)
     except ConfigError as exc:
         for text in str(exc).splitlines():
             typer.echo(f"liaison: config error: {text}", err=True)

@@ -75,7 +75,6 @@ class Context:
     announce_channel: str
     registry: Registry
     now: datetime = field(init=False)
-    notified: list[str] = field(default_factory=list)
     # What this invocation changed that running parts care about ("outbox", "deadlines").
     signals: set[str] = field(default_factory=set)
 
@@ -119,7 +118,6 @@ class Context:
             thread_of=thread_of,
         )
         if written:
-            self.notified.append(key)
             self.signals.add("outbox")
         return written
 

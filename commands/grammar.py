@@ -125,22 +125,6 @@ class Quarter:
     def __str__(self) -> str:
         return f"{self.year}Q{self.number}"
 
-    @property
-    def first_day(self) -> date:
-        """The first day of the quarter."""
-        return date(self.year, 3 * self.number - 2, 1)
-
-    @property
-    def last_day(self) -> date:
-        """The last day of the quarter."""
-        nxt = Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
-        return nxt.first_day - timedelta(days=1)
-
-    @classmethod
-    def containing(cls, day: date) -> Quarter:
-        """The quarter a date falls in."""
-        return cls(day.year, (day.month - 1) // 3 + 1)
-
 
 def parse_quarter(text: str) -> Quarter:
     """Read a quarter written as 2026Q1 (also 2026-Q1 or Q1 2026)."""

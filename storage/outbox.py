@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.engine import reading
@@ -224,16 +224,6 @@ async def ref_of(
     if row is None:
         return DeliveryStatus.FAILED, None
     return row[0], row[1]
-
-
-async def pending_count(session: AsyncSession, platform: str | None = None) -> int:
-    """How many deliveries are still waiting to be sent."""
-    query = select(func.count(Delivery.id)).where(
-        Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING])
-    )
-    if platform is not None:
-        query = query.where(Delivery.platform == platform)
-    return int(await session.scalar(query) or 0)
 
 
 async def failures(session: AsyncSession, limit: int = 50) -> Sequence[tuple[OutboxItem, Delivery]]:
