@@ -69,19 +69,26 @@ def postgres_template() -> Iterator[tuple[str, str]]:
     asyncio.run(scratch.drop(url, name))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database at the newest migration, on each back end in turn."""
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "liaison.db"
-        shutil.copyfile(template, path)
+def migrated_copy(request: pytest.FixtureRequest, backend: str, path: Path) -> Iterator[str]:
+    """Yield the URL of a fresh database at the newest migration; drop it afterwards.
+
+    SQLite copies the session's migrated template file to `path`; PostgreSQL creates a
+    database from the session's migrated template database.
+    """
+    if backend == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
     url, template_name = request.getfixturevalue("postgres_template")
     name = asyncio.run(scratch.create(url, "liaison_t", template=template_name))
     yield scratch.with_database(url, name)
     asyncio.run(scratch.drop(url, name))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database at the newest migration, on each back end in turn."""
+    yield from migrated_copy(request, request.param, tmp_path / "liaison.db")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -25,10 +25,9 @@ from bot.cli import app
 from bot.plaintext import render as render_text
 from commands.mapfile import COLUMNS, Format, render
 from commands.messages import Message
-from storage import scratch
 from storage.engine import create_engine
 from storage.models import AreaEvent, OutboxItem
-from tests.conftest import DEMO
+from tests.conftest import DEMO, migrated_copy
 from tests.harness import problems, succeeded
 
 PEOPLE = ("alice", "bob", "carol", "dave")
@@ -131,15 +130,8 @@ def second_database_url(
     request: pytest.FixtureRequest, database_url: str, tmp_path: Path
 ) -> Iterator[str]:
     """Another fresh, migrated database on the same back end as `database_url`."""
-    if database_url.startswith("sqlite"):
-        path = tmp_path / "second.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    url, template = request.getfixturevalue("postgres_template")
-    name = asyncio.run(scratch.create(url, "liaison_t", template=template))
-    yield scratch.with_database(url, name)
-    asyncio.run(scratch.drop(url, name))
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    yield from migrated_copy(request, backend, tmp_path / "second.db")
 
 
 def map_rows(count: int) -> list[dict[str, str]]:
