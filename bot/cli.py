@@ -20,6 +20,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.console import PLATFORM as CONSOLE
 from bot.console import Console
 from bot.plaintext import render
+from bot.platforms import serve
 from bot.runtime import Runtime, open_runtime
 from commands.context import Context
 from commands.mapfile import MapFileError, export_rows, format_for, import_rows, parse, read
@@ -134,7 +135,8 @@ async def _console_handle(runtime: Runtime, handle: str | None) -> str:
 
 
 async def _console(settings: Settings, handle: str | None) -> int:
-    async with _runtime(settings, [CONSOLE]) as runtime:
+    # The console sees its notifications; the chat platforms get theirs when the bot sends them.
+    async with _runtime(settings, [*settings.chat_platforms, CONSOLE]) as runtime:
         me = await _console_handle(runtime, handle)
         console = Console(runtime, me)
         runtime.worker.senders.append(console)
@@ -150,12 +152,21 @@ async def _console(settings: Settings, handle: str | None) -> int:
 def run(ctx: typer.Context) -> None:
     """Start the bot on every configured platform (the local console when none is)."""
     settings = _load(ctx)
-    typer.echo(
-        "No chat platform is configured: starting the local console "
-        "(docs/configuration.md explains how to add Slack or Discord).",
-        err=True,
-    )
-    raise typer.Exit(_run(lambda: _console(settings, None)))
+    chat = settings.chat_platforms
+    if not chat:
+        typer.echo(
+            "No chat platform is configured: starting the local console "
+            "(docs/configuration.md explains how to add Slack or Discord).",
+            err=True,
+        )
+        raise typer.Exit(_run(lambda: _console(settings, None)))
+
+    async def work() -> int:
+        async with _runtime(settings, chat) as runtime:
+            return await serve(runtime, chat)
+
+    typer.echo(f"Starting Liaison on {' and '.join(chat)}.", err=True)
+    raise typer.Exit(_run(work))
 
 
 @app.command()
@@ -237,8 +248,8 @@ async def _context(runtime: Runtime, handle: str | None) -> AsyncIterator[Contex
 
 
 def _platforms(settings: Settings) -> list[str]:
-    # Until a chat adapter is configured, notifications are for the console.
-    return [CONSOLE]
+    """Where notifications written by a CLI command go: the chat platforms, else the console."""
+    return settings.chat_platforms or [CONSOLE]
 
 
 @map_app.command("import")

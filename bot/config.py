@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -199,6 +200,46 @@ class PolicySettings(_Section):
         return levels
 
 
+class SlackSettings(_Section):
+    """Slack: tokens come from LIAISON_SLACK_* variables; no bot token means no Slack."""
+
+    mode: Literal["socket", "http"] = "socket"
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None
+    api_base_url: str = "https://slack.com/api/"
+
+    @model_validator(mode="after")
+    def _complete(self) -> SlackSettings:
+        if self.bot_token is None:
+            return self
+        if self.mode == "socket" and self.app_token is None:
+            raise ValueError(
+                "mode = socket needs an app-level token: set LIAISON_SLACK_APP_TOKEN (xapp-...), "
+                'or use mode = "http"'
+            )
+        if self.mode == "http" and self.signing_secret is None:
+            raise ValueError(
+                "mode = http needs the signing secret: set LIAISON_SLACK_SIGNING_SECRET"
+            )
+        return self
+
+
+class HttpSettings(_Section):
+    """The HTTP server (Slack's events endpoint in http mode)."""
+
+    # Every interface, as a server in a container must; set 127.0.0.1 to keep it local.
+    host: str = "0.0.0.0"
+    port: Annotated[int, Field(ge=1, le=65535)] = 3000
+
+
+class DiscordSettings(_Section):
+    """Discord: the token comes from LIAISON_DISCORD_TOKEN; no token means no Discord."""
+
+    token: SecretStr | None = None
+    guild: int | None = None
+
+
 class Settings(BaseSettings):
     """The whole configuration."""
 
@@ -215,6 +256,9 @@ class Settings(BaseSettings):
     people: list[PersonSettings] = []
     channels: Annotated[list[ChannelSettings], Field(min_length=1)]
     policies: list[PolicySettings] = []
+    slack: SlackSettings = SlackSettings()
+    http: HttpSettings = HttpSettings()
+    discord: DiscordSettings = DiscordSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -263,6 +307,16 @@ class Settings(BaseSettings):
     def announce_channel(self) -> str:
         """The shared channel where map changes are announced: the first one configured."""
         return self.channels[0].name
+
+    @property
+    def chat_platforms(self) -> list[str]:
+        """The chat platforms with credentials configured, in a fixed order."""
+        platforms = []
+        if self.slack.bot_token is not None:
+            platforms.append("slack")
+        if self.discord.token is not None:
+            platforms.append("discord")
+        return platforms
 
     def first_leader(self) -> PersonSettings | None:
         """The first admin in the configuration, else the first lead."""

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from bot.delivery import Destination
-from bot.plaintext import render
+from bot.plaintext import clean, render
 from bot.runtime import Runtime
 from commands.dispatch import Caller
 from commands.messages import Message, PersonRef
@@ -40,10 +41,18 @@ class Console:
 
     platform = PLATFORM
 
-    def __init__(self, runtime: Runtime, handle: str, out: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        handle: str,
+        out: TextIO | None = None,
+        files: Path | None = None,
+    ) -> None:
         self.runtime = runtime
         self.handle = handle
         self.out = out or sys.stdout
+        # Pictures (the digest's chart) are saved here and shown as a path.
+        self.files = files or Path(tempfile.gettempdir()) / "liaison"
         self._interactive = False
         self._sent = 0
         self.transcript: list[Entry] = []
@@ -63,7 +72,7 @@ class Console:
     ) -> str | None:
         """Print a notification, prefixed with where it went."""
         self._sent += 1
-        text = render(message)
+        text = render(message) + self._saved_image(message)
         self.transcript.append(Entry("thread" if thread else "notification", text, to.address))
         marks = ("(thread) " if thread else "") + ("(late) " if late else "")
         self._show(f"[{to.address}] {marks}", text)
@@ -71,10 +80,19 @@ class Console:
 
     async def edit(self, ref: str, to: Destination, message: Message) -> str | None:
         """Print the new version of an earlier message."""
-        text = render(message)
+        text = render(message) + self._saved_image(message)
         self.transcript.append(Entry("edit", text, to.address))
         self._show(f"[{to.address}] (updated) ", text)
         return ref
+
+    def _saved_image(self, message: Message) -> str:
+        """Save a message's picture as a file; the line that points at it."""
+        if message.image is None:
+            return ""
+        self.files.mkdir(parents=True, exist_ok=True)
+        path = self.files / Path(message.image.filename).name
+        path.write_bytes(message.image.data)
+        return f"\n{clean(message.image.alt) or 'Picture'}: {path}"
 
     def _show(self, prefix: str, text: str) -> None:
         body = textwrap.indent(text, " " * len(prefix)).lstrip(" ") if "\n" in text else text

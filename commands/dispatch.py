@@ -78,6 +78,26 @@ class Dispatcher:
             return error_reply(exc.text, exc.usage or command.usage)
         return await self.run(command, raw, caller)
 
+    async def run_action(
+        self, action_id: str, caller: Caller, extra: Mapping[str, str] | None = None
+    ) -> Reply:
+        """Run the command behind a button: "review:ack:42" is `/review ack 42`.
+
+        `extra` fills further parameters by name (a picked user for `reassign`). A press goes
+        through the same permission checks as the typed command.
+        """
+        group, _, rest = action_id.partition(":")
+        verb, _, value = rest.partition(":")
+        command = self.registry.get((group, verb)) if group and verb else None
+        if command is None or not command.params:
+            log.warning("unknown button %r pressed by %s", action_id, caller)
+            return error_reply(
+                "That button is not one Liaison knows (it may be from an older version). "
+                "Type the command instead; /help lists them."
+            )
+        raw = {command.params[0].name: value, **(extra or {})}
+        return await self.run(command, raw, caller)
+
     async def run(self, command: Command, raw: Mapping[str, str], caller: Caller) -> Reply:
         """Run a command with raw string arguments (Discord's typed options arrive this way)."""
         try:

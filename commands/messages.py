@@ -6,6 +6,7 @@ people travel as `PersonRef`s, never as typed mention syntax, so only the bot ca
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -100,6 +101,15 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Image:
+    """A picture sent with a message (a PNG chart): uploaded where the platform allows it."""
+
+    filename: str
+    data: bytes
+    alt: str
+
+
+@dataclass(frozen=True)
 class Message:
     """What the bot says: a title, lines, fields, buttons and a footer."""
 
@@ -109,6 +119,7 @@ class Message:
     actions: tuple[Action, ...] = ()
     footer: str = ""
     tone: Tone = "info"
+    image: Image | None = None
 
     def spans(self) -> Iterator[Span]:
         """Every span in the message, lines first, then field values."""
@@ -137,6 +148,7 @@ class Message:
             "actions": [{"id": a.id, "label": a.label, "style": a.style} for a in self.actions],
             "footer": self.footer,
             "tone": self.tone,
+            **({"image": _image_to_dict(self.image)} if self.image else {}),
         }
 
     @classmethod
@@ -157,6 +169,7 @@ class Message:
             ),
             footer=data.get("footer", ""),
             tone=data.get("tone", "info"),
+            image=_image_from_dict(data["image"]) if data.get("image") else None,
         )
 
 
@@ -166,6 +179,18 @@ class Reply:
 
     message: Message
     ok: bool = True
+
+
+def _image_to_dict(image: Image) -> dict[str, Any]:
+    return {
+        "filename": image.filename,
+        "data": base64.b64encode(image.data).decode("ascii"),
+        "alt": image.alt,
+    }
+
+
+def _image_from_dict(d: dict[str, Any]) -> Image:
+    return Image(d["filename"], base64.b64decode(d["data"]), d.get("alt", ""))
 
 
 def _person_to_dict(p: PersonRef) -> dict[str, Any]:

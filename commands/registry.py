@@ -173,6 +173,10 @@ class Registry:
         """Every command, in declaration order."""
         return list(self._commands.values())
 
+    def get(self, path: Sequence[str]) -> Command | None:
+        """The command at `path` (e.g. ("review", "ack")), if any."""
+        return self._commands.get(tuple(w.lower() for w in path))
+
     def group(self, name: str) -> Group | None:
         """The group called `name`, if any."""
         return self._groups.get(name.lower())

@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from typer.testing import Result
 
 from bot.config import Settings
-from bot.console import Console
+from bot.console import PLATFORM, Console
+from bot.plaintext import render
 from bot.runtime import Runtime, open_runtime
 from commands.clock import Clock, FakeClock
+from commands.dispatch import Caller
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,15 @@ class Chat:
         replies = [e for e in entries if e.kind == "reply"]
         assert len(replies) == 1, entries
         return Said(replies[0].text, replies[0].ok, self.delivered(start))
+
+    async def press(self, action_id: str, *, as_: str = "alice", **extra: str) -> Said:
+        """Press a button (e.g. "review:ack:1") as a person, as a chat platform would."""
+        start = len(self.console.transcript)
+        reply = await self.runtime.dispatcher.run_action(
+            action_id, Caller(PLATFORM, as_, as_), extra
+        )
+        await self.runtime.worker.drain()
+        return Said(render(reply.message), reply.ok, self.delivered(start))
 
     async def ok(self, text: str, *, as_: str = "alice") -> Said:
         """Like say(), but the command must succeed."""

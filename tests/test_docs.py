@@ -25,12 +25,14 @@ from pydantic import BaseModel
 from bot.config import (
     ChannelSettings,
     DatabaseSettings,
+    DiscordSettings,
     EscalationLevel,
     OrgSettings,
     PersonSettings,
     PolicySettings,
     RepeatSettings,
     Settings,
+    SlackSettings,
 )
 from commands import build_registry
 from commands.registry import Command
@@ -143,6 +145,8 @@ def test_every_section_model_of_the_settings_is_found() -> None:
         PolicySettings,
         EscalationLevel,
         RepeatSettings,
+        SlackSettings,
+        DiscordSettings,
     }
     assert expected <= set(SECTIONS.values())
 

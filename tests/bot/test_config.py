@@ -366,10 +366,50 @@ def test_a_bad_database_url_from_the_environment_is_refused_naming_the_variable(
 def test_other_liaison_variables_are_not_config_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The CLI reads LIAISON_CONFIG itself; chat tokens arrive as LIAISON_* too.
+    # The CLI reads LIAISON_CONFIG itself.
     monkeypatch.setenv("LIAISON_CONFIG", str(tmp_path / "liaison.toml"))
-    monkeypatch.setenv("LIAISON_SLACK_BOT_TOKEN", "xoxb-not-a-real-token")
     assert loads(tmp_path, BASE).database.url == "sqlite+aiosqlite:///liaison.db"
+
+
+# --- chat platforms -------------------------------------------------------------------------------
+
+
+def test_without_tokens_there_is_no_chat_platform(tmp_path: Path) -> None:
+    assert loads(tmp_path, BASE).chat_platforms == []
+
+
+def test_tokens_from_the_environment_turn_platforms_on_and_stay_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIAISON_SLACK_BOT_TOKEN", "xoxb-not-a-real-token")
+    monkeypatch.setenv("LIAISON_SLACK_APP_TOKEN", "xapp-not-a-real-token")
+    monkeypatch.setenv("LIAISON_DISCORD_TOKEN", "discord-not-a-real-token")
+    settings = loads(tmp_path, BASE + "\n[discord]\nguild = 1234\n")
+    assert settings.chat_platforms == ["slack", "discord"]
+    assert settings.slack.bot_token is not None
+    assert settings.slack.bot_token.get_secret_value() == "xoxb-not-a-real-token"
+    assert settings.discord.guild == 1234
+    # Tokens never show up in logs or error output.
+    assert "not-a-real-token" not in repr(settings)
+
+
+def test_socket_mode_without_an_app_token_says_which_variable_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIAISON_SLACK_BOT_TOKEN", "xoxb-not-a-real-token")
+    assert problems(tmp_path, BASE) == [
+        "slack: mode = socket needs an app-level token: set LIAISON_SLACK_APP_TOKEN (xapp-...), "
+        'or use mode = "http"'
+    ]
+
+
+def test_http_mode_without_the_signing_secret_says_which_variable_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIAISON_SLACK_BOT_TOKEN", "xoxb-not-a-real-token")
+    assert problems(tmp_path, BASE + '\n[slack]\nmode = "http"\n') == [
+        "slack: mode = http needs the signing secret: set LIAISON_SLACK_SIGNING_SECRET"
+    ]
 
 
 # --- several problems at once ---------------------------------------------------------------------

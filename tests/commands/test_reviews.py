@@ -93,6 +93,30 @@ async def test_an_ack_in_time_means_no_acknowledge_breach(chat: Chat) -> None:
     assert ("@dave", "Review #1: resolve SLA due soon") in later
 
 
+async def test_a_button_press_runs_the_same_command_with_the_same_checks(chat: Chat) -> None:
+    said = await chat.ok(f"/review request {PR} Hotfix policy=hotfix reviewer=@dave")
+    assert "[Acknowledge]" in said.notification("#shared")
+    refused = await chat.press("review:ack:1", as_="bob")
+    assert not refused.ok and refused.notifications == []
+    assert "@dave" in refused.reply
+    pressed = await chat.press("review:ack:1", as_="dave")
+    assert pressed.ok and "#1 acknowledged." in pressed.reply
+    edits = [text for to, text in pressed.notifications if to == "#shared (updated)"]
+    assert edits and "[Acknowledge]" not in edits[-1]
+    # The button that needs more than the review asks for it by name.
+    moved = await chat.press("review:reassign:1", as_="carol", person="@carol")
+    assert moved.ok, moved.reply
+    assert "Reviewer: @carol" in [t for to, t in moved.notifications if "updated" in to][-1]
+
+
+async def test_an_unknown_or_stale_button_is_answered_not_crashed(chat: Chat) -> None:
+    for action in ("review:frobnicate:1", "nonsense", "review:ack:999", "review:ack:x"):
+        said = await chat.press(action, as_="dave")
+        assert not said.ok and "Traceback" not in said.reply and said.reply
+    said = await chat.press("review:frobnicate:1")
+    assert "not one Liaison knows" in said.reply
+
+
 async def test_the_outbox_never_holds_two_rows_with_one_key(chat: Chat) -> None:
     await chat.ok(f"/review request {PR} Hotfix policy=hotfix reviewer=@dave")
     await chat.wait(timedelta(hours=3))

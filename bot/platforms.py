@@ -1,0 +1,68 @@
+"""Chat platforms: each one is an adapter that receives commands and sends notifications.
+
+An adapter for platform `p` lives in the package `bot.<p>` and exposes
+`create_adapter(runtime) -> Adapter`. It is a `bot.delivery.Sender` (the outbox worker sends
+through it) and has `start()`/`stop()` for its receiving side (Socket Mode, an HTTP server, a
+gateway connection). The core never imports a platform's library; only its adapter does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+from collections.abc import Callable
+from typing import Protocol, cast
+
+from bot.delivery import Sender
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class Adapter(Sender, Protocol):
+    """A chat platform: the sending side of `Sender`, plus a receiving side to start and stop."""
+
+    async def start(self) -> None:
+        """Connect and begin answering commands and button presses."""
+        ...
+
+    async def stop(self) -> None:
+        """Disconnect; in-flight work is finished or left for the outbox to retry."""
+        ...
+
+
+def create_adapter(platform: str, runtime: Runtime) -> Adapter:
+    """The adapter for `platform`, built from the runtime's settings."""
+    module = importlib.import_module(f"bot.{platform}")
+    factory = cast(Callable[[Runtime], Adapter], module.create_adapter)
+    return factory(runtime)
+
+
+async def serve(runtime: Runtime, platforms: list[str]) -> int:
+    """Run the bot on chat platforms until SIGINT or SIGTERM; return the exit status."""
+    adapters = [create_adapter(p, runtime) for p in platforms]
+    runtime.worker.senders.extend(adapters)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    started: list[Adapter] = []
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+            log.warning("connected to %s", adapter.platform)
+        await runtime.start()
+        await stop.wait()
+        log.warning("stopping")
+    finally:
+        for adapter in reversed(started):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("stopping %s failed", adapter.platform)
+    return 0
