@@ -40,6 +40,8 @@ outbox_app = typer.Typer(no_args_is_help=True, help="Notifications and their del
 app.add_typer(db_app, name="db")
 app.add_typer(map_app, name="map")
 app.add_typer(outbox_app, name="outbox")
+slack_app = typer.Typer(no_args_is_help=True, help="Slack: the app manifest.")
+app.add_typer(slack_app, name="slack")
 
 T = TypeVar("T")
 
@@ -328,6 +330,34 @@ def outbox_failed(ctx: typer.Context) -> None:
 
     lines = _run(work)
     typer.echo("\n".join(lines) if lines else "no failed notifications")
+
+
+# --- Slack ---------------------------------------------------------------------------------------
+
+
+@slack_app.command("manifest")
+def slack_manifest(
+    ctx: typer.Context,
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url",
+            help="The bot's public https base URL (http mode); Slack posts to URL/slack/events.",
+        ),
+    ] = "https://liaison.example.com",
+) -> None:
+    """Print the Slack app manifest (YAML): paste it into "Create an app > From a manifest"."""
+    from bot.slack.manifest import manifest_yaml
+    from commands import build_registry
+
+    settings = _load(ctx)
+    if not url.startswith("https://"):
+        typer.echo(
+            f"liaison: --url must start with https:// (Slack only posts to https), got {url}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    typer.echo(manifest_yaml(settings, build_registry(), url), nl=False)
 
 
 def main() -> None:

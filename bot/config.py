@@ -230,7 +230,8 @@ class HttpSettings(_Section):
 
     # Every interface, as a server in a container must; set 127.0.0.1 to keep it local.
     host: str = "0.0.0.0"
-    port: Annotated[int, Field(ge=1, le=65535)] = 3000
+    # 0 takes any free port (the one chosen is logged): for tests and throwaway runs.
+    port: Annotated[int, Field(ge=0, le=65535)] = 3000
 
 
 class DiscordSettings(_Section):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -23,7 +24,7 @@ from commands.context import CommandError, Context
 from commands.grammar import GrammarError, tokenize
 from commands.messages import Message, Reply, code, line
 from commands.registry import Command, CommandNotFound, Registry
-from storage.models import Identity, Person, Role
+from storage.models import Identity, InboundRequest, Person, Role
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,10 @@ class Caller:
     platform: str
     user_id: str
     name: str = ""
+
+
+class AlreadyHandled(Exception):
+    """A request with this key already ran (the platform sent it again): nothing ran twice."""
 
 
 def error_reply(text: str, usage: str | None = None) -> Reply:
@@ -65,8 +70,14 @@ class Dispatcher:
         self.announce_channel = announce_channel
         self.on_commit = on_commit
 
-    async def run_text(self, text: str, caller: Caller) -> Reply:
-        """Run a typed command line such as `/dri who "Smart contract review"`."""
+    async def run_text(
+        self, text: str, caller: Caller, *, request_key: str | None = None
+    ) -> Reply:
+        """Run a typed command line such as `/dri who "Smart contract review"`.
+
+        `request_key` names the platform request: a second request with the same key raises
+        `AlreadyHandled` instead of running (see `run`).
+        """
         try:
             words = tokenize(text.strip())
             command, rest = self.registry.find(words)
@@ -76,10 +87,15 @@ class Dispatcher:
             raw = split(command, rest)
         except CommandError as exc:
             return error_reply(exc.text, exc.usage or command.usage)
-        return await self.run(command, raw, caller)
+        return await self.run(command, raw, caller, request_key=request_key)
 
     async def run_action(
-        self, action_id: str, caller: Caller, extra: Mapping[str, str] | None = None
+        self,
+        action_id: str,
+        caller: Caller,
+        extra: Mapping[str, str] | None = None,
+        *,
+        request_key: str | None = None,
     ) -> Reply:
         """Run the command behind a button: "review:ack:42" is `/review ack 42`.
 
@@ -96,12 +112,26 @@ class Dispatcher:
                 "Type the command instead; /help lists them."
             )
         raw = {command.params[0].name: value, **(extra or {})}
-        return await self.run(command, raw, caller)
+        return await self.run(command, raw, caller, request_key=request_key)
 
-    async def run(self, command: Command, raw: Mapping[str, str], caller: Caller) -> Reply:
-        """Run a command with raw string arguments (Discord's typed options arrive this way)."""
+    async def run(
+        self,
+        command: Command,
+        raw: Mapping[str, str],
+        caller: Caller,
+        *,
+        request_key: str | None = None,
+    ) -> Reply:
+        """Run a command with raw string arguments (Discord's typed options arrive this way).
+
+        With a `request_key`, the key is recorded in the command's own transaction: a platform
+        that re-sends a request (Slack's retries) gets `AlreadyHandled` the second time, even
+        from another replica, and nothing runs twice. A refused command records nothing.
+        """
         try:
             async with self.sessions.begin() as session:
+                if request_key is not None:
+                    await self._first_time(session, request_key)
                 actor = await self._actor(session, caller)
                 if actor.role.rank < command.role.rank:
                     raise CommandError(await self._role_refusal(session, actor, command))
@@ -118,6 +148,8 @@ class Dispatcher:
                 message = await command.handler(ctx, args)
         except CommandError as exc:
             return error_reply(exc.text, exc.usage)
+        except AlreadyHandled:
+            raise
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("command /%s failed (ref %s)", command.name, ref)
@@ -128,6 +160,17 @@ class Dispatcher:
         if ctx.signals and self.on_commit is not None:
             self.on_commit(ctx.signals)
         return Reply(message)
+
+    async def _first_time(self, session: AsyncSession, key: str) -> None:
+        """Record a request key, or raise AlreadyHandled if it is recorded already."""
+        if await session.scalar(select(InboundRequest.id).where(InboundRequest.key == key)):
+            raise AlreadyHandled(key)
+        session.add(InboundRequest(key=key, received_at=self.clock.now()))
+        try:
+            # A concurrent twin (another replica) waits here on the unique key, then fails.
+            await session.flush()
+        except IntegrityError:
+            raise AlreadyHandled(key) from None
 
     async def _actor(self, session: AsyncSession, caller: Caller) -> Person:
         person = await session.scalar(

@@ -427,3 +427,14 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None]
 
     item: Mapped[OutboxItem] = relationship(back_populates="deliveries", lazy="joined")
+
+
+class InboundRequest(Base):
+    """A platform request already handled, by its key: a re-sent request never runs twice."""
+
+    __tablename__ = "inbound_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # e.g. "slack:command:<trigger_id>": what the platform keeps identical when it re-sends.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)

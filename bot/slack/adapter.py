@@ -1,0 +1,307 @@
+"""The Slack adapter: slash commands, buttons and modals in; notifications out.
+
+Every request is acknowledged at once and its work runs after, in a task: each transport only
+translates a request into one dispatcher call (`run_text`, `run`, `run_action`) and sends the
+reply back through `response_url` or `chat.postEphemeral`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.runtime import Runtime
+from bot.slack.blocks import PLATFORM, posts
+from bot.slack.incoming import (
+    command_line,
+    modal,
+    needs_modal,
+    request_key,
+    submitted,
+)
+from bot.slack.sender import SlackSender, Throttle
+from commands.dispatch import AlreadyHandled, Caller
+from commands.grammar import GrammarError, tokenize
+from commands.messages import Reply
+from commands.registry import Command, CommandNotFound, Kind, Param
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+Respond = Callable[..., Awaitable[Any]]
+
+
+class SlackAdapter(SlackSender):
+    """Liaison on Slack: a bolt `AsyncApp` over HTTP or Socket Mode, and the outbox's sender."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        timeout: float = 10.0,
+        throttle: Throttle | None = None,
+        working_after: float = 2.0,
+    ) -> None:
+        settings = runtime.settings.slack
+        if settings.bot_token is None:
+            raise ValueError("Slack needs a bot token: set LIAISON_SLACK_BOT_TOKEN (xoxb-...)")
+        client = AsyncWebClient(
+            token=settings.bot_token.get_secret_value(),
+            base_url=settings.api_base_url,
+            timeout=timeout,  # type: ignore[arg-type]  # aiohttp takes fractions of a second
+            # No retries inside the client: the outbox decides, or a retry could post twice.
+            retry_handlers=[],
+        )
+        super().__init__(client, throttle or Throttle())
+        self.runtime = runtime
+        # After this many seconds without an answer, the user is told the work is under way.
+        self.working_after = working_after
+        secret = settings.signing_secret.get_secret_value() if settings.signing_secret else ""
+        self.app = AsyncApp(
+            client=client, signing_secret=secret, name="liaison", logger=log.getChild("bolt")
+        )
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listen()
+
+    # --- the receiving side ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Serve HTTP at POST /slack/events on [http], or connect with Socket Mode."""
+        settings = self.runtime.settings
+        if settings.slack.mode == "http":
+            runner = web.AppRunner(self.app.web_app(path=EVENTS_PATH))
+            await runner.setup()
+            site = web.TCPSite(runner, settings.http.host, settings.http.port)
+            await site.start()
+            self._runner = runner
+            self.port = int(runner.addresses[0][1])
+            log.warning(
+                "slack: listening on http://%s:%d%s", settings.http.host, self.port, EVENTS_PATH
+            )
+        else:
+            token = settings.slack.app_token
+            if token is None:
+                raise ValueError("Socket Mode needs LIAISON_SLACK_APP_TOKEN (xapp-...)")
+            self._socket = AsyncSocketModeHandler(self.app, token.get_secret_value())
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        await self.check_setup()
+
+    async def stop(self) -> None:
+        """Finish the work of requests already acknowledged, then stop listening."""
+        await self.settle()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+
+    async def settle(self) -> None:
+        """Wait until every acknowledged request has been answered."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def check_setup(self) -> None:
+        """Log, by name, configured channels and people Slack does not know (never fails)."""
+        settings = self.runtime.settings
+        for channel in settings.channels:
+            if channel.slack is None:
+                continue
+            try:
+                info = await self.client.conversations_info(channel=channel.slack)
+            except SlackApiError as exc:
+                log.error(
+                    "slack: channel #%s (%s): %s; check [[channels]] and invite the bot",
+                    channel.name,
+                    channel.slack,
+                    exc.response.get("error"),
+                )
+                continue
+            except Exception as exc:
+                log.warning("slack: cannot check channel #%s: %s", channel.name, exc)
+                continue
+            if not (info.get("channel") or {}).get("is_member", True):
+                log.warning(
+                    "slack: the bot is not in #%s (%s): type /invite @Liaison there",
+                    channel.name,
+                    channel.slack,
+                )
+        for person in settings.people:
+            if person.slack is None:
+                continue
+            try:
+                await self.client.users_info(user=person.slack)
+            except SlackApiError as exc:
+                log.error(
+                    "slack: person @%s (%s): %s; check [[people]]",
+                    person.handle,
+                    person.slack,
+                    exc.response.get("error"),
+                )
+            except Exception as exc:
+                log.warning("slack: cannot check person @%s: %s", person.handle, exc)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _listen(self) -> None:
+        app = self.app
+
+        @app.command(re.compile(r"^/"))
+        async def on_command(
+            ack: Any, body: dict[str, Any], respond: Respond, request: Any
+        ) -> None:
+            await ack()
+            self._spawn(self._guard(self._command(body, respond, request.raw_body)))
+
+        @app.action(re.compile(r".+"))
+        async def on_action(ack: Any, body: dict[str, Any], respond: Respond, request: Any) -> None:
+            await ack()
+            self._spawn(self._guard(self._press(body, respond, request.raw_body)))
+
+        @app.view(re.compile(r".+"))
+        async def on_view(ack: Any, body: dict[str, Any], request: Any) -> None:
+            await ack()
+            self._spawn(self._guard(self._submit(body, request.raw_body)))
+
+    async def _guard(self, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except AlreadyHandled as exc:
+            log.info("slack: %s was re-sent; it ran once already", exc)
+        except Exception:
+            log.exception("slack: answering a request failed")
+
+    # --- slash commands --------------------------------------------------------------------------
+
+    async def _command(self, body: dict[str, Any], respond: Respond, raw_body: str) -> None:
+        caller = Caller(PLATFORM, body["user_id"], body.get("user_name", ""))
+        text = command_line(body.get("command", ""), body.get("text", ""))
+        command = self._wants_modal(text)
+        if command is not None and body.get("trigger_id"):
+            meta = {"command": command.name, "channel": body.get("channel_id", "")}
+            if await self._open_modal(body["trigger_id"], command, command.params, meta):
+                return
+        key = request_key("command", body, raw_body)
+        run = self.runtime.dispatcher.run_text(text, caller, request_key=key)
+        await self._answer(run, respond, always=True)
+
+    def _wants_modal(self, text: str) -> Command | None:
+        try:
+            command, rest = self.runtime.registry.find(tokenize(text))
+        except (GrammarError, CommandNotFound):
+            return None
+        return command if needs_modal(command, rest) else None
+
+    async def _answer(
+        self, run: Coroutine[Any, Any, Reply], respond: Respond, *, always: bool
+    ) -> None:
+        """Send the reply through response_url, saying "working on it" if it is slow to come."""
+        work = asyncio.ensure_future(run)
+        working = False
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(work), self.working_after)
+        except TimeoutError:
+            working = True
+            await respond(text="Working on it…", response_type="ephemeral", replace_original=False)
+            reply = await work
+        if reply.ok and not always and not working:
+            return
+        for n, post in enumerate(posts(reply.message)):
+            await respond(
+                text=post.text,
+                blocks=post.blocks,
+                response_type="ephemeral",
+                replace_original=working and n == 0,
+            )
+
+    # --- buttons ----------------------------------------------------------------------------------
+
+    async def _press(self, body: dict[str, Any], respond: Respond, raw_body: str) -> None:
+        action_id = str(body["actions"][0]["action_id"])
+        caller = _caller(body)
+        command = self.runtime.registry.get(action_id.split(":")[:2])
+        missing = [p for p in command.params[1:] if p.required] if command else []
+        if command is not None and missing and body.get("trigger_id"):
+            # A button that needs more than the id it carries (Reassign: to whom?) asks first.
+            meta = {"action": action_id, "channel": _channel_of(body)}
+            if await self._open_modal(body["trigger_id"], command, missing, meta):
+                return
+        key = request_key("action", body, raw_body)
+        run = self.runtime.dispatcher.run_action(action_id, caller, request_key=key)
+        # The card is redrawn through the outbox; only a refusal needs its own answer.
+        await self._answer(run, respond, always=False)
+
+    # --- modals -----------------------------------------------------------------------------------
+
+    async def _open_modal(
+        self, trigger_id: str, command: Command, params: tuple[Param, ...] | list[Param], meta: Any
+    ) -> bool:
+        settings = self.runtime.settings
+        choices = {
+            Kind.ORG: [o.key for o in settings.orgs],
+            Kind.POLICY: [p.name for p in settings.policies],
+        }
+        view = modal(command, params, meta, choices=choices)
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=view)
+        except Exception as exc:
+            # Too late to open one (triggers last 3 s): the typed command's answer says what to do.
+            log.warning("slack: could not open the /%s modal: %s", command.name, exc)
+            return False
+        return True
+
+    async def _submit(self, body: dict[str, Any], raw_body: str) -> None:
+        view = body.get("view") or {}
+        meta = json.loads(view.get("private_metadata") or "{}")
+        caller = _caller(body)
+        raw = submitted(view)
+        key = request_key("view", body, raw_body)
+        dispatcher = self.runtime.dispatcher
+        if "action" in meta:
+            reply = await dispatcher.run_action(meta["action"], caller, raw, request_key=key)
+            if reply.ok:
+                return
+        else:
+            command = self.runtime.registry.get(str(meta.get("command", "")).split())
+            if command is None:
+                log.warning("slack: a modal for an unknown command %r", meta.get("command"))
+                return
+            reply = await dispatcher.run(command, raw, caller, request_key=key)
+        await self._tell(caller.user_id, str(meta.get("channel") or ""), reply)
+
+    async def _tell(self, user: str, channel: str, reply: Reply) -> None:
+        """Show a reply to one user: ephemeral where they were, else in their DM with the bot."""
+        for post in posts(reply.message):
+            if channel:
+                with contextlib.suppress(SlackApiError):
+                    await self.client.chat_postEphemeral(
+                        channel=channel, user=user, text=post.text, blocks=post.blocks
+                    )
+                    continue
+            await self.client.chat_postMessage(channel=user, text=post.text, blocks=post.blocks)
+
+
+def _caller(body: dict[str, Any]) -> Caller:
+    user = body.get("user") or {}
+    return Caller(PLATFORM, str(user["id"]), str(user.get("username") or user.get("name") or ""))
+
+
+def _channel_of(body: dict[str, Any]) -> str:
+    return str((body.get("channel") or {}).get("id") or "")

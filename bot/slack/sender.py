@@ -1,0 +1,182 @@
+"""Sending to Slack for the outbox worker: posts, in-place edits, threads, DMs and pictures.
+
+The outbox is the only retry authority: the Web API client is built without slack_sdk's retry
+handlers, and every failure becomes a `DeliveryError` that says whether to try again and when.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.delivery import DeliveryError, Destination
+from bot.slack.blocks import PLATFORM, posts
+from commands.messages import Message, PersonRef
+from storage.models import Channel
+
+log = logging.getLogger(__name__)
+
+# Errors that another attempt can cure; every other Slack error code means the request itself is
+# wrong (no such channel, bot not invited, token revoked, ...) and retrying would only repeat it.
+TRANSIENT = frozenset(
+    {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
+)
+HINTS = {
+    "channel_not_found": "check the channel's slack id in [[channels]]",
+    "not_in_channel": "invite the bot: /invite @Liaison in that channel",
+    "is_archived": "the channel is archived: unarchive it or change [[channels]]",
+    "invalid_auth": "the bot token is wrong: check LIAISON_SLACK_BOT_TOKEN",
+    "not_authed": "no bot token was sent: check LIAISON_SLACK_BOT_TOKEN",
+    "token_revoked": "the bot token was revoked: reinstall the app",
+    "account_inactive": "the bot token was revoked: reinstall the app",
+    "missing_scope": "the app lacks a scope: update it from `liaison slack manifest`",
+    "user_not_found": "check the person's slack id in [[people]]",
+}
+
+
+def make_ref(channel: str, ts: str) -> str:
+    """A message reference that names the channel and the message: "C123:1700000000.000100"."""
+    return f"{channel}:{ts}"
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """The channel and ts of a message reference."""
+    channel, _, ts = ref.partition(":")
+    return channel, ts
+
+
+class Throttle:
+    """At most one message per `interval` seconds in each channel (Slack allows about one)."""
+
+    def __init__(
+        self,
+        interval: float = 1.0,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = interval
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+
+    async def wait(self, channel: str) -> None:
+        """Return when `channel` may take another message, and book the slot."""
+        now = self._monotonic()
+        due = self._next.get(channel, now)
+        if due > now:
+            await self._sleep(due - now)
+            now = due
+        self._next[channel] = now + self.interval
+
+
+class SlackSender:
+    """The sending side of the Slack adapter (a `bot.delivery.Sender`)."""
+
+    platform = PLATFORM
+
+    def __init__(self, client: AsyncWebClient, throttle: Throttle) -> None:
+        self.client = client
+        self.throttle = throttle
+
+    def channel_address(self, channel: Channel) -> str | None:
+        """The channel's Slack id from [[channels]], if it has one."""
+        return channel.slack_id
+
+    def person_address(self, person: PersonRef) -> str | None:
+        """The person's Slack user id: posting to it writes in the bot's DM with them."""
+        return person.id_on(PLATFORM)
+
+    async def send(
+        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+    ) -> str | None:
+        """Post a message (split if it is too long for one); return the first post's reference."""
+        thread_ts = parse_ref(thread)[1] if thread else None
+        first: str | None = None
+        channel = to.address
+        for post in posts(message, late=late):
+            await self.throttle.wait(channel)
+            args: dict[str, Any] = {
+                "channel": channel,
+                "text": post.text,
+                "blocks": post.blocks,
+                "unfurl_links": False,
+                "unfurl_media": False,
+            }
+            if thread_ts:
+                args["thread_ts"] = thread_ts
+            response = await self._call(to, "chat.postMessage", self.client.chat_postMessage, args)
+            # A DM is addressed to the user id, but lives in an IM channel: edits need that one.
+            channel = str(response.get("channel") or channel)
+            first = first or make_ref(channel, str(response["ts"]))
+        if message.image is not None:
+            await self.throttle.wait(channel)
+            image = message.image
+            upload = {
+                "filename": image.filename,
+                "content": image.data,
+                "title": image.alt or image.filename,
+                "alt_txt": image.alt,
+                "channel": channel,
+                **({"thread_ts": thread_ts} if thread_ts else {}),
+            }
+            await self._call(to, "files.upload", self.client.files_upload_v2, upload)
+        return first
+
+    async def edit(self, ref: str, to: Destination, message: Message) -> str | None:
+        """Redraw a posted message in place with chat.update (its first part, if it was split)."""
+        channel, ts = parse_ref(ref)
+        post = posts(message, late=False)[0]
+        args = {"channel": channel, "ts": ts, "text": post.text, "blocks": post.blocks}
+        await self._call(to, "chat.update", self.client.chat_update, args)
+        return ref
+
+    async def _call(
+        self,
+        to: Destination,
+        method: str,
+        call: Callable[..., Awaitable[Any]],
+        args: dict[str, Any],
+    ) -> Any:
+        where = f"#{to.channel}" if to.channel else f"@{to.person.handle if to.person else '?'}"
+        try:
+            return await call(**args)
+        except SlackApiError as exc:
+            raise _api_error(method, where, to.address, exc) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            reason = f"{method} to {where} ({to.address}): {type(exc).__name__} {exc}".strip()
+            log.warning("slack: %s; will retry", reason)
+            raise DeliveryError(reason) from None
+
+
+def _api_error(method: str, where: str, address: str, exc: SlackApiError) -> DeliveryError:
+    response = exc.response
+    status = int(getattr(response, "status_code", 0) or 0)
+    data = response.data if isinstance(response.data, dict) else {}
+    code = str(data.get("error") or f"HTTP {status}")
+    reason = f"{method} to {where} ({address}): {code}"
+    if status == 429 or code == "ratelimited":
+        retry_after = _seconds(response.headers.get("Retry-After"))
+        log.warning("slack: rate limited on %s; retrying in %ss", where, retry_after)
+        return DeliveryError(f"{reason}, retry after {retry_after:g}s", retry_after=retry_after)
+    if status >= 500 or code in TRANSIENT:
+        log.warning("slack: %s; will retry", reason)
+        return DeliveryError(reason)
+    hint = HINTS.get(code)
+    reason = f"{reason} ({hint})" if hint else reason
+    log.error("slack: cannot deliver to %s: %s", where, reason)
+    return DeliveryError(reason, permanent=True)
+
+
+def _seconds(value: str | None) -> float:
+    try:
+        return max(float(value or 1), 0.0)
+    except ValueError:
+        return 1.0

@@ -1,0 +1,375 @@
+"""A fake Slack, at the wire: the Web API, response URLs, file uploads, and signed requests to the bot.
+
+`FakeSlack` is an aiohttp server on 127.0.0.1 that answers the Web API methods Liaison calls,
+keeps every call it received (method, parsed arguments, and how it answered), keeps the
+messages it holds by channel and ts, and fails on demand: 429 with Retry-After, 500, a request
+that never answers (the client times out), or a Slack error such as `channel_not_found`.
+
+`SlackUser` plays Slack's side towards the bot: slash commands, `block_actions` and
+`view_submission` payloads, form-encoded and signed exactly as Slack sends them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+BOT_TOKEN = "xoxb-test-token"
+SIGNING_SECRET = "test-signing-secret"
+
+
+@dataclass
+class Call:
+    """One request the fake received: the API method (or "response_url"), its arguments, outcome."""
+
+    method: str
+    args: dict[str, Any]
+    outcome: str = "ok"
+
+
+@dataclass
+class Failure:
+    """A failure to answer with, for the next matching calls."""
+
+    method: str
+    how: str
+    times: int
+    channel: str | None = None
+
+
+@dataclass
+class FakeSlack:
+    """The Slack Web API, as far as Liaison uses it."""
+
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    unknown_users: set[str] = field(default_factory=set)
+    retry_after: int = 3
+    _failures: list[Failure] = field(default_factory=list)
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    url: str = ""
+
+    async def start(self) -> None:
+        """Listen on a free port of 127.0.0.1."""
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/respond/{n}", self._respond)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        """Stop answering; requests left hanging are let go."""
+        self._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL to give the bot (`[slack] api_base_url`)."""
+        return self.url + "/api/"
+
+    def fail(self, method: str, how: str, *, times: int = 1, channel: str | None = None) -> None:
+        """Answer the next `times` calls of `method` with `how`: "429", "500", "timeout", or a
+        Slack error code such as "channel_not_found" (only in `channel`, if given)."""
+        self._failures.append(Failure(method, how, times, channel))
+
+    def to(self, method: str, *, outcome: str | None = "ok") -> list[Call]:
+        """The calls of one method, those with a given outcome (None: all of them)."""
+        return [
+            c for c in self.calls if c.method == method and (outcome is None or c.outcome == outcome)
+        ]
+
+    def posted(self, channel: str | None = None) -> list[Call]:
+        """Messages that were posted, in one channel if given."""
+        return [
+            c
+            for c in self.to("chat.postMessage")
+            if channel is None or c.args["channel"] == channel
+        ]
+
+    def responses(self, n: int | None = None) -> list[dict[str, Any]]:
+        """What the bot sent to response URLs (of request `n`, if given)."""
+        return [
+            c.args["body"]
+            for c in self.to("response_url")
+            if n is None or c.args["n"] == n
+        ]
+
+    # --- the server -------------------------------------------------------------------------------
+
+    async def _args(self, request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            args.update(await request.json())
+        elif request.can_read_body:
+            args.update(await request.post())
+        for key in ("blocks", "files", "view"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        return args
+
+    def _failure(self, method: str, args: dict[str, Any]) -> str | None:
+        for failure in self._failures:
+            wanted_channel = failure.channel is None or args.get("channel") == failure.channel
+            if failure.method == method and failure.times > 0 and wanted_channel:
+                failure.times -= 1
+                return failure.how
+        return None
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            self.calls.append(Call(method, args, "invalid_auth"))
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        how = self._failure(method, args)
+        if how is not None:
+            self.calls.append(Call(method, args, how))
+            return await self._fail(how)
+        try:
+            answer = getattr(self, "_" + method.replace(".", "_"))(args)
+        except LookupError as exc:
+            self.calls.append(Call(method, args, str(exc.args[0])))
+            return web.json_response({"ok": False, "error": exc.args[0]})
+        self.calls.append(Call(method, args))
+        return web.json_response({"ok": True, **answer})
+
+    async def _fail(self, how: str) -> web.StreamResponse:
+        if how == "429":
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(self.retry_after)},
+            )
+        if how == "500":
+            return web.Response(status=500, text="Internal Server Error")
+        if how == "timeout":
+            # Never answer: the request did not reach Slack, and the client gives up waiting.
+            await self._stopping.wait()
+            return web.Response(status=503)
+        return web.json_response({"ok": False, "error": how})
+
+    def _ts(self) -> str:
+        return f"1700000000.{next(self._counter):06d}"
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.url, "team": "Test", "user": "liaison", "team_id": "T1",
+                "user_id": "UBOT", "bot_id": "BBOT"}
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args["channel"])
+        # Posting to a user id writes in the bot's DM with them, an IM channel of its own.
+        if channel.startswith("U"):
+            channel = "D" + channel[1:]
+        ts = self._ts()
+        message = {"ts": ts, "text": args.get("text"), "blocks": args.get("blocks", []),
+                   "thread_ts": args.get("thread_ts")}
+        self.messages[(channel, ts)] = message
+        return {"channel": channel, "ts": ts, "message": message}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        key = (str(args["channel"]), str(args["ts"]))
+        if key not in self.messages:
+            raise LookupError("message_not_found")
+        self.messages[key].update(text=args.get("text"), blocks=args.get("blocks", []))
+        return {"channel": key[0], "ts": key[1]}
+
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"message_ts": self._ts()}
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"view": {**args["view"], "id": f"V{next(self._counter)}"}}
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        if args["user"] in self.unknown_users:
+            raise LookupError("user_not_found")
+        return {"user": {"id": args["user"], "name": args["user"].lower()}}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": {"id": args["channel"], "name": "shared", "is_member": True}}
+
+    def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._counter)}"
+        return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = args["files"]
+        missing = [f["id"] for f in files if f["id"] not in self.uploads]
+        if missing:
+            raise LookupError("file_not_found")
+        return {"files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        file_id = request.match_info["file_id"]
+        data = await request.read()
+        self.uploads[file_id] = data
+        self.calls.append(Call("upload", {"file_id": file_id, "bytes": len(data)}))
+        return web.Response(text=f"OK - {len(data)}")
+
+    async def _respond(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.calls.append(Call("response_url", {"n": int(request.match_info["n"]), "body": body}))
+        return web.Response(text="ok")
+
+
+def sign(body: str, timestamp: int, secret: str = SIGNING_SECRET) -> str:
+    """Slack's v0 request signature of a body sent at `timestamp`."""
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Sent:
+    """One request sent to the bot: its HTTP status and its response URL's number."""
+
+    status: int
+    n: int
+    body: str
+
+
+class SlackUser:
+    """Slack's side towards the bot: signed slash commands, button presses and modal submissions."""
+
+    def __init__(self, fake: FakeSlack, bot_url: str) -> None:
+        self.fake = fake
+        self.bot_url = bot_url
+        self._n = itertools.count(1)
+
+    async def post(
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        retry: int | None = None,
+    ) -> int:
+        """Send a form-encoded body to the bot as Slack does; return the HTTP status."""
+        ts = int(time.time()) if timestamp is None else timestamp
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": signature or sign(body, ts),
+        }
+        if retry is not None:
+            headers["X-Slack-Retry-Num"] = str(retry)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(self.bot_url, data=body, headers=headers) as response:
+                await response.read()
+                return response.status
+
+    def user(self, user_id: str) -> dict[str, str]:
+        """The `user` object of an interaction payload."""
+        return {"id": user_id, "username": user_id.lower(), "name": user_id.lower(),
+                "team_id": "T1"}
+
+    def command_body(self, command: str, text: str, user_id: str, n: int) -> str:
+        """A slash command as Slack posts it."""
+        return urlencode(
+            {
+                "token": "legacy",
+                "team_id": "T1",
+                "team_domain": "test",
+                "channel_id": "CSHARED",
+                "channel_name": "shared",
+                "user_id": user_id,
+                "user_name": user_id.lower(),
+                "command": command,
+                "text": text,
+                "api_app_id": "A1",
+                "is_enterprise_install": "false",
+                "response_url": f"{self.fake.url}/respond/{n}",
+                "trigger_id": f"{n}.1.trigger{n}",
+            }
+        )
+
+    async def command(self, command: str, text: str, user_id: str) -> Sent:
+        """Type a slash command."""
+        n = next(self._n)
+        body = self.command_body(command, text, user_id, n)
+        return Sent(await self.post(body), n, body)
+
+    def action_body(
+        self, action_id: str, user_id: str, n: int, *, channel: str, message_ts: str
+    ) -> str:
+        """A button press (`block_actions`) as Slack posts it."""
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T1", "domain": "test"},
+            "user": self.user(user_id),
+            "api_app_id": "A1",
+            "token": "legacy",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "trigger_id": f"{n}.2.trigger{n}",
+            "channel": {"id": channel, "name": "shared"},
+            "message": {"ts": message_ts, "type": "message"},
+            "response_url": f"{self.fake.url}/respond/{n}",
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "b1",
+                    "value": action_id,
+                    "text": {"type": "plain_text", "text": action_id},
+                    "action_ts": f"1700000001.{n:06d}",
+                }
+            ],
+        }
+        return urlencode({"payload": json.dumps(payload)})
+
+    async def press(self, action_id: str, user_id: str, *, channel: str, message_ts: str) -> Sent:
+        """Press a button on a message."""
+        n = next(self._n)
+        body = self.action_body(action_id, user_id, n, channel=channel, message_ts=message_ts)
+        return Sent(await self.post(body), n, body)
+
+    async def submit(self, view: dict[str, Any], user_id: str, values: dict[str, Any]) -> Sent:
+        """Submit a modal the bot opened, with `values` by block id: text, or a typed state."""
+        n = next(self._n)
+        state: dict[str, Any] = {}
+        for block in view["blocks"]:
+            if block["type"] != "input":
+                continue
+            element = block["element"]
+            value = values.get(block["block_id"])
+            kind = element["type"]
+            if kind == "users_select":
+                entry = {"type": kind, "selected_user": value}
+            elif kind == "static_select":
+                entry = {"type": kind, "selected_option": value and
+                         {"value": value, "text": {"type": "plain_text", "text": value}}}
+            elif kind == "datepicker":
+                entry = {"type": kind, "selected_date": value}
+            else:
+                entry = {"type": kind, "value": value}
+            state[block["block_id"]] = {element["action_id"]: entry}
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T1", "domain": "test"},
+            "user": self.user(user_id),
+            "api_app_id": "A1",
+            "token": "legacy",
+            "trigger_id": f"{n}.3.trigger{n}",
+            "view": {**view, "state": {"values": state}, "hash": "h1"},
+            "response_urls": [],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return Sent(await self.post(body), n, body)
