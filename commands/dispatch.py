@@ -70,9 +70,7 @@ class Dispatcher:
         self.announce_channel = announce_channel
         self.on_commit = on_commit
 
-    async def run_text(
-        self, text: str, caller: Caller, *, request_key: str | None = None
-    ) -> Reply:
+    async def run_text(self, text: str, caller: Caller, *, request_key: str | None = None) -> Reply:
         """Run a typed command line such as `/dri who "Smart contract review"`.
 
         `request_key` names the platform request: a second request with the same key raises

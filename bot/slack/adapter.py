@@ -13,6 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import delete
 
 from bot.runtime import Runtime
 from bot.slack.blocks import PLATFORM, posts
@@ -35,6 +37,7 @@ from commands.dispatch import AlreadyHandled, Caller
 from commands.grammar import GrammarError, tokenize
 from commands.messages import Reply
 from commands.registry import Command, CommandNotFound, Kind, Param
+from storage.models import InboundRequest
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +101,17 @@ class SlackAdapter(SlackSender):
                 raise ValueError("Socket Mode needs LIAISON_SLACK_APP_TOKEN (xapp-...)")
             self._socket = AsyncSocketModeHandler(self.app, token.get_secret_value())
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        await self.forget_old_requests()
         await self.check_setup()
+
+    async def forget_old_requests(self, older_than: timedelta = timedelta(days=1)) -> int:
+        """Drop request keys older than Slack ever re-sends (minutes); return how many went."""
+        cutoff = self.runtime.clock.now() - older_than
+        async with self.runtime.sessions.begin() as session:
+            result = await session.execute(
+                delete(InboundRequest).where(InboundRequest.received_at < cutoff)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
         """Finish the work of requests already acknowledged, then stop listening."""

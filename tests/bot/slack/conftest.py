@@ -37,6 +37,17 @@ def slack_settings(settings: Settings, fake: FakeSlack) -> Settings:
     )
 
 
+def shown(message: dict[str, Any]) -> str:
+    """Everything a Slack message shows, as mrkdwn: its blocks' texts, one per line."""
+    out = []
+    for block in message.get("blocks") or []:
+        if "text" in block:
+            out.append(block["text"]["text"])
+        out.extend(f["text"] for f in block.get("fields", []))
+        out.extend(e["text"] for e in block.get("elements", []) if e.get("type") == "mrkdwn")
+    return "\n".join(out) or str(message.get("text", ""))
+
+
 @dataclass
 class SlackBot:
     """The running bot, the fake Slack it talks to, and a Slack user to drive it."""
@@ -69,7 +80,7 @@ class SlackBot:
         answer = self.reply(await self.command(command, text, as_=as_))
         assert answer["response_type"] == "ephemeral"
         assert ":x:" not in answer["text"], answer["text"]
-        return str(answer["text"])
+        return shown(answer)
 
     async def press(self, action_id: str, *, as_: str, ts: str, channel: str = SHARED) -> Sent:
         """Press a button on the message `ts` and wait for everything it caused."""
@@ -96,7 +107,9 @@ async def open_slack(
     adapter = SlackAdapter(runtime, **options)
     runtime.worker.senders.append(adapter)
     await adapter.start()
-    return SlackBot(runtime, adapter, fake, SlackUser(fake, f"http://127.0.0.1:{adapter.port}/slack/events"))
+    return SlackBot(
+        runtime, adapter, fake, SlackUser(fake, f"http://127.0.0.1:{adapter.port}/slack/events")
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A fake Slack, at the wire: the Web API, response URLs, file uploads, and signed requests to the bot.
+"""A fake Slack at the wire: Web API, response URLs, file uploads, signed requests to the bot.
 
 `FakeSlack` is an aiohttp server on 127.0.0.1 that answers the Web API methods Liaison calls,
 keeps every call it received (method, parsed arguments, and how it answered), keeps the
@@ -94,7 +94,9 @@ class FakeSlack:
     def to(self, method: str, *, outcome: str | None = "ok") -> list[Call]:
         """The calls of one method, those with a given outcome (None: all of them)."""
         return [
-            c for c in self.calls if c.method == method and (outcome is None or c.outcome == outcome)
+            c
+            for c in self.calls
+            if c.method == method and (outcome is None or c.outcome == outcome)
         ]
 
     def posted(self, channel: str | None = None) -> list[Call]:
@@ -107,11 +109,7 @@ class FakeSlack:
 
     def responses(self, n: int | None = None) -> list[dict[str, Any]]:
         """What the bot sent to response URLs (of request `n`, if given)."""
-        return [
-            c.args["body"]
-            for c in self.to("response_url")
-            if n is None or c.args["n"] == n
-        ]
+        return [c.args["body"] for c in self.to("response_url") if n is None or c.args["n"] == n]
 
     # --- the server -------------------------------------------------------------------------------
 
@@ -171,8 +169,14 @@ class FakeSlack:
         return f"1700000000.{next(self._counter):06d}"
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"url": self.url, "team": "Test", "user": "liaison", "team_id": "T1",
-                "user_id": "UBOT", "bot_id": "BBOT"}
+        return {
+            "url": self.url,
+            "team": "Test",
+            "user": "liaison",
+            "team_id": "T1",
+            "user_id": "UBOT",
+            "bot_id": "BBOT",
+        }
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args["channel"])
@@ -180,8 +184,12 @@ class FakeSlack:
         if channel.startswith("U"):
             channel = "D" + channel[1:]
         ts = self._ts()
-        message = {"ts": ts, "text": args.get("text"), "blocks": args.get("blocks", []),
-                   "thread_ts": args.get("thread_ts")}
+        message = {
+            "ts": ts,
+            "text": args.get("text"),
+            "blocks": args.get("blocks", []),
+            "thread_ts": args.get("thread_ts"),
+        }
         self.messages[(channel, ts)] = message
         return {"channel": channel, "ts": ts, "message": message}
 
@@ -271,15 +279,21 @@ class SlackUser:
         if retry is not None:
             headers["X-Slack-Retry-Num"] = str(retry)
             headers["X-Slack-Retry-Reason"] = "http_timeout"
-        async with aiohttp.ClientSession() as session:
-            async with session.post(self.bot_url, data=body, headers=headers) as response:
-                await response.read()
-                return response.status
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.bot_url, data=body, headers=headers) as response,
+        ):
+            await response.read()
+            return response.status
 
     def user(self, user_id: str) -> dict[str, str]:
         """The `user` object of an interaction payload."""
-        return {"id": user_id, "username": user_id.lower(), "name": user_id.lower(),
-                "team_id": "T1"}
+        return {
+            "id": user_id,
+            "username": user_id.lower(),
+            "name": user_id.lower(),
+            "team_id": "T1",
+        }
 
     def command_body(self, command: str, text: str, user_id: str, n: int) -> str:
         """A slash command as Slack posts it."""
@@ -354,8 +368,11 @@ class SlackUser:
             if kind == "users_select":
                 entry = {"type": kind, "selected_user": value}
             elif kind == "static_select":
-                entry = {"type": kind, "selected_option": value and
-                         {"value": value, "text": {"type": "plain_text", "text": value}}}
+                entry = {
+                    "type": kind,
+                    "selected_option": value
+                    and {"value": value, "text": {"type": "plain_text", "text": value}},
+                }
             elif kind == "datepicker":
                 entry = {"type": kind, "selected_date": value}
             else:

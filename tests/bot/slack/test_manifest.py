@@ -1,0 +1,67 @@
+"""`liaison slack manifest`: the app in one paste, with every command group of the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.config import Settings, SlackSettings, load_settings
+from bot.slack.manifest import manifest
+from commands import build_registry
+from commands.messages import Message
+from commands.registry import Group, Registry
+from tests.bot.test_cli import demo_config, invoke
+from tests.conftest import DEMO
+from tests.harness import refused, succeeded
+
+
+def _commands(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["command"]: c for c in data["features"]["slash_commands"]}
+
+
+def test_the_manifest_has_one_command_per_group_plus_the_catch_all(tmp_path: Path) -> None:
+    config = demo_config(tmp_path / "liaison.toml")
+    data = yaml.safe_load(
+        succeeded(invoke(config, "slack", "manifest", "--url", "https://bot.example.org/"))
+    )
+    groups = [g.name for g in build_registry().groups()]
+    assert list(_commands(data)) == [f"/{g}" for g in groups] + ["/liaison"]
+    review = _commands(data)["/review"]
+    assert review["should_escape"] is True
+    assert "request <link> <title>" in review["usage_hint"]
+    # The demo runs Socket Mode: no URLs needed.
+    assert data["settings"]["socket_mode_enabled"] is True
+    assert "request_url" not in data["settings"]["interactivity"]
+    scopes = data["oauth_config"]["scopes"]["bot"]
+    assert {"commands", "chat:write", "im:write", "files:write", "users:read"} <= set(scopes)
+
+
+def test_http_mode_points_commands_and_buttons_at_the_events_url() -> None:
+    settings = load_settings(str(DEMO))
+    http = settings.model_copy(update={"slack": SlackSettings(mode="http")})
+    data = manifest(http, build_registry(), "https://bot.example.org")
+    url = "https://bot.example.org/slack/events"
+    assert data["settings"]["interactivity"] == {"is_enabled": True, "request_url": url}
+    assert data["settings"]["socket_mode_enabled"] is False
+    assert {c["url"] for c in data["features"]["slash_commands"]} == {url}
+
+
+def test_a_group_added_to_the_registry_appears_with_no_adapter_change() -> None:
+    agenda = Group("agenda", "The weekly sync agenda")
+
+    @agenda.command("add")
+    async def add(ctx: Any, args: dict[str, Any]) -> Message:
+        """Add a topic."""
+        return Message()
+
+    settings: Settings = load_settings(str(DEMO))
+    data = manifest(settings, Registry([*build_registry().groups(), agenda]))
+    assert _commands(data)["/agenda"]["description"] == "The weekly sync agenda"
+
+
+def test_a_url_that_is_not_https_is_refused(tmp_path: Path) -> None:
+    config = demo_config(tmp_path / "liaison.toml")
+    (problem,) = refused(invoke(config, "slack", "manifest", "--url", "http://x"))
+    assert "https://" in problem
