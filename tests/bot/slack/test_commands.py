@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import timedelta
@@ -129,6 +130,20 @@ async def test_a_resent_request_has_one_effect(slack: SlackBot) -> None:
     assert await _count(slack, InboundRequest) == 1
     assert len(slack.fake.posted(SHARED)) == 1
     assert len(slack.fake.responses(99)) == 1
+
+
+async def test_a_request_resent_while_the_first_still_runs_has_one_effect(
+    slack: SlackBot,
+) -> None:
+    body = slack.user.command_body(
+        "/review", "request https://github.com/org/repo/pull/8 Racing", USERS["alice"], 98
+    )
+    statuses = await asyncio.gather(*(slack.user.post(body, retry=n or None) for n in range(4)))
+    assert statuses == [200] * 4
+    await slack.settle()
+    assert await _count(slack, Review) == 1
+    assert len(slack.fake.posted(SHARED)) == 1
+    assert len(slack.fake.responses(98)) == 1
 
 
 async def test_request_keys_are_forgotten_a_day_later(slack: SlackBot, clock: FakeClock) -> None:
