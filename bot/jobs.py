@@ -214,9 +214,12 @@ class Jobs:
             return ran
 
     async def refresh(self) -> None:
-        """Re-register jobs whose schedule lives in the database (the refreshers)."""
+        """Re-register jobs whose schedule lives in the database (the refreshers), and record
+        new jobs, so that a restart catches up from their registration."""
         async with self._lock:
             await self._refresh()
+            for job_id, job in list(self._jobs.items()):
+                await self._last_run(job_id, job.registered_at)
 
     def changed(self) -> None:
         """A command changed a schedule: refresh soon, without making the command wait."""

@@ -154,7 +154,9 @@ async def roll_over(
             old.state, old.ended_at = MeetingState.ENDED, now
         else:
             old.state = MeetingState.SKIPPED
-        await carry(session, await open_items(session, old), target, why="carried")
+        # Every meeting date it sat out counts, held or not (the dates between have no rows).
+        missed = max(1, (target.date - old.date).days // 7)
+        await carry(session, await open_items(session, old), target, why="carried", times=missed)
 
 
 async def open_items(session: AsyncSession, meeting: Meeting) -> list[AgendaItem]:
@@ -173,6 +175,7 @@ async def carry(
     to: Meeting,
     *,
     why: Literal["carried", "deferred", "moved"],
+    times: int = 1,
 ) -> None:
     """Move items to the end of another meeting's agenda, counting why (a move counts nothing)."""
     last = await session.scalar(
@@ -185,7 +188,7 @@ async def carry(
         position += 1
         item.meeting_id, item.position = to.id, position
         if why == "carried":
-            item.carried += 1
+            item.carried += times
         elif why == "deferred":
             item.deferred += 1
     await session.flush()
