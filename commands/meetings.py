@@ -338,9 +338,19 @@ async def meeting_start(ctx: Context, args: dict[str, Any]) -> Message:
     items = await open_items(ctx.session, nxt)
     return Message(
         lines=(
-            line(f"The weekly sync of {nxt.date.isoformat()} has started, with "),
-            line(f"{len(items)} agenda item(s). Record outcomes with ", code("/decision add")),
-            line("and ", code("/action add"), "; finish with ", code("/meeting end"), "."),
+            line(
+                f"The weekly sync of {nxt.date.isoformat()} has started, with "
+                f"{len(items)} agenda item(s)."
+            ),
+            line(
+                "Record outcomes with ",
+                code("/decision add"),
+                " and ",
+                code("/action add"),
+                "; finish with ",
+                code("/meeting end"),
+                ".",
+            ),
         ),
         tone="success",
     )
