@@ -27,7 +27,13 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from commands.calendar import country_holidays, parse_business_hours
-from commands.grammar import GrammarError, parse_duration
+from commands.grammar import (
+    GrammarError,
+    parse_clock_time,
+    parse_duration,
+    parse_timezone,
+    parse_weekday,
+)
 from storage.models import Role
 
 DEFAULT_CONFIG = "liaison.toml"
@@ -241,6 +247,31 @@ class DiscordSettings(_Section):
     guild: int | None = None
 
 
+def _grammar(parse: Any) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError('write it as text, e.g. "thursday", "16:00" or "Europe/London"')
+        try:
+            return parse(value)
+        except GrammarError as exc:
+            raise ValueError(str(exc)) from None
+
+    return BeforeValidator(check)
+
+
+class MeetingSettings(_Section):
+    """The weekly sync meeting; `/meeting schedule` overrides it in the database."""
+
+    # Written "thursday" or "thu"; held as 0 = Monday ... 6 = Sunday.
+    weekday: Annotated[int, _grammar(parse_weekday)] = 3
+    time: Annotated[str, _grammar(parse_clock_time)] = "16:00"
+    timezone: Annotated[str, _grammar(parse_timezone)] = "UTC"
+    # A logical channel from [[channels]]; None means the first one.
+    channel: str | None = None
+    duration: Duration = timedelta(hours=1)
+    agenda_post_before: Duration = timedelta(hours=24)
+
+
 class Settings(BaseSettings):
     """The whole configuration."""
 
@@ -260,6 +291,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     http: HttpSettings = HttpSettings()
     discord: DiscordSettings = DiscordSettings()
+    meeting: MeetingSettings | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -298,6 +330,11 @@ class Settings(BaseSettings):
                             f"policies[{n}].escalation[{m}].notify: no channel called "
                             f"{target[8:]!r} (expected one of {', '.join(sorted(channels))})"
                         )
+        if self.meeting and self.meeting.channel and self.meeting.channel not in channels:
+            problems.append(
+                f"meeting.channel: no channel called {self.meeting.channel!r} "
+                f"(expected one of {', '.join(sorted(channels))})"
+            )
         if sum(p.default for p in self.policies) > 1:
             problems.append("policies: only one policy can have default = true")
         if problems:

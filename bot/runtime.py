@@ -13,7 +13,9 @@ from bot import db
 from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import DeliveryWorker
+from bot.jobs import Jobs
 from bot.sync import apply_config
+from bot.weekly import schedule_weekly_sync
 from commands import build_registry
 from commands.clock import Clock, SystemClock
 from commands.dispatch import Dispatcher
@@ -33,16 +35,20 @@ class Runtime:
     dispatcher: Dispatcher
     worker: DeliveryWorker
     deadlines: Deadlines
+    jobs: Jobs
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Start delivery and the SLA wake-up (which first sends whatever fell due)."""
+        """Start delivery, the SLA wake-up and the cron jobs (each first catches up)."""
         self._background.append(asyncio.create_task(self.worker.run_forever()))
         await self.deadlines.start()
+        if await self.jobs.start():
+            self.worker.wake()
 
     async def close(self) -> None:
         """Stop the running parts and release the database connections."""
         self.deadlines.stop()
+        self.jobs.stop()
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -77,11 +83,25 @@ async def open_runtime(
         on_written=worker.wake,
     )
 
+    jobs = Jobs(sessions, clock)
+
+    async def weekly_sync() -> None:
+        await schedule_weekly_sync(
+            jobs, sessions, platforms=frozenset(platforms), on_written=worker.wake
+        )
+
+    await weekly_sync()
+    # Every run of the jobs first re-reads the schedule: a meeting moved on any replica moves
+    # its agenda post too.
+    jobs.refreshers.append(weekly_sync)
+
     def on_commit(signals: set[str]) -> None:
         if "outbox" in signals:
             worker.wake()
         if "deadlines" in signals:
             deadlines.changed()
+        if "jobs" in signals:
+            jobs.changed()
 
     dispatcher = Dispatcher(
         registry,
@@ -91,4 +111,4 @@ async def open_runtime(
         announce_channel=settings.announce_channel,
         on_commit=on_commit,
     )
-    return Runtime(settings, engine, sessions, clock, registry, dispatcher, worker, deadlines)
+    return Runtime(settings, engine, sessions, clock, registry, dispatcher, worker, deadlines, jobs)

@@ -27,6 +27,7 @@ from bot.config import (
     DatabaseSettings,
     DiscordSettings,
     EscalationLevel,
+    MeetingSettings,
     OrgSettings,
     PersonSettings,
     PolicySettings,
@@ -147,6 +148,7 @@ def test_every_section_model_of_the_settings_is_found() -> None:
         RepeatSettings,
         SlackSettings,
         DiscordSettings,
+        MeetingSettings,
     }
     assert expected <= set(SECTIONS.values())
 
