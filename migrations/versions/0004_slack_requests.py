@@ -1,7 +1,7 @@
 """Slack requests already handled (re-sent requests never run twice)
 
-Revision ID: 0003_slack
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-21 07:50:53.249319
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0003_slack"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
