@@ -171,3 +171,21 @@ async def test_a_forged_signature_or_an_old_timestamp_gets_401_and_writes_nothin
     assert [c.method for c in slack.fake.calls if c.method != "users.info"] == [
         "conversations.info"
     ], "nothing reached the Web API"
+
+
+async def test_the_weekly_sync_groups_answer_through_slack(slack: SlackBot) -> None:
+    # Groups added after the adapter was written reach Slack through the registry alone.
+    assert "Weekly sync" in await slack.ok("/meeting", "next")
+    said = await slack.ok("/agenda", 'add "Audit scope" minutes=15 owner=<@UCAROL|carol>')
+    assert "Audit scope" in said
+    assert "<@UCAROL>" in await slack.ok("/agenda", "list")
+    said = await slack.ok("/action", "add <@UDAVE> 2030-01-10 Write the hand-off doc")
+    assert "Write the hand-off doc" in said
+    assert [c.args["channel"] for c in slack.fake.posted()][-1] == USERS["dave"]
+    assert "Write the hand-off doc" in await slack.ok("/action", "list open")
+    assert "Recorded decision #1" in await slack.ok("/decision", "add We adopt the 16h SLA")
+    assert "Leverage v2" in await slack.ok("/roadmap", "add set 2030Q1 Leverage v2")
+    assert "in-progress" in await slack.ok("/roadmap", "update 1 status=in-progress")
+    # A lead of set cannot edit ic's roadmap; the answer names who can.
+    answer = slack.reply(await slack.command("/roadmap", "add ic 2030Q1 Other"))
+    assert "Ask <@UCAROL>" in answer["text"] or "Ask @carol" in answer["text"]
