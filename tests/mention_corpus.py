@@ -27,7 +27,7 @@ MENTION_INJECTIONS: tuple[str, ...] = (
     "<@&123456789012345678>",
     "<#123456789012345678>",
     "@\u200beveryone",
-    "＠everyone",
+    "\uff20everyone",
     "@every\u200bone",
     "&lt;!channel&gt;",
     "&amp;lt;!here&amp;gt;",
