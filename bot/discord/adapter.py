@@ -52,6 +52,8 @@ class LiaisonClient(discord.Client):
     """A discord.py client that knows the adapter serving it (None: publishing commands only)."""
 
     def __init__(self, liaison: DiscordAdapter | None = None) -> None:
+        # Liaison has no voice: the warnings about voice libraries would only mislead.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             intents=intents(),
             # Nothing pings unless a send says whom: the safe default under every call.

@@ -216,6 +216,7 @@ def build_tree(client: discord.Client, registry: Registry) -> LiaisonTree:
 
 def command_payload(registry: Registry) -> list[dict[str, Any]]:
     """The JSON that `sync` sends to Discord for these commands (no token needed)."""
-    client = discord.Client(intents=discord.Intents.none())
-    tree = build_tree(client, registry)
+    from bot.discord.adapter import LiaisonClient
+
+    tree = build_tree(LiaisonClient(None), registry)
     return [c.to_dict(tree) for c in tree.get_commands()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,6 +34,11 @@ USERS = {
     "dave": 100000000000000004,
 }
 STRANGER = 100000000000000099
+
+
+def shown(text: str) -> str:
+    """Markdown as a reader sees it: backslash escapes and zero-width spaces are invisible."""
+    return re.sub(r"\\(.)", r"\1", text).replace("\u200b", "")
 
 
 def user_payload(name: str, uid: int | None = None) -> dict[str, Any]:
@@ -188,7 +194,7 @@ class Discord:
                 "resolved": {"users": {uid: user_payload(picked)}},
             }
         payload["data"] = data
-        payload["message"] = {**message, "components": []}
+        payload["message"] = message
         return payload
 
     # --- delivering -----------------------------------------------------------------------------
@@ -228,6 +234,10 @@ class Discord:
         await self.deliver(self.component_payload(as_, custom_id, ref, picked=picked))
         return self.reply_text(start)
 
+    def last_reply(self) -> str:
+        """The reference of the newest reply shown to someone (e.g. one holding a picker)."""
+        return [k for k in self.api.messages if k.startswith("reply:")][-1]
+
     def callbacks(self, start: int = 0) -> list[Any]:
         """Interaction callbacks and follow-ups since call `start`."""
         return [
@@ -243,9 +253,10 @@ class Discord:
             data = call.json.get("data", call.json) if call.json else {}
             for embed in (data or {}).get("embeds", []):
                 out.extend(x for x in (embed.get("title"), embed.get("description")) if x)
+                out.extend(f"{f['name']}: {f['value']}" for f in embed.get("fields", []))
             if data and data.get("content"):
                 out.append(data["content"])
-        return "\n".join(out)
+        return shown("\n".join(out))
 
     async def drain(self) -> None:
         """Deliver everything due in the outbox."""

@@ -151,6 +151,9 @@ class FakeDiscord:
         if method == "PATCH" and parts[0] == "channels" and parts[2] == "messages":
             return self._store(parts[1], parts[3], body, files)
         if method == "POST" and parts[0] == "interactions" and parts[3:] == ["callback"]:
+            if body.get("data") and body["type"] == 4:
+                # Kept like a posted message, so a test can press what a reply shows.
+                self._store("reply", parts[1], body["data"], files)
             return {"interaction": {"id": parts[1], "type": 2}}
         if parts[0] == "webhooks":
             return self._store("0", self.new_id(), body, files)
