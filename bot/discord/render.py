@@ -33,6 +33,7 @@ ROWS = 5
 COLOURS = {"info": 0x5865F2, "success": 0x57F287, "warning": 0xFEE75C, "error": 0xED4245}
 ZWSP = "\u200b"
 MORE = "…"
+_MARK = 24
 
 
 def escape(text: str) -> str:
@@ -89,7 +90,9 @@ def _chunks(text: str, size: int) -> list[str]:
     """Split text into pieces of at most `size`, at a line break or space where there is one."""
     out: list[str] = []
     while len(text) > size:
-        cut = max(text.rfind("\n", 0, size), text.rfind(" ", 0, size))
+        cut = text.rfind("\n", 0, size)
+        if cut <= size // 2:
+            cut = text.rfind(" ", 0, size)
         cut = cut if cut > size // 2 else size
         out.append(text[:cut])
         text = text[cut:].lstrip("\n")
@@ -200,21 +203,19 @@ def _paginate(
     fields: list[tuple[str, str, bool]],
     footer: str,
 ) -> list[Page]:
+    # Room is kept on every page for the footer and a "page n/m" mark.
+    budget = EMBED_TOTAL - len(footer) - _MARK
     pages = [Page(title=title, url=url)]
     for chunk in body:
         page = pages[-1]
         joined = f"{page.description}\n{chunk}" if page.description else chunk
-        if len(joined) > DESCRIPTION or page.size() + len(joined) - len(page.description) > (
-            EMBED_TOTAL - len(footer)
-        ):
+        if len(joined) > DESCRIPTION or page.size() - len(page.description) + len(joined) > budget:
             pages.append(Page(description=chunk))
         else:
             page.description = joined
     for name, value, inline in fields:
         page = pages[-1]
-        if len(page.fields) >= FIELDS or page.size() + len(name) + len(value) > (
-            EMBED_TOTAL - len(footer)
-        ):
+        if len(page.fields) >= FIELDS or page.size() + len(name) + len(value) > budget:
             page = Page()
             pages.append(page)
         page.fields.append((name, value, inline))
@@ -222,7 +223,8 @@ def _paginate(
     if len(pages) > 1:
         for n, page in enumerate(pages, start=1):
             mark = f"page {n}/{len(pages)}"
-            page.footer = f"{page.footer} · {mark}" if page.footer else mark
+            kept = _clip(page.footer, FOOTER - _MARK)
+            page.footer = f"{kept} · {mark}" if kept else mark
     return pages
 
 
