@@ -1,4 +1,4 @@
-"""Delivery to Discord: safe mentions and limits on every send and edit; failures as the outbox needs."""
+"""Delivery to Discord: safe mentions and limits on every send and edit; failures kept right."""
 
 from __future__ import annotations
 

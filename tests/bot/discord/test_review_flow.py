@@ -1,4 +1,4 @@
-"""A review on Discord: requested by slash command, moved on by buttons, its card edited in place."""
+"""A review on Discord: requested by slash command, moved on by buttons, its card edited."""
 
 from __future__ import annotations
 
