@@ -360,6 +360,72 @@ def slack_manifest(
     typer.echo(manifest_yaml(settings, build_registry(), url), nl=False)
 
 
+# --- Discord -------------------------------------------------------------------------------------
+
+discord_app = typer.Typer(no_args_is_help=True, help="Discord: publish the slash commands.")
+app.add_typer(discord_app, name="discord")
+
+
+@discord_app.command("commands")
+def discord_commands(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON that sync sends to Discord.")
+    ] = False,
+) -> None:
+    """Show the slash commands Liaison publishes on Discord (no token needed)."""
+    import json
+
+    from bot.discord.tree import command_payload
+    from commands import build_registry
+
+    payload = command_payload(build_registry())
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    for command in payload:
+        subs = [o for o in command.get("options", []) if o["type"] == 1]
+        for sub in subs or [command]:
+            name = f"/{command['name']} {sub['name']}" if subs else f"/{command['name']}"
+            typer.echo(f"{name} — {sub['description']}")
+
+
+@discord_app.command("sync")
+def discord_sync(
+    ctx: typer.Context,
+    guild: Annotated[
+        int | None,
+        typer.Option(
+            "--guild", help="Sync to this server only (instant); default: [discord] guild."
+        ),
+    ] = None,
+    everywhere: Annotated[
+        bool, typer.Option("--global", help="Sync globally even if [discord] guild is set.")
+    ] = False,
+) -> None:
+    """Publish the slash commands to Discord: to one server, or globally for production."""
+    from bot.discord.publish import PublishError, publish
+    from commands import build_registry
+
+    settings = _load(ctx)
+    token = settings.discord.token
+    if token is None:
+        typer.echo(
+            "liaison: no Discord token: set LIAISON_DISCORD_TOKEN (see docs/discord.md)", err=True
+        )
+        raise typer.Exit(2)
+    target = None if everywhere else guild or settings.discord.guild
+
+    async def work() -> list[str]:
+        try:
+            return await publish(token.get_secret_value(), build_registry(), target)
+        except PublishError as exc:
+            raise Failure(str(exc)) from None
+
+    names = _run(work)
+    where = f"server {target} (available now)" if target else "all servers (global)"
+    typer.echo(f"synced {len(names)} commands to {where}: " + ", ".join("/" + n for n in names))
+
+
 def main() -> None:
     """Entry point of the `liaison` console script."""
     app()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 Style = Literal["plain", "bold", "italic", "code"]
@@ -89,6 +90,9 @@ class Field:
     name: str
     value: Line
     inline: bool = True
+    # The instant the value counts down to (a running SLA clock), for platforms that can show
+    # a live countdown (Discord's <t:...:R>); the value's text still says it in words.
+    due: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -141,10 +145,7 @@ class Message:
         return {
             "title": self.title,
             "lines": [[_span_to_dict(s) for s in ln] for ln in self.lines],
-            "fields": [
-                {"name": f.name, "value": [_span_to_dict(s) for s in f.value], "inline": f.inline}
-                for f in self.fields
-            ],
+            "fields": [_field_to_dict(f) for f in self.fields],
             "actions": [{"id": a.id, "label": a.label, "style": a.style} for a in self.actions],
             "footer": self.footer,
             "tone": self.tone,
@@ -157,12 +158,7 @@ class Message:
         return cls(
             title=data.get("title", ""),
             lines=tuple(tuple(_span_from_dict(s) for s in ln) for ln in data.get("lines", [])),
-            fields=tuple(
-                Field(
-                    f["name"], tuple(_span_from_dict(s) for s in f["value"]), f.get("inline", True)
-                )
-                for f in data.get("fields", [])
-            ),
+            fields=tuple(_field_from_dict(f) for f in data.get("fields", [])),
             actions=tuple(
                 Action(a["id"], a["label"], a.get("style", "secondary"))
                 for a in data.get("actions", [])
@@ -179,6 +175,20 @@ class Reply:
 
     message: Message
     ok: bool = True
+
+
+def _field_to_dict(f: Field) -> dict[str, Any]:
+    out = {"name": f.name, "value": [_span_to_dict(s) for s in f.value], "inline": f.inline}
+    if f.due is not None:
+        out["due"] = f.due.isoformat()
+    return out
+
+
+def _field_from_dict(d: dict[str, Any]) -> Field:
+    due = datetime.fromisoformat(d["due"]) if d.get("due") else None
+    return Field(
+        d["name"], tuple(_span_from_dict(s) for s in d["value"]), d.get("inline", True), due
+    )
 
 
 def _image_to_dict(image: Image) -> dict[str, Any]:

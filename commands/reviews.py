@@ -141,7 +141,8 @@ def card(review: Review, clocks: dict[str, ReviewClock], now: datetime, ref: Any
     for kind in rc.CLOCKS:
         if kind in clocks:
             v = rc.view(review, clocks[kind], now)
-            fields.append(Field(v.label, line(clock_text(v, tz))))
+            running = v.status == "running" and v.remaining > timedelta(0)
+            fields.append(Field(v.label, line(clock_text(v, tz)), due=v.due if running else None))
     cycle = f"cycle {review.cycle} · " if review.cycle > 1 else ""
     return Message(
         title=f"Review #{review.id}",

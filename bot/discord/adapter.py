@@ -1,0 +1,305 @@
+"""The Discord adapter: slash commands and button presses in, outbox notifications out.
+
+Receiving: the gateway delivers interactions; the command tree (generated from the registry)
+and the buttons' `DynamicItem` templates turn them into dispatcher calls. Answers are ephemeral
+(the change itself is announced in the shared channel by the outbox), deferred when the work
+takes longer than `defer_after`, so Discord's 3-second limit is always met.
+
+Sending: plain REST calls through discord.py's HTTP client, which honours Discord's rate-limit
+buckets; a long rate limit, a 5xx or a timeout goes back to the outbox to retry later, and an
+unknown channel or missing access is a permanent failure with Discord's reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from collections.abc import Awaitable, Iterator
+from typing import Any
+
+import aiohttp
+import discord
+
+from bot.delivery import DeliveryError, Destination
+from bot.discord.buttons import ActionButton, PersonPicker, picker_view, view_of
+from bot.discord.render import PLATFORM, Rendered, render
+from bot.discord.tree import build_tree
+from bot.runtime import Runtime
+from commands import completion
+from commands.dispatch import Caller, error_reply
+from commands.messages import Message, PersonRef, Reply
+from commands.registry import Command, Kind
+from storage.engine import reading
+from storage.models import Channel
+
+log = logging.getLogger(__name__)
+
+# Discord wants a first answer within 3 s; past this, defer and answer with a follow-up.
+DEFER_AFTER = 2.0
+# discord.py sleeps through rate limits up to this long; longer ones go back to the outbox.
+MAX_RATELIMIT_WAIT = 10.0
+UNKNOWN_MESSAGE = 10008
+
+
+def intents() -> discord.Intents:
+    """Only what the bot needs: guild events for slash commands; no message content or members."""
+    return discord.Intents(guilds=True)
+
+
+class LiaisonClient(discord.Client):
+    """A discord.py client that knows the adapter serving it (None: publishing commands only)."""
+
+    def __init__(self, liaison: DiscordAdapter | None = None) -> None:
+        # Liaison has no voice: the warnings about voice libraries would only mislead.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        super().__init__(
+            intents=intents(),
+            # Nothing pings unless a send says whom: the safe default under every call.
+            allowed_mentions=discord.AllowedMentions.none(),
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+        )
+        self.liaison = liaison
+
+    async def setup_hook(self) -> None:
+        """Route button presses and picks by their custom_id templates, from any process."""
+        self.add_dynamic_items(ActionButton, PersonPicker)
+
+
+def parse_ref(ref: str) -> tuple[int, int]:
+    """The channel and message ids of a reference written as `channel_id:message_id`."""
+    channel, _, message = ref.partition(":")
+    return int(channel), int(message)
+
+
+class DiscordAdapter:
+    """Liaison on Discord: a `bot.platforms.Adapter`."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self, runtime: Runtime, *, token: str | None = None, defer_after: float = DEFER_AFTER
+    ) -> None:
+        secret = runtime.settings.discord.token
+        self.runtime = runtime
+        self.token = token or (secret.get_secret_value() if secret else "")
+        self.defer_after = defer_after
+        self.client = LiaisonClient(self)
+        self.tree = build_tree(self.client, runtime.registry)
+        self._dms: dict[int, int] = {}
+        self._gateway: asyncio.Task[None] | None = None
+
+    # --- connecting -----------------------------------------------------------------------------
+
+    async def login(self) -> None:
+        """Log in over REST (enough to send and to answer interactions); no gateway yet."""
+        await self.client.login(self.token)
+
+    async def start(self) -> None:
+        """Log in and connect to the gateway, which delivers commands and presses."""
+        await self.login()
+        self._gateway = asyncio.create_task(self.client.connect())
+        self._gateway.add_done_callback(_report_gateway_end)
+
+    async def stop(self) -> None:
+        """Disconnect from Discord."""
+        await self.client.close()
+        if self._gateway is not None:
+            self._gateway.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._gateway
+
+    # --- receiving ------------------------------------------------------------------------------
+
+    def caller(self, interaction: discord.Interaction) -> Caller:
+        """Who is acting, as the dispatcher knows them."""
+        user = interaction.user
+        return Caller(PLATFORM, str(user.id), user.name)
+
+    async def run_command(
+        self, interaction: discord.Interaction, command: Command, raw: dict[str, str]
+    ) -> None:
+        """Run a slash command and answer it."""
+        work = self.runtime.dispatcher.run(command, raw, self.caller(interaction))
+        await self.answer(interaction, await self._in_time(interaction, work))
+
+    async def press(
+        self, interaction: discord.Interaction, action_id: str, picked: int | None
+    ) -> None:
+        """Run the command behind a button; ask for a person first if it needs one."""
+        group, verb, _ = action_id.split(":", 2)
+        command = self.runtime.registry.get((group, verb))
+        missing = [p for p in command.params[1:] if p.required] if command else []
+        extra: dict[str, str] = {}
+        if missing:
+            if len(missing) != 1 or missing[0].kind is not Kind.PERSON or command is None:
+                usage = command.usage if command else "/help"
+                await self.answer(interaction, error_reply("Type the command instead.", usage))
+                return
+            if picked is None:
+                await interaction.response.send_message(
+                    f"Choose the {missing[0].name.replace('_', ' ')}:",
+                    view=picker_view(action_id, missing[0].help),
+                    ephemeral=True,
+                )
+                return
+            extra[missing[0].name] = f"<@{picked}>"
+        work = self.runtime.dispatcher.run_action(action_id, self.caller(interaction), extra)
+        await self.answer(interaction, await self._in_time(interaction, work))
+
+    async def suggest(self, kind: Kind, typed: str) -> list[tuple[str, str]]:
+        """Autocomplete suggestions for a parameter kind."""
+        async with reading(self.runtime.sessions) as session:
+            return await completion.suggest(session, kind, typed)
+
+    async def _in_time(self, interaction: discord.Interaction, work: Awaitable[Reply]) -> Reply:
+        """The reply, deferring the interaction first if it is not ready in time."""
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=self.defer_after)
+        if not done:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        return await task
+
+    async def answer(self, interaction: discord.Interaction, reply: Reply) -> None:
+        """Show a reply to the person who asked, only to them, pinging nobody."""
+        rendered = render(reply.message)
+        view = view_of(reply.message.actions)
+        for n, embed in enumerate(rendered.embeds):
+            extra: dict[str, Any] = {"view": view} if view is not None and n == 0 else {}
+            none = discord.AllowedMentions.none()
+            if n == 0 and not interaction.response.is_done():
+                await interaction.response.send_message(
+                    embed=embed, ephemeral=True, allowed_mentions=none, **extra
+                )
+            else:
+                await interaction.followup.send(
+                    embed=embed, ephemeral=True, allowed_mentions=none, **extra
+                )
+
+    # --- sending (bot.delivery.Sender) ---------------------------------------------------------
+
+    def channel_address(self, channel: Channel) -> str | None:
+        """The Discord channel id of a logical channel, if it has one."""
+        return channel.discord_id or None
+
+    def person_address(self, person: PersonRef) -> str | None:
+        """Where to DM a person: their Discord user id, if they have one."""
+        uid = person.id_on(PLATFORM)
+        return f"user:{uid}" if uid else None
+
+    async def send(
+        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+    ) -> str | None:
+        """Post a message (a reply to message `thread`, if given); return `channel:message`."""
+        with _delivery_errors():
+            channel_id = await self._channel_id(to)
+            rendered = render(message)
+            reference = None
+            if thread is not None:
+                anchor_channel, anchor = parse_ref(thread)
+                reference = discord.MessageReference(
+                    message_id=anchor, channel_id=anchor_channel, fail_if_not_exists=False
+                )
+            channel = self.client.get_partial_messageable(channel_id)
+            first: str | None = None
+            for n, embed in enumerate(rendered.embeds):
+                sent = await channel.send(**self._parts(message, rendered, n, embed, reference))
+                first = first or f"{channel_id}:{sent.id}"
+            return first
+
+    async def edit(self, ref: str, to: Destination, message: Message) -> str | None:
+        """Replace a posted message in place, with the same mention rules as a send."""
+        channel_id, message_id = parse_ref(ref)
+        rendered = render(message, single=True)
+        parts = self._parts(message, rendered, 0, rendered.embeds[0], None)
+        parts.pop("reference", None)
+        if "file" in parts:
+            parts["attachments"] = [parts.pop("file")]
+        parts.setdefault("view", None)
+        parts.setdefault("attachments", [])
+        with _delivery_errors():
+            target = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
+            try:
+                await target.edit(**parts)
+            except discord.NotFound as exc:
+                if exc.code != UNKNOWN_MESSAGE:
+                    raise
+                # Someone deleted the message: post the new version instead.
+                return await self.send(to, message, late=False)
+            return ref
+
+    def _parts(
+        self,
+        message: Message,
+        rendered: Rendered,
+        n: int,
+        embed: discord.Embed,
+        reference: discord.MessageReference | None,
+    ) -> dict[str, Any]:
+        """The keyword arguments for one page: pings, buttons and picture on the first only."""
+        first = n == 0
+        parts: dict[str, Any] = {
+            "content": rendered.content if first else None,
+            "embed": embed,
+            "allowed_mentions": rendered.allowed(ping=first),
+        }
+        if first:
+            view = view_of(message.actions)
+            if view is not None:
+                parts["view"] = view
+            if reference is not None:
+                parts["reference"] = reference
+            if message.image is not None:
+                name = message.image.filename.replace("/", "_") or "image.png"
+                parts["file"] = discord.File(
+                    io.BytesIO(message.image.data), filename=name, description=message.image.alt
+                )
+                embed.set_image(url=f"attachment://{name}")
+        return parts
+
+    async def _channel_id(self, to: Destination) -> int:
+        if to.person is None:
+            return int(to.address)
+        user_id = int(to.address.removeprefix("user:"))
+        if user_id not in self._dms:
+            dm = await self.client.create_dm(discord.Object(user_id))
+            self._dms[user_id] = dm.id
+        return self._dms[user_id]
+
+
+@contextlib.contextmanager
+def _delivery_errors() -> Iterator[None]:
+    """Discord's failures as the outbox understands them: permanent, or worth a retry."""
+    try:
+        yield
+    except discord.RateLimited as exc:
+        raise DeliveryError(
+            f"Discord rate limit: retry in {exc.retry_after:.0f}s", retry_after=exc.retry_after
+        ) from None
+    except (discord.NotFound, discord.Forbidden) as exc:
+        raise DeliveryError(_reason(exc), permanent=True) from None
+    except discord.DiscordServerError as exc:
+        raise DeliveryError(_reason(exc)) from None
+    except discord.HTTPException as exc:
+        # Any other 4xx means the request itself is wrong: sending it again cannot help.
+        raise DeliveryError(_reason(exc), permanent=exc.status < 500) from None
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise DeliveryError(f"Discord unreachable: {type(exc).__name__}: {exc}") from None
+    except ValueError as exc:
+        raise DeliveryError(f"not a Discord id: {exc}", permanent=True) from None
+
+
+def _reason(exc: discord.HTTPException) -> str:
+    text = exc.text or exc.response.reason or "no reason given"
+    return f"Discord {exc.status}: {text} (code {exc.code})"
+
+
+def _report_gateway_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the Discord gateway connection ended", exc_info=task.exception())
+
+
+def create_adapter(runtime: Runtime) -> DiscordAdapter:
+    """The Discord adapter for a runtime (its token comes from `[discord] token`)."""
+    return DiscordAdapter(runtime)

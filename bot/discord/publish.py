@@ -1,0 +1,42 @@
+"""Publishing the slash commands to Discord: to one server (instant) or globally."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.discord.adapter import LiaisonClient
+from bot.discord.tree import build_tree
+from commands.registry import Registry
+
+
+class PublishError(Exception):
+    """Discord refused the commands; the message says what to fix."""
+
+
+async def publish(token: str, registry: Registry, guild: int | None) -> list[str]:
+    """Replace the application's commands with the registry's; return the names synced."""
+    client = LiaisonClient(None)
+    tree = build_tree(client, registry)
+    try:
+        await client.login(token)
+        if guild is None:
+            synced = await tree.sync()
+        else:
+            target = discord.Object(guild)
+            tree.copy_global_to(guild=target)
+            synced = await tree.sync(guild=target)
+    except discord.LoginFailure:
+        raise PublishError(
+            "Discord refused the token: check LIAISON_DISCORD_TOKEN (docs/discord.md)"
+        ) from None
+    except discord.Forbidden as exc:
+        where = f"server {guild}" if guild else "this application"
+        raise PublishError(
+            f"Discord refused the commands for {where} ({exc.text or exc.status}): invite the bot "
+            "with the applications.commands scope (docs/discord.md)"
+        ) from None
+    except discord.HTTPException as exc:
+        raise PublishError(f"Discord refused the commands: {exc.status} {exc.text}") from None
+    finally:
+        await client.close()
+    return [c.name for c in synced]

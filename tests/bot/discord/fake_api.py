@@ -1,0 +1,235 @@
+"""A fake Discord REST API on 127.0.0.1: answers the routes the bot uses and records every call.
+
+discord.py is pointed at it through `discord.http.Route.BASE`, so the real library builds and
+sends every request (interaction callbacks, follow-ups, messages, edits, DMs, command sync) and
+the test reads what arrived: method, path, JSON (allowed_mentions included) and files. It can
+answer with failures on demand: 429 with retry_after, 5xx, 404 Unknown Channel, 403 Missing
+Access.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 900000000000000001
+APP_ID = 900000000000000002
+BOT_USER = {
+    "id": str(BOT_ID),
+    "username": "liaison",
+    "discriminator": "0",
+    "avatar": None,
+    "bot": True,
+}
+
+
+@dataclass
+class Call:
+    """One request the bot made."""
+
+    method: str
+    path: str
+    json: Any
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class Failure:
+    """An error to answer the next `times` matching requests with."""
+
+    method: str
+    path: re.Pattern[str]
+    status: int
+    code: int
+    message: str
+    times: int
+    retry_after: float | None = None
+
+
+class FakeDiscord:
+    """The fake API: start() it, point discord.py at `base`, read `calls` and `messages`."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.failures: list[Failure] = []
+        # channel_id:message_id -> the message as it is now (after edits).
+        self.messages: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(1_000_000_000_000_000_000)
+        self._runner: web.AppRunner | None = None
+        self.base = ""
+
+    async def start(self) -> None:
+        """Listen on a free local port."""
+        app = web.Application()
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base = f"http://127.0.0.1:{port}/api/v10"
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        times: int = 1,
+        code: int = 0,
+        message: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        """Answer the next `times` requests matching `method` and the `path` regex with an error."""
+        self.failures.append(
+            Failure(method, re.compile(path), status, code, message, times, retry_after)
+        )
+
+    def called(self, method: str, path: str) -> list[Call]:
+        """The calls matching a method and a path regex, in order."""
+        return [c for c in self.calls if c.method == method and re.fullmatch(path, c.path)]
+
+    def new_id(self) -> str:
+        """A fresh snowflake."""
+        return str(next(self._ids))
+
+    # --- the routes ------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        path = request.match_info["tail"]
+        body, files = await _body(request)
+        self.calls.append(Call(request.method, path, body, files))
+        for failure in self.failures:
+            if (
+                failure.times > 0
+                and failure.method == request.method
+                and failure.path.fullmatch(path)
+            ):
+                failure.times -= 1
+                return _error(failure)
+        answer = self._answer(request.method, path, body, files)
+        if isinstance(answer, Failure):
+            return _error(answer)
+        return _json(answer)
+
+    def _answer(self, method: str, path: str, body: Any, files: list[tuple[str, bytes]]) -> Any:
+        parts = path.split("/")
+        if (method, path) == ("GET", "users/@me"):
+            return BOT_USER
+        if (method, path) == ("GET", "oauth2/applications/@me"):
+            return {
+                "id": str(APP_ID),
+                "name": "Liaison",
+                "description": "",
+                "icon": None,
+                "bot_public": False,
+                "bot_require_code_grant": False,
+                "owner": BOT_USER,
+                "verify_key": "0" * 64,
+                "flags": 0,
+            }
+        if (method, path) == ("POST", "users/@me/channels"):
+            recipient = {
+                "id": str(body["recipient_id"]),
+                "username": "someone",
+                "discriminator": "0",
+                "avatar": None,
+            }
+            return {"id": self.new_id(), "type": 1, "recipients": [recipient]}
+        if method == "POST" and parts[0] == "channels" and parts[2:] == ["messages"]:
+            return self._store(parts[1], self.new_id(), body, files)
+        if method == "PATCH" and parts[0] == "channels" and parts[2] == "messages":
+            return self._store(parts[1], parts[3], body, files)
+        if method == "POST" and parts[0] == "interactions" and parts[3:] == ["callback"]:
+            if body.get("data") and body["type"] == 4:
+                # Kept like a posted message, so a test can press what a reply shows.
+                self._store("reply", parts[1], body["data"], files)
+            return {"interaction": {"id": parts[1], "type": 2}}
+        if parts[0] == "webhooks":
+            return self._store("0", self.new_id(), body, files)
+        if method == "PUT" and parts[0] == "applications" and parts[-1] == "commands":
+            return [
+                {**c, "id": self.new_id(), "application_id": str(APP_ID), "version": "1"}
+                for c in body
+            ]
+        return Failure(method, re.compile(path), 404, 0, "404: Not Found", 1)
+
+    def _store(
+        self, channel_id: str, message_id: str, body: Any, files: list[tuple[str, bytes]]
+    ) -> dict[str, Any]:
+        key = f"{channel_id}:{message_id}"
+        old = self.messages.get(key, {})
+        payload = {
+            "id": message_id,
+            "channel_id": channel_id,
+            "author": BOT_USER,
+            "content": body.get("content", old.get("content")) or "",
+            "embeds": body.get("embeds", old.get("embeds", [])),
+            "components": body.get("components", old.get("components", [])),
+            "attachments": [
+                {
+                    "id": self.new_id(),
+                    "filename": n,
+                    "size": len(d),
+                    "url": f"https://cdn/{n}",
+                    "proxy_url": f"https://cdn/{n}",
+                }
+                for n, d in files
+            ],
+            "timestamp": "2026-01-05T10:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "type": 0,
+        }
+        self.messages[key] = payload
+        # The library parses components it did not send itself; the record keeps them.
+        return {**payload, "components": []}
+
+
+async def _body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
+    if request.content_type.startswith("multipart/"):
+        files: list[tuple[str, bytes]] = []
+        body: Any = None
+        reader = await request.multipart()
+        async for part in reader:
+            data = await part.read()  # type: ignore[union-attr]
+            if part.name == "payload_json":  # type: ignore[union-attr]
+                body = json.loads(data)
+            else:
+                files.append((part.filename or "", bytes(data)))  # type: ignore[union-attr]
+        return body, files
+    text = await request.text()
+    return (json.loads(text) if text else None), []
+
+
+def _error(failure: Failure) -> web.Response:
+    body: dict[str, Any] = {"message": failure.message or "error", "code": failure.code}
+    headers = {}
+    if failure.status == 429:
+        body.update({"retry_after": failure.retry_after or 0.01, "global": False})
+        # discord.py treats a 429 without Via as a Cloudflare ban, not a rate limit.
+        headers["Via"] = "1.1 google"
+    return _json(body, status=failure.status, headers=headers)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # Exactly "application/json", as Discord sends it: discord.py compares the header verbatim.
+    return web.Response(
+        body=json.dumps(body).encode(),
+        status=status,
+        headers={**(headers or {}), "Content-Type": "application/json"},
+    )
