@@ -9,11 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from sqlalchemy import String, cast, false, func, or_, select
+from sqlalchemy import ColumnElement, String, cast, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from commands.registry import Kind
-from storage.models import Area, Org, Person, Review, ReviewState, SlaPolicy
+from storage.models import (
+    ActionItem,
+    ActionStatus,
+    AgendaItem,
+    AgendaStatus,
+    Area,
+    Org,
+    Person,
+    Review,
+    ReviewState,
+    RoadmapItem,
+    SlaPolicy,
+)
 
 LIMIT = 25
 # A source may pre-filter in SQL; it returns at most this many candidates to rank.
@@ -44,21 +57,52 @@ async def _areas(session: AsyncSession, typed: str) -> Sequence[Suggestion]:
     return [(name, name) for name in rows]
 
 
-async def _reviews(session: AsyncSession, typed: str) -> Sequence[Suggestion]:
-    number = typed.lstrip("#").strip()
+async def _numbered(
+    session: AsyncSession,
+    typed: str,
+    number: InstrumentedAttribute[int],
+    text: InstrumentedAttribute[str],
+    *where: ColumnElement[bool],
+) -> list[tuple[int, str]]:
+    """Rows whose id starts with the typed number or whose text contains what was typed."""
+    digits = typed.lstrip("#").strip()
     rows = await session.execute(
-        select(Review.id, Review.title)
+        select(number, text)
         .where(
-            Review.state.in_(_OPEN),
+            *where,
             or_(
-                cast(Review.id, String).like(f"{number}%") if number.isdigit() else false(),
-                func.lower(Review.title).like(_like(typed), escape="\\"),
+                cast(number, String).like(f"{digits}%") if digits.isdigit() else false(),
+                func.lower(text).like(_like(typed), escape="\\"),
             ),
         )
-        .order_by(Review.id.desc())
+        .order_by(number.desc())
         .limit(_FETCH)
     )
+    return [(n, t) for n, t in rows]
+
+
+async def _reviews(session: AsyncSession, typed: str) -> Sequence[Suggestion]:
+    rows = await _numbered(session, typed, Review.id, Review.title, Review.state.in_(_OPEN))
     return [(f"#{rid} {title}", str(rid)) for rid, title in rows]
+
+
+async def _roadmap_items(session: AsyncSession, typed: str) -> Sequence[Suggestion]:
+    rows = await _numbered(session, typed, RoadmapItem.id, RoadmapItem.title)
+    return [(f"#{rid} {title}", str(rid)) for rid, title in rows]
+
+
+async def _agenda_items(session: AsyncSession, typed: str) -> Sequence[Suggestion]:
+    rows = await _numbered(
+        session, typed, AgendaItem.id, AgendaItem.topic, AgendaItem.status == AgendaStatus.OPEN
+    )
+    return [(f"#{aid} {topic}", str(aid)) for aid, topic in rows]
+
+
+async def _actions(session: AsyncSession, typed: str) -> Sequence[Suggestion]:
+    rows = await _numbered(
+        session, typed, ActionItem.id, ActionItem.text, ActionItem.status == ActionStatus.OPEN
+    )
+    return [(f"#{aid} {text}", str(aid)) for aid, text in rows]
 
 
 async def _policies(session: AsyncSession, typed: str) -> Sequence[Suggestion]:
@@ -101,6 +145,9 @@ SOURCES: dict[Kind, Source] = {
     Kind.POLICY: _policies,
     Kind.ORG: _orgs,
     Kind.PERSON: _people,
+    Kind.ROADMAP_ITEM: _roadmap_items,
+    Kind.AGENDA_ITEM: _agenda_items,
+    Kind.ACTION: _actions,
 }
 
 

@@ -32,3 +32,27 @@ async def test_people_are_suggested_by_handle_or_name(chat: Chat) -> None:
             ("@carol — Carol Cavalier", "@carol")
         ]
         assert await suggest(session, Kind.PERSON, "edward") == [("@dave — Dave Edwardk", "@dave")]
+
+
+async def test_roadmap_items_agenda_items_and_actions_are_suggested_by_number_or_text(
+    chat: Chat,
+) -> None:
+    await chat.ok("/roadmap add set 2030Q1 Leverage tokens v2")
+    await chat.ok("/roadmap add set 2030Q2 Treasury dashboard")
+    await chat.ok('/agenda add "Audit scope"')
+    await chat.ok('/agenda add "Hand-off of treasury"')
+    await chat.ok("/action add @dave 2030-01-10 Write the treasury doc")
+    await chat.ok("/action add @dave 2030-01-11 Close the old repo")
+    await chat.ok("/action done 2", as_="dave")
+    async with chat.runtime.sessions() as session:
+        assert await suggest(session, Kind.ROADMAP_ITEM, "treas") == [
+            ("#2 Treasury dashboard", "2")
+        ]
+        assert await suggest(session, Kind.ROADMAP_ITEM, "#1") == [
+            ("#1 Leverage tokens v2", "1")
+        ]
+        assert await suggest(session, Kind.AGENDA_ITEM, "treasury") == [
+            ("#2 Hand-off of treasury", "2")
+        ]
+        # Done actions are not offered.
+        assert await suggest(session, Kind.ACTION, "") == [("#1 Write the treasury doc", "1")]
