@@ -48,9 +48,7 @@ async def test_roadmap_items_agenda_items_and_actions_are_suggested_by_number_or
         assert await suggest(session, Kind.ROADMAP_ITEM, "treas") == [
             ("#2 Treasury dashboard", "2")
         ]
-        assert await suggest(session, Kind.ROADMAP_ITEM, "#1") == [
-            ("#1 Leverage tokens v2", "1")
-        ]
+        assert await suggest(session, Kind.ROADMAP_ITEM, "#1") == [("#1 Leverage tokens v2", "1")]
         assert await suggest(session, Kind.AGENDA_ITEM, "treasury") == [
             ("#2 Hand-off of treasury", "2")
         ]
