@@ -45,6 +45,19 @@ def _slug(value: str) -> str:
 
 
 Slug = Annotated[str, AfterValidator(_slug)]
+
+
+def time_zone(value: str) -> str:
+    """Check an IANA time zone name, or say what is expected."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not a time zone (expected an IANA name such as Europe/London)"
+        ) from None
+    return value
+
+
 NOTIFY_TARGETS = (
     "reviewer",
     "requester",
@@ -108,13 +121,7 @@ class OrgSettings(_Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"{value!r} is not a time zone (expected an IANA name such as Europe/London)"
-            ) from None
-        return value
+        return time_zone(value)
 
     @field_validator("business_hours")
     @classmethod
@@ -240,6 +247,52 @@ class DiscordSettings(_Section):
     guild: int | None = None
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class DigestSettings(_Section):
+    """When and where the weekly digest is posted."""
+
+    weekday: str = "monday"
+    time: str = "09:00"
+    timezone: str = "Europe/London"
+    # Logical channel names; empty means the first configured channel.
+    channels: list[Slug] = []
+
+    @field_validator("weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        word = value.strip().lower()
+        for day in WEEKDAYS:
+            if word in (day, day[:3]):
+                return day
+        raise ValueError(f"{value!r} is not a weekday (expected Monday ... Sunday, or Mon ... Sun)")
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+        if match is None:
+            raise ValueError(f"{value!r} is not a time of day (expected HH:MM, e.g. 09:00)")
+        return f"{int(match[1]):02d}:{match[2]}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return time_zone(value)
+
+    @property
+    def day_number(self) -> int:
+        """The weekday as Python counts it: Monday is 0."""
+        return WEEKDAYS.index(self.weekday)
+
+    @property
+    def hour_minute(self) -> tuple[int, int]:
+        """The local posting time as (hour, minute)."""
+        hour, minute = self.time.split(":")
+        return int(hour), int(minute)
+
+
 class Settings(BaseSettings):
     """The whole configuration."""
 
@@ -259,6 +312,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     http: HttpSettings = HttpSettings()
     discord: DiscordSettings = DiscordSettings()
+    digest: DigestSettings = DigestSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -297,6 +351,12 @@ class Settings(BaseSettings):
                             f"policies[{n}].escalation[{m}].notify: no channel called "
                             f"{target[8:]!r} (expected one of {', '.join(sorted(channels))})"
                         )
+        for name in self.digest.channels:
+            if name not in channels:
+                problems.append(
+                    f"digest.channels: no channel called {name!r} "
+                    f"(expected one of {', '.join(sorted(channels))})"
+                )
         if sum(p.default for p in self.policies) > 1:
             problems.append("policies: only one policy can have default = true")
         if problems:
@@ -317,6 +377,11 @@ class Settings(BaseSettings):
         if self.discord.token is not None:
             platforms.append("discord")
         return platforms
+
+    @property
+    def digest_channels(self) -> list[str]:
+        """Where the weekly digest is posted: [digest] channels, else the first channel."""
+        return list(dict.fromkeys(self.digest.channels)) or [self.announce_channel]
 
     def first_leader(self) -> PersonSettings | None:
         """The first admin in the configuration, else the first lead."""
