@@ -7,7 +7,7 @@ from commands.registry import Registry
 
 def build_registry() -> Registry:
     """Every command group of Liaison, in the order help lists them."""
-    from commands import compliance, help, ownership, people, reviews
+    from commands import compliance, digest, help, ownership, people, reviews
 
     return Registry(
         [
@@ -15,6 +15,7 @@ def build_registry() -> Registry:
             compliance.sla,
             ownership.dri,
             ownership.handoff,
+            digest.digest,
             people.people,
             people.whoami,
             help.help_group,
