@@ -13,6 +13,7 @@ from bot import db
 from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import DeliveryWorker
+from bot.jobs import Jobs
 from bot.sync import apply_config
 from commands import build_registry
 from commands.clock import Clock, SystemClock
@@ -33,16 +34,20 @@ class Runtime:
     dispatcher: Dispatcher
     worker: DeliveryWorker
     deadlines: Deadlines
+    jobs: Jobs
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Start delivery and the SLA wake-up (which first sends whatever fell due)."""
+        """Start delivery, the SLA wake-up and the cron jobs (each first catches up)."""
         self._background.append(asyncio.create_task(self.worker.run_forever()))
         await self.deadlines.start()
+        if await self.jobs.start():
+            self.worker.wake()
 
     async def close(self) -> None:
         """Stop the running parts and release the database connections."""
         self.deadlines.stop()
+        self.jobs.stop()
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -91,4 +96,5 @@ async def open_runtime(
         announce_channel=settings.announce_channel,
         on_commit=on_commit,
     )
-    return Runtime(settings, engine, sessions, clock, registry, dispatcher, worker, deadlines)
+    jobs = Jobs(sessions, clock)
+    return Runtime(settings, engine, sessions, clock, registry, dispatcher, worker, deadlines, jobs)

@@ -294,34 +294,109 @@ class ReviewEvent(Base):
     actor: Mapped[Person | None] = relationship(lazy="joined")
 
 
-# --- the weekly sync and roadmaps (filled in by the sync issue) ----------------------------------
+# --- the weekly sync and roadmaps -----------------------------------------------------------------
 
 
-class Meeting(Base):
-    """A recurring meeting series."""
+class MeetingState(enum.StrEnum):
+    """Where one meeting of the series stands."""
 
-    __tablename__ = "meeting"
+    SCHEDULED = "scheduled"
+    STARTED = "started"
+    ENDED = "ended"
+    # Its time passed without anyone starting it: its open items carried over.
+    SKIPPED = "skipped"
+
+
+class AgendaStatus(enum.StrEnum):
+    """Where one agenda item stands. Deferred and carried items stay open, on a later meeting."""
+
+    OPEN = "open"
+    DISCUSSED = "discussed"
+    REMOVED = "removed"
+
+
+class ActionStatus(enum.StrEnum):
+    """Whether an action item is still to do."""
+
+    OPEN = "open"
+    DONE = "done"
+
+
+class RoadmapStatus(enum.StrEnum):
+    """Where a roadmap item stands."""
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in-progress"
+    SHIPPED = "shipped"
+    DROPPED = "dropped"
+
+
+class MeetingSeries(Base):
+    """The weekly meeting: when (wall-clock time in a zone), where, and how long.
+
+    One row. It starts from the `[meeting]` configuration; once an admin changes it in chat
+    (`set_in_chat`), the database wins over the configuration.
+    """
+
+    __tablename__ = "meeting_series"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # 0 = Monday ... 6 = Sunday, as datetime.weekday().
     weekday: Mapped[int] = mapped_column(Integer)
     time: Mapped[str] = mapped_column(String(5))
     timezone: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(80))
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    agenda_post_before_seconds: Mapped[int] = mapped_column(Integer, default=86400)
+    set_in_chat: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+
+class Meeting(Base):
+    """One meeting of the series, on one date (the series' local date)."""
+
+    __tablename__ = "meeting"
+    __table_args__ = (UniqueConstraint("series_id", "date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("meeting_series.id"))
+    date: Mapped[date] = mapped_column(Date)
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    state: Mapped[MeetingState] = mapped_column(_enum(MeetingState), default=MeetingState.SCHEDULED)
+    started_at: Mapped[datetime | None]
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    ended_at: Mapped[datetime | None]
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+    series: Mapped[MeetingSeries] = relationship(lazy="joined")
 
 
 class AgendaItem(Base):
-    """A topic for a meeting."""
+    """A topic on a meeting's agenda. Carrying or deferring it moves it to a later meeting."""
 
     __tablename__ = "agenda_item"
+    __table_args__ = (Index("ix_agenda_item_meeting_position", "meeting_id", "position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id"))
-    meeting_date: Mapped[date | None] = mapped_column(Date)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id"))
     topic: Mapped[str] = mapped_column(String(300))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    minutes: Mapped[int | None] = mapped_column(Integer)
+    # 1-based order on its meeting's agenda.
+    position: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[AgendaStatus] = mapped_column(_enum(AgendaStatus), default=AgendaStatus.OPEN)
+    # How many meetings ended (or passed) without discussing it.
+    carried: Mapped[int] = mapped_column(Integer, default=0)
+    deferred: Mapped[int] = mapped_column(Integer, default=0)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     created_at: Mapped[datetime]
+    # When it was discussed or removed.
+    closed_at: Mapped[datetime | None]
+
+    meeting: Mapped[Meeting] = relationship(lazy="joined")
+    owner: Mapped[Person | None] = relationship(foreign_keys=[owner_id], lazy="joined")
+    added_by: Mapped[Person | None] = relationship(foreign_keys=[added_by_id], lazy="joined")
 
 
 class Decision(Base):
@@ -330,52 +405,91 @@ class Decision(Base):
     __tablename__ = "decision"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    meeting_date: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+    author: Mapped[Person | None] = relationship(lazy="joined")
 
 
 class ActionItem(Base):
-    """Something someone agreed to do by a date."""
+    """Something someone agreed to do by a date; chased while overdue."""
 
     __tablename__ = "action_item"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
-    due: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    # The last day to do it, in the owner's org's calendar.
+    due: Mapped[date] = mapped_column(Date)
+    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus), default=ActionStatus.OPEN)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    # When the owner is next chased (the business morning after the due date, then weekly);
+    # None once done. The chase job reads the due ones through this index.
+    next_chase_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_chased_at: Mapped[datetime | None]
+    chases: Mapped[int] = mapped_column(Integer, default=0)
+
+    owner: Mapped[Person] = relationship(foreign_keys=[owner_id], lazy="joined")
+    created_by: Mapped[Person | None] = relationship(foreign_keys=[created_by_id], lazy="joined")
 
 
 class RoadmapItem(Base):
     """An item on one org's roadmap."""
 
     __tablename__ = "roadmap_item"
+    __table_args__ = (Index("ix_roadmap_item_org_quarter", "org_id", "quarter"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
     quarter: Mapped[str] = mapped_column(String(7))
     title: Mapped[str] = mapped_column(String(300))
     link: Mapped[str | None] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(20), default="planned")
+    status: Mapped[RoadmapStatus] = mapped_column(
+        _enum(RoadmapStatus), default=RoadmapStatus.PLANNED
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    org: Mapped[Org] = relationship(lazy="joined")
+
 
 class RoadmapEvent(Base):
-    """One change to a roadmap item."""
+    """One change to a roadmap item ("created", "status", "quarter", ...): who, when, old -> new."""
 
     __tablename__ = "roadmap_event"
+    __table_args__ = (Index("ix_roadmap_event_item_at", "item_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("roadmap_item.id", ondelete="CASCADE"))
-    at: Mapped[datetime]
+    # Indexed: the digest reads the changes since the last digest.
+    at: Mapped[datetime] = mapped_column(index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     field: Mapped[str] = mapped_column(String(20))
     old_value: Mapped[str | None] = mapped_column(String(300))
     new_value: Mapped[str | None] = mapped_column(String(300))
+
+    item: Mapped[RoadmapItem] = relationship(lazy="joined")
+    actor: Mapped[Person | None] = relationship(lazy="joined")
+
+
+# --- scheduled jobs ------------------------------------------------------------------------------
+
+
+class JobRun(Base):
+    """The latest occurrence a cron job (bot/jobs.py) has run for, so downtime is caught up once."""
+
+    __tablename__ = "job_run"
+
+    job_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last_occurrence: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 # --- delivery ------------------------------------------------------------------------------------

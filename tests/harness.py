@@ -39,7 +39,8 @@ class Chat:
         self.clock = clock
 
     async def wait(self, by: timedelta) -> list[tuple[str, str]]:
-        """Let time pass as for a running bot: each SLA stage fires at its own due instant.
+        """Let time pass as for a running bot: each SLA stage and each cron job occurrence
+        fires at its own instant.
 
         Returns what was delivered meanwhile, as (address, text); thread lines and card
         edits are marked "(thread)" and "(updated)" in the address.
@@ -47,22 +48,29 @@ class Chat:
         assert isinstance(self.clock, FakeClock), "only fake time can be made to pass"
         start = len(self.console.transcript)
         end = self.clock.now() + by
-        await self.runtime.deadlines.tick()
-        while (due := self.runtime.deadlines.armed_for) is not None and due <= end:
+        await self._tick()
+        while (due := self._next_due()) is not None and due <= end:
             self.clock.set(max(due, self.clock.now()))
-            await self.runtime.deadlines.tick()
-            await self.runtime.worker.drain()
+            await self._tick()
         self.clock.set(end)
         await self.runtime.worker.drain()
         return self.delivered(start)
+
+    def _next_due(self) -> datetime | None:
+        found = [self.runtime.deadlines.armed_for, self.runtime.jobs.next_due()]
+        return min((d for d in found if d is not None), default=None)
+
+    async def _tick(self) -> None:
+        await self.runtime.deadlines.tick()
+        await self.runtime.jobs.run_due()
+        await self.runtime.worker.drain()
 
     async def jump(self, to: datetime) -> list[tuple[str, str]]:
         """Jump to an instant at once, as if the bot had been down until then; then catch up."""
         assert isinstance(self.clock, FakeClock), "only fake time can be made to pass"
         start = len(self.console.transcript)
         self.clock.set(to)
-        await self.runtime.deadlines.tick()
-        await self.runtime.worker.drain()
+        await self._tick()
         return self.delivered(start)
 
     def delivered(self, start: int = 0) -> list[tuple[str, str]]:
