@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,13 +26,20 @@ from commands.messages import Image, Line, Link, Mention, Message, Text, bold, c
 from commands.registry import Group, Kind, Param
 from storage import outbox
 from storage.models import (
+    ActionItem,
+    ActionStatus,
+    AgendaItem,
+    AgendaStatus,
     Area,
     AreaEvent,
     HandoffState,
+    Meeting,
+    MeetingState,
     OutboxItem,
     Person,
     Review,
     ReviewEvent,
+    RoadmapEvent,
 )
 
 digest = Group("digest", "The weekly digest: SLAs, reviews, hand-offs, the sync, roadmaps")
@@ -88,14 +95,12 @@ class Digest:
                 f"{_day(self.since, self.tz)} to {_day(self.now, self.tz)}, times in {self.tz.key}"
             )
         )
-        body: list[tuple[str, Line]] = []
-        for section in self.sections:
-            body.append((section.title, line(bold(section.title))))
-            body.extend((section.title, ln) for ln in section.lines)
+        blocks = [("", [header])]
+        blocks += [(x.title, [line(bold(x.title)), *x.lines]) for x in self.sections]
         if not self.sections:
-            body.append(("", line("A quiet week: nothing to report.")))
+            blocks.append(("", [line("A quiet week: nothing to report.")]))
         # Room for the part number and a footer added later (the preview's).
-        parts = _pack([("", header), *body], limits, len(self.title) + 120)
+        parts = _pack(blocks, limits, len(self.title) + 120)
         out = []
         for n, lines in enumerate(parts, start=1):
             title = self.title if len(parts) == 1 else f"{self.title} ({n} of {len(parts)})"
@@ -132,31 +137,43 @@ def message_cost(message: Message) -> int:
     )
 
 
-def _pack(body: Sequence[tuple[str, Line]], limits: Limits, overhead: int) -> list[list[Line]]:
-    """Cut lines into messages within the budget; a section cut in two says it continues."""
+def _pack(
+    blocks: Sequence[tuple[str, list[Line]]], limits: Limits, overhead: int
+) -> list[list[Line]]:
+    """Cut blocks of lines into messages within the budget.
+
+    A block (a section: its heading and lines) that fits in a message is never cut; one that
+    does not fit anywhere is cut between lines, and the next part says it continues.
+    """
     parts: list[list[Line]] = [[]]
     used = overhead
-    for n, (section, ln) in enumerate(body):
-        size = cost(ln)
-        if parts[-1] and (used + size > limits.text_chars or len(parts[-1]) >= limits.lines):
-            parts.append([])
-            used = overhead
-            previous = body[n - 1][0]
-            if section and section == previous and ln[:1] != (bold(section),):
-                cont = line(bold(f"{section} (continued)"))
-                parts[-1].append(cont)
-                used += cost(cont)
-        parts[-1].append(ln)
-        used += size
-    # A section heading left alone at the end of a part moves to the next one.
-    for n in range(len(parts) - 1):
-        if len(parts[n]) > 1 and _is_heading(parts[n][-1], body):
-            parts[n + 1].insert(0, parts[n].pop())
+
+    def fits(size: int, count: int) -> bool:
+        return used + size <= limits.text_chars and len(parts[-1]) + count <= limits.lines
+
+    def new_part() -> None:
+        nonlocal used
+        parts.append([])
+        used = overhead
+
+    for title, lines in blocks:
+        size = sum(cost(ln) for ln in lines)
+        if parts[-1] and not fits(size, len(lines)):
+            new_part()
+        if fits(size, len(lines)):
+            parts[-1].extend(lines)
+            used += size
+            continue
+        for n, ln in enumerate(lines):
+            if parts[-1] and not fits(cost(ln), 1):
+                new_part()
+                if n:
+                    heading = line(bold(f"{title} (continued)"))
+                    parts[-1].append(heading)
+                    used += cost(heading)
+            parts[-1].append(ln)
+            used += cost(ln)
     return [p for p in parts if p]
-
-
-def _is_heading(ln: Line, body: Sequence[tuple[str, Line]]) -> bool:
-    return any(section and ln == line(bold(section)) for section, _ in body)
 
 
 def week_of(at: datetime, tz: ZoneInfo) -> str:
@@ -255,21 +272,16 @@ async def _breaches(
             .order_by(ReviewEvent.at, ReviewEvent.id)
         )
     ).all()
-    grouped: dict[tuple[int, int, str], tuple[Review, list[ReviewEvent]]] = {}
+    grouped: dict[int, tuple[Review, dict[str, list[ReviewEvent]]]] = {}
     for ev, rv in events:
-        if ev.data.get("stage") == "warn":
-            continue
-        grouped.setdefault((rv.id, ev.cycle, ev.data.get("clock", "")), (rv, []))[1].append(ev)
+        if ev.data.get("stage") != "warn":
+            clocks = grouped.setdefault(rv.id, (rv, {}))[1]
+            clocks.setdefault(ev.data.get("clock", ""), []).append(ev)
     lines: list[Line] = []
-    for (_, _, clock), (rv, evs) in grouped.items():
-        parts = []
-        breach = next((e for e in evs if e.data.get("stage") == "breach"), None)
-        if breach is not None:
-            parts.append(f"{clock} breached {_when(breach.at, tz)}")
-        levels = [e.data["stage"].replace(":r", " reminder ") for e in evs if e is not breach]
-        if levels:
-            parts.append(("escalated " if breach else f"{clock} escalated ") + ", ".join(levels))
-        lines.append(line(bold(f"#{rv.id}"), " ", Link(rv.title, rv.link), " — ", "; ".join(parts)))
+    for rv, clocks in grouped.values():
+        parts = [_clock_story(clock, evs, tz) for clock, evs in clocks.items()]
+        # The title without its link: the open reviews above, or /review show, have it.
+        lines.append(line(bold(f"#{rv.id}"), " ", Text(rv.title), " — ", "; ".join(parts)))
     if not lines:
         return None
     shown = lines[:MAX_ITEMS]
@@ -277,6 +289,21 @@ async def _breaches(
         f"Breaches and escalations this week ({len(lines)})",
         (*shown, *_more(len(shown), len(lines), "/review list breached")),
     )
+
+
+def _clock_story(clock: str, events: Sequence[ReviewEvent], tz: ZoneInfo) -> str:
+    """What happened to one clock this week: "acknowledge breached Tue 18:00, escalated to L3"."""
+    stages = [e.data.get("stage", "") for e in events]
+    story = clock
+    if "breach" in stages:
+        story += f" breached {_when(events[stages.index('breach')].at, tz)}"
+    levels = [s for s in stages if s.startswith("L") and ":r" not in s]
+    reminders = sum(":r" in s for s in stages)
+    if levels:
+        story += f"{',' if 'breach' in stages else ''} escalated to {max(levels)}"
+    if reminders:
+        story += f" (+{reminders} reminder{'s' if reminders > 1 else ''})"
+    return story
 
 
 async def _handoffs(
@@ -318,7 +345,8 @@ async def _delivery_problems(
     lines: list[Line] = []
     for item, d in failed[:MAX_ITEMS]:
         what = Message.from_dict(item.payload).title or item.key
-        where = f"#{item.channel}" if item.channel else "a direct message"
+        to = item.payload.get("to", {}).get("handle")
+        where = f"#{item.channel}" if item.channel else f"@{to}" if to else "a direct message"
         reason = (d.error or "no reason recorded")[:160]
         lines.append(
             line(
@@ -332,6 +360,90 @@ async def _delivery_problems(
         return None
     lines.extend(_more(min(len(failed), MAX_ITEMS), len(failed), "liaison outbox failed"))
     return Section(f"Delivery problems ({len(failed)})", tuple(lines))
+
+
+async def _agenda(session: AsyncSession, now: datetime, tz: ZoneInfo) -> Section | None:
+    meeting = await session.scalar(
+        select(Meeting)
+        .where(Meeting.starts_at > now, Meeting.state == MeetingState.SCHEDULED)
+        .order_by(Meeting.starts_at)
+        .limit(1)
+    )
+    if meeting is None:
+        return None
+    items = (
+        await session.scalars(
+            select(AgendaItem)
+            .where(AgendaItem.meeting_id == meeting.id, AgendaItem.status == AgendaStatus.OPEN)
+            .order_by(AgendaItem.position, AgendaItem.id)
+        )
+    ).all()
+    lines: list[Line] = []
+    for n, item in enumerate(items[:MAX_ITEMS], start=1):
+        notes = [f"{item.minutes} min"] if item.minutes else []
+        if item.carried:
+            notes.append("carried " + ("once" if item.carried == 1 else f"{item.carried} times"))
+        who = [_handle(item.owner), Text(", ")] if item.owner else []
+        lines.append(
+            line(f"{n}. ", Text(item.topic), " — ", *who, ", ".join(notes) or "no time set")
+        )
+    if not lines:
+        return None
+    lines.extend(_more(MAX_ITEMS, len(items), "/agenda list"))
+    when = meeting.starts_at.astimezone(tz).strftime("%a %d %b %H:%M")
+    return Section(f"Next sync, {when} ({len(items)} on the agenda)", tuple(lines))
+
+
+def _today_of(person: Person, now: datetime) -> date:
+    # "Overdue" is judged on the owner's calendar, as the chase does.
+    return now.astimezone(ZoneInfo(person.org.timezone if person.org else "UTC")).date()
+
+
+async def _actions(session: AsyncSession, now: datetime) -> Section | None:
+    items = (
+        await session.scalars(
+            select(ActionItem)
+            .where(ActionItem.status == ActionStatus.OPEN)
+            .order_by(ActionItem.due, ActionItem.id)
+        )
+    ).all()
+    if not items:
+        return None
+    overdue = [a for a in items if a.due < _today_of(a.owner, now)]
+    lines: list[Line] = []
+    for a in items[:MAX_ITEMS]:
+        late = (_today_of(a.owner, now) - a.due).days
+        when = a.due.strftime("%a %d %b")
+        status = bold(f"overdue {late}d") if late > 0 else Text(f"due {when}")
+        lines.append(line(f"#{a.id} ", Text(a.text), " — ", _handle(a.owner), " · ", status))
+    lines.extend(_more(MAX_ITEMS, len(items), "/action list open"))
+    return Section(f"Action items ({len(items)} open, {len(overdue)} overdue)", tuple(lines))
+
+
+async def _roadmaps(session: AsyncSession, since: datetime, now: datetime) -> Section | None:
+    events = (
+        await session.scalars(
+            select(RoadmapEvent)
+            .where(RoadmapEvent.at >= since, RoadmapEvent.at < now)
+            .order_by(RoadmapEvent.at, RoadmapEvent.id)
+        )
+    ).all()
+    lines: list[Line] = []
+    for ev in events[:MAX_ITEMS]:
+        item = ev.item
+        if ev.field == "created":
+            what = f"added ({ev.new_value or item.status.value})"
+        elif ev.field == "quarter":
+            what = f"moved {ev.old_value} → {ev.new_value}"
+        else:
+            what = f"{ev.field} {ev.old_value or 'none'} → {ev.new_value or 'none'}"
+        lines.append(
+            line("• ", bold(f"{item.org.key} {item.quarter}"), " ", Text(item.title), f": {what}")
+        )
+    if not lines:
+        return None
+    lines.extend(_more(MAX_ITEMS, len(events), "/roadmap list"))
+    return Section(f"Roadmap changes since the last digest ({len(events)})", tuple(lines))
 
 
 async def last_posted(session: AsyncSession, before_week: str) -> datetime | None:
@@ -351,11 +463,15 @@ async def compose(
     since = now - WEEK
     compliance_section, trends = await _compliance(session, now)
     handoff_section, routes = await _handoffs(session, since, now, tz)
+    last = await last_posted(session, week)
     sections = [
         compliance_section,
         await _open_reviews(session, now),
         await _breaches(session, since, now, tz),
         handoff_section,
+        await _agenda(session, now, tz),
+        await _actions(session, now),
+        await _roadmaps(session, last or since, now),
         await _delivery_problems(session, since, tz),
     ]
     labels = tuple("W" + week_of(now - WEEK * back, tz)[-2:] for back in range(WEEKS - 1, -1, -1))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 
-from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -31,28 +30,35 @@ def render(data: ChartData) -> bytes:
     FigureCanvasAgg(fig)
     routes = [r for r in data.routes if r.total]
     trends = [t for t in data.trends if any(s is not None for s in t.shares)]
+    # Panels are placed in figure coordinates: (top of the title, bottom of the plot).
     if trends and routes:
-        grid = fig.add_gridspec(2, 1, height_ratios=(3, max(1.2, 0.9 * len(routes))), hspace=0.55)
-        _compliance(fig.add_subplot(grid[0]), data.weeks, trends)
-        _handoffs(fig.add_subplot(grid[1]), routes)
+        split = 0.36 - 0.06 * max(0, len(routes) - 1)
+        _compliance(fig, (0.97, split + 0.1), data.weeks, trends)
+        _handoffs(fig, (split, 0.04), routes)
     elif trends:
-        _compliance(fig.add_subplot(1, 1, 1), data.weeks, trends)
+        _compliance(fig, (0.97, 0.08), data.weeks, trends)
     else:
-        _handoffs(fig.add_subplot(1, 1, 1), routes)
-    fig.subplots_adjust(left=0.08, right=0.8, top=0.9, bottom=0.06)
+        _handoffs(fig, (0.97, 0.3), routes)
     out = io.BytesIO()
     # No software version or date in the file: identical data gives identical bytes.
     fig.savefig(out, format="png", metadata={"Software": None})
     return out.getvalue()
 
 
-def _title(ax: Axes, title: str, subtitle: str) -> None:
-    ax.text(0, 1.2, title, transform=ax.transAxes, fontsize=17, weight="bold", color=INK)
-    ax.text(0, 1.07, subtitle, transform=ax.transAxes, fontsize=11, color=MUTED)
+def _title(fig: Figure, top: float, title: str, subtitle: str) -> float:
+    """Write a panel's title and subtitle from `top` down; return where the panel starts."""
+    fig.text(0.06, top, title, fontsize=18, weight="bold", color=INK, va="top")
+    fig.text(0.06, top - 0.045, subtitle, fontsize=11.5, color=MUTED, va="top")
+    return top - 0.1
 
 
-def _compliance(ax: Axes, weeks: tuple[str, ...], trends: list[Trend]) -> None:
-    _title(ax, "Reviews on time", f"share of SLA clocks met, last {len(weeks)} weeks")
+def _compliance(
+    fig: Figure, box: tuple[float, float], weeks: tuple[str, ...], trends: list[Trend]
+) -> None:
+    top = _title(
+        fig, box[0], "Reviews on time", f"share of SLA clocks met, last {len(weeks)} weeks"
+    )
+    ax = fig.add_axes((0.15, box[1], 0.62, top - box[1]))
     x = list(range(len(weeks)))
     ends: list[tuple[float, str, str]] = []
     for n, trend in enumerate(trends):
@@ -88,10 +94,11 @@ def _compliance(ax: Axes, weeks: tuple[str, ...], trends: list[Trend]) -> None:
         ax.spines[side].set_visible(False)
 
 
-def _handoffs(ax: Axes, routes: list[Route]) -> None:
+def _handoffs(fig: Figure, box: tuple[float, float], routes: list[Route]) -> None:
     done = sum(r.done for r in routes)
     total = sum(r.total for r in routes)
-    _title(ax, "Hand-offs", f"{done} of {total} areas handed over")
+    top = _title(fig, box[0], "Hand-offs", f"{done} of {total} areas handed over")
+    ax = fig.add_axes((0.06, box[1] + 0.05, 0.88, top - box[1] - 0.05))
     for row, route in enumerate(routes):
         y = len(routes) - 1 - row
         left = 0
@@ -118,3 +125,9 @@ def _handoffs(ax: Axes, routes: list[Route]) -> None:
     ax.set_xlim(0, max(r.total for r in routes))
     ax.set_ylim(-0.5, len(routes) - 0.1)
     ax.set_axis_off()
+    # A key in words, in the segments' own colours: no legend box to decode.
+    x = 0.06
+    for (_, colour), word in zip(STAGES, ("done", "in transition", "planned"), strict=True):
+        fig.text(x, box[1], "■ " + word, fontsize=12, color=INK, va="bottom")
+        fig.text(x, box[1], "■", fontsize=12, color=colour, va="bottom")
+        x += 0.0125 * (len(word) + 2) + 0.04
