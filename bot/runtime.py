@@ -13,6 +13,7 @@ from bot import db
 from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import DeliveryWorker
+from bot.digest import schedule_digest
 from bot.jobs import Jobs
 from bot.sync import apply_config
 from commands import build_registry
@@ -97,4 +98,8 @@ async def open_runtime(
         on_commit=on_commit,
     )
     jobs = Jobs(sessions, clock)
-    return Runtime(settings, engine, sessions, clock, registry, dispatcher, worker, deadlines, jobs)
+    runtime = Runtime(
+        settings, engine, sessions, clock, registry, dispatcher, worker, deadlines, jobs
+    )
+    schedule_digest(runtime)
+    return runtime

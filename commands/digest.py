@@ -158,7 +158,8 @@ def _pack(
 
     for title, lines in blocks:
         size = sum(cost(ln) for ln in lines)
-        if parts[-1] and not fits(size, len(lines)):
+        whole = overhead + size <= limits.text_chars and len(lines) <= limits.lines
+        if parts[-1] and whole and not fits(size, len(lines)):
             new_part()
         if fits(size, len(lines)):
             parts[-1].extend(lines)
@@ -225,6 +226,8 @@ async def _compliance(session: AsyncSession, now: datetime) -> tuple[Section | N
         )
     orgs = sorted({org for week in weeks for org in week})
     trends = [Trend(org, tuple(w[org].share if org in w else None for w in weeks)) for org in orgs]
+    # An org with no clock decided in eight weeks has no figure to show yet.
+    trends = [t for t in trends if any(s is not None for s in t.shares)]
     lines: list[Line] = []
     for trend in trends:
         this = weeks[-1].get(trend.org)
@@ -268,7 +271,7 @@ async def _breaches(
         await session.execute(
             select(ReviewEvent, Review)
             .join(Review, ReviewEvent.review_id == Review.id)
-            .where(ReviewEvent.kind == "sla", ReviewEvent.at >= since, ReviewEvent.at < now)
+            .where(ReviewEvent.kind == "sla", ReviewEvent.at >= since, ReviewEvent.at <= now)
             .order_by(ReviewEvent.at, ReviewEvent.id)
         )
     ).all()
@@ -317,7 +320,7 @@ async def _handoffs(
         await session.execute(
             select(AreaEvent, Area)
             .join(Area, AreaEvent.area_id == Area.id)
-            .where(AreaEvent.field == "state", AreaEvent.at >= since, AreaEvent.at < now)
+            .where(AreaEvent.field == "state", AreaEvent.at >= since, AreaEvent.at <= now)
             .order_by(AreaEvent.at, AreaEvent.id)
         )
     ).all()
@@ -424,7 +427,7 @@ async def _roadmaps(session: AsyncSession, since: datetime, now: datetime) -> Se
     events = (
         await session.scalars(
             select(RoadmapEvent)
-            .where(RoadmapEvent.at >= since, RoadmapEvent.at < now)
+            .where(RoadmapEvent.at >= since, RoadmapEvent.at <= now)
             .order_by(RoadmapEvent.at, RoadmapEvent.id)
         )
     ).all()
@@ -501,9 +504,14 @@ async def post_digest(
     platforms: frozenset[str],
     channels: Sequence[str],
     tz: ZoneInfo,
+    week: str | None = None,
 ) -> bool:
-    """Write this ISO week's digest to the outbox for `channels`; False if already written."""
-    week = week_of(now, tz)
+    """Write the week's digest (as of `now`) to the outbox for `channels`; False if already there.
+
+    `week` is the ISO week it is for (default: the week of `now` in `tz`); a run that catches
+    up after downtime passes the week of the occurrence it stands for.
+    """
+    week = week or week_of(now, tz)
     try:
         async with sessions.begin() as session:
             taken = await session.scalar(

@@ -130,4 +130,4 @@ def _handoffs(fig: Figure, box: tuple[float, float], routes: list[Route]) -> Non
     for (_, colour), word in zip(STAGES, ("done", "in transition", "planned"), strict=True):
         fig.text(x, box[1], "■ " + word, fontsize=12, color=INK, va="bottom")
         fig.text(x, box[1], "■", fontsize=12, color=colour, va="bottom")
-        x += 0.0125 * (len(word) + 2) + 0.04
+        x += 0.0135 * (len(word) + 2) + 0.05

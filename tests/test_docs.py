@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from bot.config import (
     ChannelSettings,
     DatabaseSettings,
+    DigestSettings,
     DiscordSettings,
     EscalationLevel,
     OrgSettings,
@@ -147,6 +148,7 @@ def test_every_section_model_of_the_settings_is_found() -> None:
         RepeatSettings,
         SlackSettings,
         DiscordSettings,
+        DigestSettings,
     }
     assert expected <= set(SECTIONS.values())
 
