@@ -27,7 +27,13 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from commands.calendar import country_holidays, parse_business_hours
-from commands.grammar import GrammarError, parse_duration
+from commands.grammar import (
+    GrammarError,
+    parse_clock_time,
+    parse_duration,
+    parse_timezone,
+    parse_weekday,
+)
 from storage.models import Role
 
 DEFAULT_CONFIG = "liaison.toml"
@@ -247,50 +253,40 @@ class DiscordSettings(_Section):
     guild: int | None = None
 
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+def _grammar(parse: Any) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError('write it as text, e.g. "thursday", "16:00" or "Europe/London"')
+        try:
+            return parse(value)
+        except GrammarError as exc:
+            raise ValueError(str(exc)) from None
+
+    return BeforeValidator(check)
+
+
+class MeetingSettings(_Section):
+    """The weekly sync meeting; `/meeting schedule` overrides it in the database."""
+
+    # Written "thursday" or "thu"; held as 0 = Monday ... 6 = Sunday.
+    weekday: Annotated[int, _grammar(parse_weekday)] = 3
+    time: Annotated[str, _grammar(parse_clock_time)] = "16:00"
+    timezone: Annotated[str, _grammar(parse_timezone)] = "UTC"
+    # A logical channel from [[channels]]; None means the first one.
+    channel: str | None = None
+    duration: Duration = timedelta(hours=1)
+    agenda_post_before: Duration = timedelta(hours=24)
 
 
 class DigestSettings(_Section):
     """When and where the weekly digest is posted."""
 
-    weekday: str = "monday"
-    time: str = "09:00"
-    timezone: str = "Europe/London"
+    # Written "monday" or "mon"; held as 0 = Monday ... 6 = Sunday.
+    weekday: Annotated[int, _grammar(parse_weekday)] = 0
+    time: Annotated[str, _grammar(parse_clock_time)] = "09:00"
+    timezone: Annotated[str, _grammar(parse_timezone)] = "Europe/London"
     # Logical channel names; empty means the first configured channel.
     channels: list[Slug] = []
-
-    @field_validator("weekday")
-    @classmethod
-    def _weekday(cls, value: str) -> str:
-        word = value.strip().lower()
-        for day in WEEKDAYS:
-            if word in (day, day[:3]):
-                return day
-        raise ValueError(f"{value!r} is not a weekday (expected Monday ... Sunday, or Mon ... Sun)")
-
-    @field_validator("time")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
-        if match is None:
-            raise ValueError(f"{value!r} is not a time of day (expected HH:MM, e.g. 09:00)")
-        return f"{int(match[1]):02d}:{match[2]}"
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return time_zone(value)
-
-    @property
-    def day_number(self) -> int:
-        """The weekday as Python counts it: Monday is 0."""
-        return WEEKDAYS.index(self.weekday)
-
-    @property
-    def hour_minute(self) -> tuple[int, int]:
-        """The local posting time as (hour, minute)."""
-        hour, minute = self.time.split(":")
-        return int(hour), int(minute)
 
 
 class Settings(BaseSettings):
@@ -312,6 +308,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     http: HttpSettings = HttpSettings()
     discord: DiscordSettings = DiscordSettings()
+    meeting: MeetingSettings | None = None
     digest: DigestSettings = DigestSettings()
 
     @classmethod
@@ -351,6 +348,11 @@ class Settings(BaseSettings):
                             f"policies[{n}].escalation[{m}].notify: no channel called "
                             f"{target[8:]!r} (expected one of {', '.join(sorted(channels))})"
                         )
+        if self.meeting and self.meeting.channel and self.meeting.channel not in channels:
+            problems.append(
+                f"meeting.channel: no channel called {self.meeting.channel!r} "
+                f"(expected one of {', '.join(sorted(channels))})"
+            )
         for name in self.digest.channels:
             if name not in channels:
                 problems.append(

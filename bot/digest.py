@@ -34,4 +34,4 @@ def schedule_digest(runtime: Runtime) -> None:
         if written:
             runtime.worker.wake()
 
-    runtime.jobs.register(DIGEST_JOB, weekly(cfg.day_number, cfg.time, cfg.timezone), run)
+    runtime.jobs.register(DIGEST_JOB, weekly(cfg.weekday, cfg.time, cfg.timezone), run)

@@ -12,6 +12,7 @@ post, the action chase, the weekly digest):
     await jobs.run_due()  # what each cron trigger calls; tests call it under the fake clock
     jobs.next_due()       # the earliest occurrence still to come, for tests stepping time
     jobs.unregister("chase:ic")
+    jobs.refreshers.append(reload)  # async () -> None, re-registers from the database
     jobs.stop()
 
 Semantics:
@@ -129,6 +130,9 @@ class Jobs:
         self.clock = clock
         self.scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
         self._jobs: dict[str, _Job] = {}
+        # Called before each run_due, to re-register jobs whose schedule lives in the database
+        # (a meeting moved in chat, perhaps on another replica).
+        self.refreshers: list[Callable[[], Awaitable[None]]] = []
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[object]] = set()
 
@@ -190,6 +194,7 @@ class Jobs:
     async def run_due(self, now: datetime | None = None) -> list[tuple[str, datetime]]:
         """Run each job's latest occurrence in (its last run, now], once; return what ran."""
         async with self._lock:
+            await self._refresh()
             now = now or self.clock.now()
             ran = []
             for job_id, job in list(self._jobs.items()):
@@ -207,6 +212,22 @@ class Jobs:
                 await self._record(job_id, occurrence)
                 ran.append((job_id, occurrence))
             return ran
+
+    async def refresh(self) -> None:
+        """Re-register jobs whose schedule lives in the database (the refreshers), and record
+        new jobs, so that a restart catches up from their registration."""
+        async with self._lock:
+            await self._refresh()
+            for job_id, job in list(self._jobs.items()):
+                await self._last_run(job_id, job.registered_at)
+
+    def changed(self) -> None:
+        """A command changed a schedule: refresh soon, without making the command wait."""
+        self._spawn(self.refresh())
+
+    async def _refresh(self) -> None:
+        for refresh in self.refreshers:
+            await refresh()
 
     async def _last_run(self, job_id: str, registered_at: datetime) -> datetime:
         async with self.sessions.begin() as session:

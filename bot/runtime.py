@@ -16,6 +16,7 @@ from bot.delivery import DeliveryWorker
 from bot.digest import schedule_digest
 from bot.jobs import Jobs
 from bot.sync import apply_config
+from bot.weekly import schedule_weekly_sync
 from commands import build_registry
 from commands.clock import Clock, SystemClock
 from commands.dispatch import Dispatcher
@@ -83,11 +84,25 @@ async def open_runtime(
         on_written=worker.wake,
     )
 
+    jobs = Jobs(sessions, clock)
+
+    async def weekly_sync() -> None:
+        await schedule_weekly_sync(
+            jobs, sessions, platforms=frozenset(platforms), on_written=worker.wake
+        )
+
+    await weekly_sync()
+    # Every run of the jobs first re-reads the schedule: a meeting moved on any replica moves
+    # its agenda post too.
+    jobs.refreshers.append(weekly_sync)
+
     def on_commit(signals: set[str]) -> None:
         if "outbox" in signals:
             worker.wake()
         if "deadlines" in signals:
             deadlines.changed()
+        if "jobs" in signals:
+            jobs.changed()
 
     dispatcher = Dispatcher(
         registry,
@@ -97,7 +112,6 @@ async def open_runtime(
         announce_channel=settings.announce_channel,
         on_commit=on_commit,
     )
-    jobs = Jobs(sessions, clock)
     runtime = Runtime(
         settings, engine, sessions, clock, registry, dispatcher, worker, deadlines, jobs
     )

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
-from storage.models import Channel, Identity, Org, Person, SlaPolicy
+from commands.meetings import SERIES_ID, realign
+from storage.models import Channel, Identity, MeetingSeries, Org, Person, SlaPolicy
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,25 @@ async def apply_config(
         for name, policy in policies.items():
             if name not in configured:
                 policy.is_default, policy.retired = False, True
+        await _apply_meeting(session, settings, now)
+
+
+async def _apply_meeting(session: AsyncSession, settings: Settings, now: datetime) -> None:
+    # A schedule set in chat (/meeting schedule) wins over the file until the row is removed.
+    cfg = settings.meeting
+    series = await session.get(MeetingSeries, SERIES_ID)
+    if cfg is None or (series is not None and series.set_in_chat):
+        return
+    if series is None:
+        series = MeetingSeries(id=SERIES_ID, set_in_chat=False)
+        session.add(series)
+    series.weekday, series.time, series.timezone = cfg.weekday, cfg.time, cfg.timezone
+    series.channel = cfg.channel or settings.announce_channel
+    series.duration_minutes = int(cfg.duration.total_seconds() // 60)
+    series.agenda_post_before_seconds = int(cfg.agenda_post_before.total_seconds())
+    series.updated_at = now
+    await session.flush()
+    await realign(session, series, now)
 
 
 async def _link(session: AsyncSession, person: Person, wanted: dict[str, str]) -> None:

@@ -7,7 +7,18 @@ from commands.registry import Registry
 
 def build_registry() -> Registry:
     """Every command group of Liaison, in the order help lists them."""
-    from commands import compliance, digest, help, ownership, people, reviews
+    from commands import (
+        actions,
+        agenda,
+        compliance,
+        digest,
+        help,
+        meetings,
+        ownership,
+        people,
+        reviews,
+        roadmap,
+    )
 
     return Registry(
         [
@@ -15,6 +26,11 @@ def build_registry() -> Registry:
             compliance.sla,
             ownership.dri,
             ownership.handoff,
+            meetings.meeting,
+            agenda.agenda,
+            meetings.decision,
+            actions.action,
+            roadmap.roadmap,
             digest.digest,
             people.people,
             people.whoami,

@@ -11,11 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands import lookup
 from commands.context import CommandError
-from commands.grammar import GrammarError, Word, parse_date, parse_duration, parse_quarter
+from commands.grammar import (
+    GrammarError,
+    Word,
+    parse_clock_time,
+    parse_date,
+    parse_duration,
+    parse_quarter,
+    parse_timezone,
+    parse_weekday,
+)
 from commands.registry import Command, Kind, Param
 
 _KEYWORD = re.compile(r"^([a-z][a-z_-]*)=(.*)$", re.DOTALL | re.IGNORECASE)
 _TEXTUAL = (Kind.TEXT, Kind.AREA)
+_NUMBERED = (Kind.AGENDA_ITEM, Kind.ACTION, Kind.ROADMAP_ITEM)
 
 
 def split(command: Command, words: Sequence[str]) -> dict[str, str]:
@@ -88,8 +98,16 @@ def _looks_like(param: Param, word: str) -> bool:
             parse_date(word)
         elif param.kind is Kind.DURATION:
             parse_duration(word)
-        elif param.kind in (Kind.INT, Kind.REVIEW):
+        elif param.kind in (Kind.INT, Kind.REVIEW, *_NUMBERED):
             int(word.lstrip("#"))
+        elif param.kind is Kind.WEEKDAY:
+            parse_weekday(word)
+        elif param.kind is Kind.TIME:
+            parse_clock_time(word)
+        elif param.kind is Kind.TIMEZONE:
+            parse_timezone(word)
+        elif param.kind is Kind.CHANNEL:
+            return word.startswith("#")
         elif param.kind is Kind.URL:
             return word.startswith(("http://", "https://"))
         elif param.kind is Kind.PERSON:
@@ -160,6 +178,22 @@ async def _convert_one(session: AsyncSession, param: Param, text: str, platform:
         return await lookup.find_review(session, _number(text, "a review number"))
     if kind is Kind.POLICY:
         return await lookup.find_policy(session, text)
+    if kind is Kind.WEEKDAY:
+        return parse_weekday(text)
+    if kind is Kind.TIME:
+        return parse_clock_time(text)
+    if kind is Kind.TIMEZONE:
+        return parse_timezone(text)
+    if kind is Kind.CHANNEL:
+        return await lookup.find_channel(session, text)
+    if kind is Kind.AGENDA_ITEM:
+        return await lookup.find_agenda_item(session, _number(text, "an agenda item number"))
+    if kind is Kind.AGENDA_ITEMS:
+        return [_number(t, "an agenda item number") for t in text.split(",") if t.strip()]
+    if kind is Kind.ACTION:
+        return await lookup.find_action(session, _number(text, "an action item number"))
+    if kind is Kind.ROADMAP_ITEM:
+        return await lookup.find_roadmap_item(session, _number(text, "a roadmap item number"))
     if kind is Kind.URL:
         parsed = urlsplit(text)
         if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in text:

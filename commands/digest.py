@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,21 +20,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from commands import compliance, ownership, reviews
+from commands.actions import action_line
+from commands.agenda import item_line, overdue_actions
 from commands.context import CommandError, Context, notify
 from commands.digest_data import ChartData, Trend
+from commands.meetings import open_items, series_of, upcoming
 from commands.messages import Image, Line, Link, Mention, Message, Text, bold, code, italic, line
 from commands.registry import Group, Kind, Param
 from storage import outbox
 from storage.models import (
     ActionItem,
     ActionStatus,
-    AgendaItem,
-    AgendaStatus,
     Area,
     AreaEvent,
     HandoffState,
-    Meeting,
-    MeetingState,
     OutboxItem,
     Person,
     Review,
@@ -366,40 +365,17 @@ async def _delivery_problems(
 
 
 async def _agenda(session: AsyncSession, now: datetime, tz: ZoneInfo) -> Section | None:
-    meeting = await session.scalar(
-        select(Meeting)
-        .where(Meeting.starts_at > now, Meeting.state == MeetingState.SCHEDULED)
-        .order_by(Meeting.starts_at)
-        .limit(1)
-    )
-    if meeting is None:
+    series = await series_of(session)
+    if series is None:
         return None
-    items = (
-        await session.scalars(
-            select(AgendaItem)
-            .where(AgendaItem.meeting_id == meeting.id, AgendaItem.status == AgendaStatus.OPEN)
-            .order_by(AgendaItem.position, AgendaItem.id)
-        )
-    ).all()
-    lines: list[Line] = []
-    for n, item in enumerate(items[:MAX_ITEMS], start=1):
-        notes = [f"{item.minutes} min"] if item.minutes else []
-        if item.carried:
-            notes.append("carried " + ("once" if item.carried == 1 else f"{item.carried} times"))
-        who = [_handle(item.owner), Text(", ")] if item.owner else []
-        lines.append(
-            line(f"{n}. ", Text(item.topic), " — ", *who, ", ".join(notes) or "no time set")
-        )
-    if not lines:
+    meeting = await upcoming(session, series, now)
+    items = await open_items(session, meeting)
+    if not items:
         return None
+    lines = [item_line(item, n) for n, item in enumerate(items[:MAX_ITEMS], start=1)]
     lines.extend(_more(MAX_ITEMS, len(items), "/agenda list"))
     when = meeting.starts_at.astimezone(tz).strftime("%a %d %b %H:%M")
     return Section(f"Next sync, {when} ({len(items)} on the agenda)", tuple(lines))
-
-
-def _today_of(person: Person, now: datetime) -> date:
-    # "Overdue" is judged on the owner's calendar, as the chase does.
-    return now.astimezone(ZoneInfo(person.org.timezone if person.org else "UTC")).date()
 
 
 async def _actions(session: AsyncSession, now: datetime) -> Section | None:
@@ -412,13 +388,8 @@ async def _actions(session: AsyncSession, now: datetime) -> Section | None:
     ).all()
     if not items:
         return None
-    overdue = [a for a in items if a.due < _today_of(a.owner, now)]
-    lines: list[Line] = []
-    for a in items[:MAX_ITEMS]:
-        late = (_today_of(a.owner, now) - a.due).days
-        when = a.due.strftime("%a %d %b")
-        status = bold(f"overdue {late}d") if late > 0 else Text(f"due {when}")
-        lines.append(line(f"#{a.id} ", Text(a.text), " — ", _handle(a.owner), " · ", status))
+    overdue = await overdue_actions(session, now)
+    lines = [action_line(a, now) for a in items[:MAX_ITEMS]]
     lines.extend(_more(MAX_ITEMS, len(items), "/action list open"))
     return Section(f"Action items ({len(items)} open, {len(overdue)} overdue)", tuple(lines))
 

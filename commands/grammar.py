@@ -135,6 +135,44 @@ def parse_quarter(text: str) -> Quarter:
     return Quarter(int(year), int(number))
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def parse_weekday(text: str) -> int:
+    """Read a weekday ("thursday", "Thu") as 0 = Monday ... 6 = Sunday."""
+    word = text.strip().lower()
+    for number, name in enumerate(WEEKDAYS):
+        if len(word) >= 3 and name.startswith(word):
+            return number
+    raise GrammarError(f'"{text}" is not a weekday: expected e.g. thursday or thu')
+
+
+_CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_clock_time(text: str) -> str:
+    """Read a wall-clock time "16:00" (24-hour); return it as HH:MM."""
+    match = _CLOCK_TIME.match(text.strip())
+    if not match:
+        raise GrammarError(f'"{text}" is not a time of day: expected HH:MM (24-hour), e.g. 16:00')
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def parse_timezone(text: str) -> str:
+    """Read an IANA time zone name such as Europe/London."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise GrammarError(
+            f'"{text}" is not a time zone: expected an IANA name such as Europe/London '
+            "or America/New_York"
+        ) from None
+    return name
+
+
 def nearest(word: str, candidates: Iterable[str]) -> str | None:
     """The candidate closest to a mistyped word, if any is close enough to suggest."""
     pool = list(candidates)

@@ -9,7 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.context import CommandError
 from commands.grammar import did_you_mean
-from storage.models import Area, Identity, Org, Person, Review, SlaPolicy
+from storage.models import (
+    ActionItem,
+    AgendaItem,
+    AgendaStatus,
+    Area,
+    Channel,
+    Identity,
+    Org,
+    Person,
+    Review,
+    RoadmapItem,
+    SlaPolicy,
+)
 
 # Slack writes <@U123|name> or <@U123>; Discord writes <@123> or <@!123>.
 _PLATFORM_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
@@ -120,3 +132,38 @@ async def find_policy(session: AsyncSession, name: str) -> SlaPolicy:
     hint = did_you_mean(name, names)
     known = ", ".join(names) or "none are configured"
     raise CommandError(f"No SLA policy called {name!r}.{hint} The policies are: {known}.")
+
+
+async def find_channel(session: AsyncSession, name: str) -> str:
+    """The logical channel a name (with or without "#") names, or an answer listing them."""
+    wanted = name.strip().lstrip("#").lower()
+    names = (await session.scalars(select(Channel.name).order_by(Channel.name))).all()
+    if wanted in names:
+        return wanted
+    hint = did_you_mean(wanted, names, before="#")
+    known = ", ".join("#" + n for n in names)
+    raise CommandError(f"No channel called #{wanted}.{hint} The channels are {known}.")
+
+
+async def find_agenda_item(session: AsyncSession, number: int) -> AgendaItem:
+    """The agenda item with this number (not removed), or an answer saying where to look."""
+    item = await session.get(AgendaItem, number)
+    if item is None or item.status is AgendaStatus.REMOVED:
+        raise CommandError(f"There is no agenda item #{number}. /agenda list shows the agenda.")
+    return item
+
+
+async def find_action(session: AsyncSession, number: int) -> ActionItem:
+    """The action item with this number, or an answer saying where to look."""
+    item = await session.get(ActionItem, number)
+    if item is None:
+        raise CommandError(f"There is no action item #{number}. /action list shows the open ones.")
+    return item
+
+
+async def find_roadmap_item(session: AsyncSession, number: int) -> RoadmapItem:
+    """The roadmap item with this number, or an answer saying where to look."""
+    item = await session.get(RoadmapItem, number)
+    if item is None:
+        raise CommandError(f"There is no roadmap item #{number}. /roadmap list shows them.")
+    return item

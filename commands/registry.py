@@ -31,6 +31,14 @@ class Kind(enum.StrEnum):
     URL = "url"
     REVIEW = "review"
     POLICY = "policy"
+    WEEKDAY = "weekday"
+    TIME = "time"
+    TIMEZONE = "timezone"
+    CHANNEL = "channel"
+    AGENDA_ITEM = "agenda-item"
+    AGENDA_ITEMS = "agenda-items"
+    ACTION = "action"
+    ROADMAP_ITEM = "roadmap-item"
 
 
 _SHAPES = {
@@ -43,6 +51,14 @@ _SHAPES = {
     Kind.URL: "https://...",
     Kind.REVIEW: "id",
     Kind.POLICY: "policy",
+    Kind.WEEKDAY: "weekday",
+    Kind.TIME: "HH:MM",
+    Kind.TIMEZONE: "Area/City",
+    Kind.CHANNEL: "channel",
+    Kind.AGENDA_ITEM: "id",
+    Kind.AGENDA_ITEMS: "id,id",
+    Kind.ACTION: "id",
+    Kind.ROADMAP_ITEM: "id",
 }
 
 

@@ -87,6 +87,8 @@ class Chat:
         self.console.handle = as_
         start = len(self.console.transcript)
         await self.console.say(text)
+        # As the running bot does right after a command that moves a schedule.
+        await self.runtime.jobs.refresh()
         entries = self.console.transcript[start:]
         replies = [e for e in entries if e.kind == "reply"]
         assert len(replies) == 1, entries

@@ -28,6 +28,7 @@ from bot.config import (
     DigestSettings,
     DiscordSettings,
     EscalationLevel,
+    MeetingSettings,
     OrgSettings,
     PersonSettings,
     PolicySettings,
@@ -148,6 +149,7 @@ def test_every_section_model_of_the_settings_is_found() -> None:
         RepeatSettings,
         SlackSettings,
         DiscordSettings,
+        MeetingSettings,
         DigestSettings,
     }
     assert expected <= set(SECTIONS.values())

@@ -222,8 +222,9 @@ def test_every_command_refuses_a_bad_config_in_one_line_naming_the_key(
 ) -> None:
     config = demo_config(tmp_path / "liaison.toml")
     text = config.read_text(encoding="utf-8")
-    assert text.count('"Europe/London"') == 1
-    config.write_text(text.replace('"Europe/London"', '"Europe/Londn"'), encoding="utf-8")
+    # The org's zone comes first; the [meeting] block further down names it too.
+    assert text.index('timezone = "Europe/London"') < text.index("[meeting]")
+    config.write_text(text.replace('"Europe/London"', '"Europe/Londn"', 1), encoding="utf-8")
 
     result = invoke(config, *command, input="")
 
