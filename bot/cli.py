@@ -37,11 +37,13 @@ app = typer.Typer(
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 map_app = typer.Typer(no_args_is_help=True, help="The ownership map as a file.")
 outbox_app = typer.Typer(no_args_is_help=True, help="Notifications and their delivery.")
+demo_app = typer.Typer(no_args_is_help=True, help="Demo data to try Liaison with.")
 app.add_typer(db_app, name="db")
 app.add_typer(map_app, name="map")
 app.add_typer(outbox_app, name="outbox")
 slack_app = typer.Typer(no_args_is_help=True, help="Slack: the app manifest.")
 app.add_typer(slack_app, name="slack")
+app.add_typer(demo_app, name="demo")
 
 T = TypeVar("T")
 
@@ -424,6 +426,36 @@ def discord_sync(
     names = _run(work)
     where = f"server {target} (available now)" if target else "all servers (global)"
     typer.echo(f"synced {len(names)} commands to {where}: " + ", ".join("/" + n for n in names))
+
+
+# --- liaison demo ---------------------------------------------------------------------------------
+
+
+@demo_app.command("seed")
+def demo_seed(
+    ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Seed even if the database already has data.")
+    ] = False,
+) -> None:
+    """Fill the database with a month of realistic history between the demo orgs, ending now."""
+    from bot.demo import SeedError, seed
+
+    settings = _load(ctx)
+
+    async def work() -> str:
+        try:
+            report = await seed(settings, platforms=_platforms(settings), force=force)
+        except SeedError as exc:
+            raise Failure(str(exc)) from None
+        return (
+            f"seeded {report.reviews} reviews, {report.areas} areas, {report.meetings} meetings, "
+            f"{report.actions} action items and {report.roadmap_items} roadmap items from "
+            f"{len(report.commands)} commands; {report.notifications} notifications kept as "
+            f"history ({report.failed} marked failed). Try /digest preview in `liaison console`."
+        )
+
+    typer.echo(_run(work))
 
 
 def main() -> None:

@@ -51,6 +51,19 @@ def _slug(value: str) -> str:
 
 
 Slug = Annotated[str, AfterValidator(_slug)]
+
+
+def time_zone(value: str) -> str:
+    """Check an IANA time zone name, or say what is expected."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not a time zone (expected an IANA name such as Europe/London)"
+        ) from None
+    return value
+
+
 NOTIFY_TARGETS = (
     "reviewer",
     "requester",
@@ -114,13 +127,7 @@ class OrgSettings(_Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"{value!r} is not a time zone (expected an IANA name such as Europe/London)"
-            ) from None
-        return value
+        return time_zone(value)
 
     @field_validator("business_hours")
     @classmethod
@@ -272,6 +279,17 @@ class MeetingSettings(_Section):
     agenda_post_before: Duration = timedelta(hours=24)
 
 
+class DigestSettings(_Section):
+    """When and where the weekly digest is posted."""
+
+    # Written "monday" or "mon"; held as 0 = Monday ... 6 = Sunday.
+    weekday: Annotated[int, _grammar(parse_weekday)] = 0
+    time: Annotated[str, _grammar(parse_clock_time)] = "09:00"
+    timezone: Annotated[str, _grammar(parse_timezone)] = "Europe/London"
+    # Logical channel names; empty means the first configured channel.
+    channels: list[Slug] = []
+
+
 class Settings(BaseSettings):
     """The whole configuration."""
 
@@ -292,6 +310,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     discord: DiscordSettings = DiscordSettings()
     meeting: MeetingSettings | None = None
+    digest: DigestSettings = DigestSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -335,6 +354,12 @@ class Settings(BaseSettings):
                 f"meeting.channel: no channel called {self.meeting.channel!r} "
                 f"(expected one of {', '.join(sorted(channels))})"
             )
+        for name in self.digest.channels:
+            if name not in channels:
+                problems.append(
+                    f"digest.channels: no channel called {name!r} "
+                    f"(expected one of {', '.join(sorted(channels))})"
+                )
         if sum(p.default for p in self.policies) > 1:
             problems.append("policies: only one policy can have default = true")
         if problems:
@@ -355,6 +380,11 @@ class Settings(BaseSettings):
         if self.discord.token is not None:
             platforms.append("discord")
         return platforms
+
+    @property
+    def digest_channels(self) -> list[str]:
+        """Where the weekly digest is posted: [digest] channels, else the first channel."""
+        return list(dict.fromkeys(self.digest.channels)) or [self.announce_channel]
 
     def first_leader(self) -> PersonSettings | None:
         """The first admin in the configuration, else the first lead."""

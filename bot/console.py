@@ -132,7 +132,7 @@ class Console:
         reply = await self.runtime.dispatcher.run_text(
             text, Caller(PLATFORM, self.handle, self.handle)
         )
-        text = render(reply.message)
+        text = render(reply.message) + self._saved_image(reply.message)
         self.transcript.append(Entry("reply", text, ok=reply.ok))
         self.out.write(text + "\n")
         self.out.flush()

@@ -13,6 +13,7 @@ from bot import db
 from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import DeliveryWorker
+from bot.digest import schedule_digest
 from bot.jobs import Jobs
 from bot.sync import apply_config
 from bot.weekly import schedule_weekly_sync
@@ -111,4 +112,8 @@ async def open_runtime(
         announce_channel=settings.announce_channel,
         on_commit=on_commit,
     )
-    return Runtime(settings, engine, sessions, clock, registry, dispatcher, worker, deadlines, jobs)
+    runtime = Runtime(
+        settings, engine, sessions, clock, registry, dispatcher, worker, deadlines, jobs
+    )
+    schedule_digest(runtime)
+    return runtime

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands import review_clocks as rc
 from commands.context import CommandError, Context
@@ -71,6 +72,52 @@ class Tally:
     times: dict[str, list[timedelta]] = field(default_factory=lambda: {"ack": [], "resolve": []})
     breaches: int = 0
 
+    @property
+    def share(self) -> float | None:
+        """The share of decided clocks (acknowledge and resolve) met in time; None if none."""
+        decided = self.decided["ack"] + self.decided["resolve"]
+        if not decided:
+            return None
+        return (self.met["ack"] + self.met["resolve"]) / decided
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+async def tally(
+    session: AsyncSession,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    now: datetime,
+    by: Callable[[Review], K],
+) -> dict[K, Tally]:
+    """SLA figures of the review cycles started from `since` (until `until`), grouped by `by`.
+
+    A clock is within target when it was met (acknowledged, approved) without breaching; a
+    breached clock counts against, even if the request was cancelled later; a request cancelled
+    in time counts in neither. Each clock is judged as it stands at `now`.
+    """
+    query = select(ReviewClock).join(Review).where(ReviewClock.started_at >= since)
+    if until is not None:
+        query = query.where(ReviewClock.started_at < until)
+    clocks = (await session.scalars(query)).unique()
+    tallies: dict[K, Tally] = {}
+    for clock in clocks:
+        rv = clock.review
+        t = tallies.setdefault(by(rv), Tally())
+        t.cycles.add((rv.id, clock.cycle))
+        view = rc.view(rv, clock, now)
+        if view.breached:
+            t.breaches += 1
+        if view.status == "met" or view.breached:
+            t.decided[clock.kind] += 1
+        if view.status == "met":
+            t.times[clock.kind].append(view.elapsed)
+            if not view.breached:
+                t.met[clock.kind] += 1
+    return tallies
+
 
 def percentile(values: Sequence[timedelta], q: float) -> timedelta:
     """The nearest-rank percentile (q in 0..1) of some durations."""
@@ -111,26 +158,12 @@ async def report(ctx: Context, args: dict[str, Any]) -> Message:
     weeks = 4 if args["weeks"] is None else args["weeks"]
     if not 1 <= weeks <= 104:
         raise CommandError("weeks= must be between 1 and 104.")
-    since = ctx.now - timedelta(weeks=weeks)
-    clocks = (
-        await ctx.session.scalars(
-            select(ReviewClock).join(Review).where(ReviewClock.started_at >= since)
-        )
-    ).unique()
-    tallies: dict[tuple[str, str], Tally] = {}
-    for clock in clocks:
-        rv = clock.review
-        tally = tallies.setdefault((rv.reviewing_org.key, rv.policy.name), Tally())
-        tally.cycles.add((rv.id, clock.cycle))
-        view = rc.view(rv, clock, ctx.now)
-        if view.breached:
-            tally.breaches += 1
-        if view.status == "met" or view.breached:
-            tally.decided[clock.kind] += 1
-        if view.status == "met":
-            tally.times[clock.kind].append(view.elapsed)
-            if not view.breached:
-                tally.met[clock.kind] += 1
+    tallies = await tally(
+        ctx.session,
+        since=ctx.now - timedelta(weeks=weeks),
+        now=ctx.now,
+        by=lambda rv: (rv.reviewing_org.key, rv.policy.name),
+    )
     if not tallies:
         return Message(lines=(line(f"No review requests in the last {weeks} weeks."),))
     fields = [

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.context import CommandError, Context
 from commands.lookup import area_key
@@ -438,26 +439,56 @@ async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
     )
 
 
-def _progress(areas: Sequence[Area]) -> list[Field]:
-    routes: dict[tuple[str, str], Counter[HandoffState]] = {}
+@dataclass(frozen=True)
+class Route:
+    """Hand-off progress from one org to another: how many areas at each stage."""
+
+    source: str
+    target: str
+    done: int
+    in_transition: int
+    planned: int
+
+    @property
+    def total(self) -> int:
+        """Every area on this route, whatever its stage."""
+        return self.done + self.in_transition + self.planned
+
+
+def routes(areas: Sequence[Area]) -> list[Route]:
+    """Hand-off progress per route (from org → to org), in order of the org keys."""
+    counts: dict[tuple[str, str], Counter[HandoffState]] = {}
     for a in areas:
         if a.handoff_from is not None and a.handoff_to is not None:
-            routes.setdefault((a.handoff_from.key, a.handoff_to.key), Counter())[a.state] += 1
-    fields = []
-    for (src, dst), counts in sorted(routes.items()):
-        total = sum(counts.values())
-        done = counts[HandoffState.HANDED_OFF]
-        planned = sum(counts[s] for s in PLANNED)
-        fields.append(
-            Field(
-                f"{src} → {dst}",
-                line(
-                    bold(f"{done} of {total} handed off ({round(100 * done / total)}%)"),
-                    f" · {counts[HandoffState.IN_TRANSITION]} in transition · {planned} planned",
-                ),
-                inline=False,
-            )
+            counts.setdefault((a.handoff_from.key, a.handoff_to.key), Counter())[a.state] += 1
+    return [
+        Route(
+            src,
+            dst,
+            c[HandoffState.HANDED_OFF],
+            c[HandoffState.IN_TRANSITION],
+            sum(c[s] for s in PLANNED),
         )
+        for (src, dst), c in sorted(counts.items())
+    ]
+
+
+def route_line(route: Route) -> Line:
+    """A route's progress in words: "5 of 12 handed off (42%) · 3 in transition · 4 planned"."""
+    share = round(100 * route.done / route.total)
+    return line(
+        bold(f"{route.done} of {route.total} handed off ({share}%)"),
+        f" · {route.in_transition} in transition · {route.planned} planned",
+    )
+
+
+async def all_areas(session: AsyncSession) -> Sequence[Area]:
+    """Every area on the map, by name."""
+    return (await session.scalars(select(Area).order_by(Area.name_key))).unique().all()
+
+
+def _progress(areas: Sequence[Area]) -> list[Field]:
+    fields = [Field(f"{r.source} → {r.target}", route_line(r), inline=False) for r in routes(areas)]
     owned = Counter(a.org.key for a in areas if a.state is HandoffState.OWNED)
     if owned:
         text = ", ".join(f"{k} {n}" for k, n in sorted(owned.items()))

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands import review_clocks as rc
 from commands.context import CommandError, Context
@@ -20,6 +21,7 @@ from commands.messages import (
     Link,
     Message,
     PersonRef,
+    Span,
     bold,
     code,
     italic,
@@ -571,6 +573,32 @@ def _time_left(rv: Review, clocks: dict[str, ReviewClock], now: datetime) -> tim
     return min((v.remaining for v in running), default=None)
 
 
+Ranked = list[tuple[timedelta | None, Review, dict[str, ReviewClock]]]
+
+
+async def ranked(session: AsyncSession, query: Select[Review], now: datetime) -> Ranked:
+    """The reviews a query finds, with business time left and current clocks, most urgent first."""
+    rows: Ranked = []
+    for rv in (await session.scalars(query)).unique():
+        clocks = await rc.current_clocks(session, rv)
+        rows.append((_time_left(rv, clocks, now), rv, clocks))
+    rows.sort(key=lambda r: (r[0] is None, r[0] or timedelta(0), r[1].id))
+    return rows
+
+
+def summary_line(rv: Review, left: timedelta | None, reviewer: Span | None) -> Line:
+    """One review in a list: number, title, reviewer, state and time left (or breached)."""
+    status = STATE_LABELS[rv.state]
+    if left is not None:
+        status += (
+            f" · {format_duration(left)} left"
+            if left > timedelta(0)
+            else f" · BREACHED {format_duration(-left)} ago"
+        )
+    who = reviewer or italic("unassigned")
+    return line(bold(f"#{rv.id}"), " ", Link(rv.title, rv.link), " — ", who, f" · {status}")
+
+
 @review.command(
     "list",
     Param(
@@ -594,31 +622,22 @@ async def list_reviews(ctx: Context, args: dict[str, Any]) -> Message:
         query = query.where(Review.state == ReviewState.CHANGES_REQUESTED)
     if args["org"] is not None:
         query = query.where(Review.reviewing_org_id == args["org"].id)
-    rows: list[tuple[timedelta | None, Review, dict[str, ReviewClock]]] = []
-    for rv in (await ctx.session.scalars(query)).unique():
-        clocks = await rc.current_clocks(ctx.session, rv)
-        if which == "breached" and not any(
-            rc.view(rv, c, ctx.now).breached and c.stopped_at is None for c in clocks.values()
-        ):
-            continue
-        rows.append((_time_left(rv, clocks, ctx.now), rv, clocks))
-    rows.sort(key=lambda r: (r[0] is None, r[0] or timedelta(0), r[1].id))
+    rows = await ranked(ctx.session, query, ctx.now)
+    if which == "breached":
+        rows = [
+            r
+            for r in rows
+            if any(
+                rc.view(r[1], c, ctx.now).breached and c.stopped_at is None for c in r[2].values()
+            )
+        ]
     if not rows:
         org = f" for `{args['org'].key}` to review" if args["org"] is not None else ""
         return Message(lines=(line(_NONE[which].removesuffix(".") + org + "."),))
-    lines = []
-    for left, rv, _ in rows:
-        who = mention(ctx.ref(rv.reviewer)) if rv.reviewer else italic("unassigned")
-        status = STATE_LABELS[rv.state]
-        if left is not None:
-            status += (
-                f" · {format_duration(left)} left"
-                if left > timedelta(0)
-                else f" · BREACHED {format_duration(-left)} ago"
-            )
-        lines.append(
-            line(bold(f"#{rv.id}"), " ", Link(rv.title, rv.link), " — ", who, f" · {status}")
-        )
+    lines = [
+        summary_line(rv, left, mention(ctx.ref(rv.reviewer)) if rv.reviewer else None)
+        for left, rv, _ in rows
+    ]
     return Message(title=f"Reviews: {which} ({len(rows)})", lines=tuple(lines))
 
 

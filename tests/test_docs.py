@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from bot.config import (
     ChannelSettings,
     DatabaseSettings,
+    DigestSettings,
     DiscordSettings,
     EscalationLevel,
     MeetingSettings,
@@ -149,6 +150,7 @@ def test_every_section_model_of_the_settings_is_found() -> None:
         SlackSettings,
         DiscordSettings,
         MeetingSettings,
+        DigestSettings,
     }
     assert expected <= set(SECTIONS.values())
 

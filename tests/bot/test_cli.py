@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 from bot import db
 from bot.cli import app
 from tests.conftest import DEMO
-from tests.harness import refused, succeeded
+from tests.harness import problems, refused, succeeded
 
 LIAISON = Path(sys.executable).parent / "liaison"
 DEFAULT_URL = 'url = "sqlite+aiosqlite:///liaison.db"'
@@ -295,3 +295,45 @@ def test_a_database_that_cannot_be_opened_is_explained_not_a_traceback(
     first, hint = refused(invoke(config, *command, input=""))
     assert first.startswith("liaison: cannot use the database: ") and reason in first
     assert hint == "liaison: check [database] url (or LIAISON_DATABASE_URL)"
+
+
+# --- liaison demo seed ---------------------------------------------------------------------------
+
+DIGEST_SECTIONS = (
+    "SLA compliance",
+    "Open reviews",
+    "Breaches and escalations this week",
+    "Hand-offs",
+    "Moved this week:",
+    "Next sync,",
+    "Action items",
+    "Roadmap changes since the last digest",
+    "Delivery problems",
+)
+
+
+def test_demo_seed_then_digest_preview_shows_every_section_and_the_chart(
+    config: Path, tmp_path: Path
+) -> None:
+    seeded = succeeded(invoke(config, "demo", "seed"))
+    assert seeded.startswith("seeded 29 reviews, 10 areas, 5 meetings")
+
+    shown = succeeded(
+        invoke(
+            config,
+            "console",
+            "--as",
+            "carol",
+            input="/digest preview\n/digest preview part=2\n/digest preview part=3\n",
+        )
+    )
+    for heading in DIGEST_SECTIONS:
+        assert f"\n{heading}" in shown, heading
+    chart = shown.split("Chart: SLA compliance per week and hand-off progress: ")[1].split()[0]
+    assert Path(chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    again = problems(invoke(config, "demo", "seed"))
+    assert again == [
+        "this database already has reviews or areas: seeding would mix the demo into them. "
+        "Use an empty database, or add --force to seed anyway."
+    ]

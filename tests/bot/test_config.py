@@ -474,3 +474,33 @@ def test_only_the_last_escalation_level_may_repeat(tmp_path: Path) -> None:
         "policies[2].escalation: level 1 has a repeat, but only the last level repeats "
         "(move it to level 2)"
     )
+
+
+def test_the_digest_defaults_to_monday_nine_london_in_the_first_channel(tmp_path: Path) -> None:
+    settings = loads(tmp_path, BASE)
+    assert (settings.digest.weekday, settings.digest.time) == (0, "09:00")
+    assert settings.digest.timezone == "Europe/London"
+    assert settings.digest_channels == [settings.channels[0].name]
+
+
+def test_the_digest_schedule_is_read_in_words_and_checked(tmp_path: Path) -> None:
+    first = BASE.split("[[channels]]")[1].split('name = "')[1].split('"')[0]
+    settings = loads(
+        tmp_path,
+        BASE + f'\n[digest]\nweekday = "Fri"\ntime = "7:30"\ntimezone = "America/New_York"\n'
+        f'channels = ["{first}"]\n',
+    )
+    assert (settings.digest.weekday, settings.digest.time) == (4, "07:30")
+    assert settings.digest_channels == [first]
+    found = problems(
+        tmp_path,
+        BASE + '\n[digest]\nweekday = "Someday"\ntime = "25:00"\ntimezone = "Mars/Base"\n',
+    )
+    assert [problem.split(":")[0] for problem in found] == [
+        "digest.weekday",
+        "digest.time",
+        "digest.timezone",
+    ]
+    assert '"Someday" is not a weekday' in found[0]
+    (unknown,) = problems(tmp_path, BASE + '\n[digest]\nchannels = ["nowhere"]\n')
+    assert unknown.startswith("digest.channels: no channel called 'nowhere' (expected one of ")
