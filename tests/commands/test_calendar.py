@@ -569,6 +569,9 @@ def test_elapsed_undoes_add_to_the_microsecond(
     zone: str, hours_: WeeklyHours, start_us: int, amount_us: int
 ) -> None:
     assume(any(hours_.windows))
+    # add() searches 20 years ahead: a schedule open minutes a week may not hold the amount.
+    weekly_minutes = sum(b - a for day in hours_.windows for a, b in day)
+    assume(amount_us <= weekly_minutes * 60_000_000 * 50 * 19)
     calendar = BusinessCalendar(hours_, ZoneInfo(zone))
     start = FIRST_MINUTE + timedelta(microseconds=start_us)
     amount = timedelta(microseconds=amount_us)
@@ -585,3 +588,11 @@ def test_elapsed_undoes_add_to_the_microsecond(
 def test_describe_round_trips_for_any_schedule_that_is_ever_open(hours_: WeeklyHours) -> None:
     assume(any(hours_.windows))
     assert parse_business_hours(hours_.describe()) == hours_
+
+
+def test_more_business_time_than_twenty_years_hold_is_refused_in_words() -> None:
+    # Open 28 minutes a week: 25 days of business time is about 24 years away.
+    hours_ = WeeklyHours(((), (), (), (), (), (), ((92, 120),)))
+    calendar = BusinessCalendar(hours_, ZoneInfo("America/New_York"))
+    with pytest.raises(ValueError, match="less than that in the next 20 years"):
+        calendar.add(FIRST_MINUTE, timedelta(days=25))
