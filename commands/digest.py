@@ -25,7 +25,19 @@ from commands.agenda import item_line, overdue_actions
 from commands.context import CommandError, Context, notify
 from commands.digest_data import ChartData, Trend
 from commands.meetings import open_items, series_of, upcoming
-from commands.messages import Image, Line, Link, Mention, Message, Text, bold, code, italic, line
+from commands.messages import (
+    Image,
+    Line,
+    Link,
+    Mention,
+    Message,
+    Text,
+    bold,
+    code,
+    italic,
+    line,
+    quiet,
+)
 from commands.registry import Group, Kind, Param
 from storage import outbox
 from storage.models import (
@@ -372,7 +384,7 @@ async def _agenda(session: AsyncSession, now: datetime, tz: ZoneInfo) -> Section
     items = await open_items(session, meeting)
     if not items:
         return None
-    lines = [item_line(item, n) for n, item in enumerate(items[:MAX_ITEMS], start=1)]
+    lines = [quiet(item_line(item, n)) for n, item in enumerate(items[:MAX_ITEMS], start=1)]
     lines.extend(_more(MAX_ITEMS, len(items), "/agenda list"))
     when = meeting.starts_at.astimezone(tz).strftime("%a %d %b %H:%M")
     return Section(f"Next sync, {when} ({len(items)} on the agenda)", tuple(lines))
@@ -389,7 +401,7 @@ async def _actions(session: AsyncSession, now: datetime) -> Section | None:
     if not items:
         return None
     overdue = await overdue_actions(session, now)
-    lines = [action_line(a, now) for a in items[:MAX_ITEMS]]
+    lines = [quiet(action_line(a, now)) for a in items[:MAX_ITEMS]]
     lines.extend(_more(MAX_ITEMS, len(items), "/action list open"))
     return Section(f"Action items ({len(items)} open, {len(overdue)} overdue)", tuple(lines))
 

@@ -63,6 +63,11 @@ def line(*parts: str | Span) -> Line:
     return tuple(Text(p) if isinstance(p, str) else p for p in parts)
 
 
+def quiet(spans: Line) -> Line:
+    """The line with every mention written as a plain @handle, so it names without pinging."""
+    return tuple(Text("@" + s.person.handle) if isinstance(s, Mention) else s for s in spans)
+
+
 def bold(text: str) -> Text:
     """Bold text."""
     return Text(text, "bold")

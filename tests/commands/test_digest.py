@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.plaintext import render
 from commands.clock import FakeClock
 from commands.digest import LIMITS, Digest, Section, message_cost, post_digest
 from commands.messages import Message, line
@@ -168,3 +169,17 @@ def test_a_section_longer_than_a_message_continues_in_the_next_part() -> None:
     items = [ln for p in parts for ln in p.lines if ln[0].text.startswith("item ")]
     assert items == list(big), "every line, once, in order"
     assert [p.lines[0][0].text for p in parts[1:]] == ["Big (continued)"] * (len(parts) - 1)
+
+
+async def test_the_weekly_post_names_people_without_pinging_them(chat: Chat) -> None:
+    await chat.ok(f'/review request {PR}1 "Fix the oracle" reviewer=@dave')
+    await chat.ok('/agenda add "Audit scope" owner=@carol')
+    await chat.ok("/action add @dave 2026-01-07 Write the runbook")
+    await chat.wait(timedelta(days=7))
+    async with chat.runtime.sessions() as session:
+        payloads = (
+            await session.scalars(select(OutboxItem.payload).where(OutboxItem.key.like("digest:%")))
+        ).all()
+    text = "\n".join(render(Message.from_dict(p)) for p in payloads)
+    assert "@carol" in text and "@dave" in text and "Write the runbook" in text
+    assert [Message.from_dict(p).mentioned() for p in payloads] == [[] for _ in payloads]
