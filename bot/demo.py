@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 
 from bot.config import Settings
 from bot.runtime import Runtime, open_runtime
+from commands.actions import next_chase
 from commands.clock import Clock, FakeClock, SystemClock
 from commands.dispatch import Caller
 from storage.models import (
@@ -36,6 +37,7 @@ from storage.models import (
     Meeting,
     MeetingSeries,
     MeetingState,
+    Org,
     OutboxItem,
     Person,
     Review,
@@ -484,6 +486,9 @@ async def _sync(s: Seeder, now: datetime) -> None:
             (3, "Review the gas cost dashboard queries", "dave", 9, False),
         ):
             meeting = meetings[n]
+            owner_org = await session.scalar(
+                select(Org).join(Person, Person.org_id == Org.id).where(Person.id == who[owner])
+            )
             session.add(
                 ActionItem(
                     meeting_id=meeting.id,
@@ -495,6 +500,10 @@ async def _sync(s: Seeder, now: datetime) -> None:
                     created_at=meeting.starts_at + timedelta(minutes=40),
                     done_at=meeting.starts_at + timedelta(days=4) if done else None,
                     done_by_id=who[owner] if done else None,
+                    # Open items are chased as if Liaison had been running all along.
+                    next_chase_at=(
+                        None if done else next_chase(owner_org, today + timedelta(days=due), now)
+                    ),
                 )
             )
         s.report.actions = 6

@@ -47,6 +47,16 @@ def first_chase(org: Org | None, due: date) -> datetime:
     return chase_on_or_after(org, due + timedelta(days=1))
 
 
+def next_chase(org: Org | None, due: date, after: datetime) -> datetime:
+    """The first chase of an item due on `due` that falls after `after`: weekly after the first."""
+    at = first_chase(org, due)
+    day = at.astimezone(calendar_of(org).tz).date()
+    while at <= after:
+        day += CHASE_EVERY
+        at = chase_on_or_after(org, day)
+    return at
+
+
 async def chase_due(
     sessions: async_sessionmaker[AsyncSession],
     org_key: str | None,

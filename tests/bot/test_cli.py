@@ -8,17 +8,22 @@ traceback: it is one `liaison: ...` line and exit status 2.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from bot import db
 from bot.cli import app
+from storage.engine import create_engine
+from storage.models import ActionItem, ActionStatus
 from tests.conftest import DEMO
 from tests.harness import problems, refused, succeeded
 
@@ -312,8 +317,20 @@ DIGEST_SECTIONS = (
 )
 
 
+async def _next_chases(url: str) -> list[datetime]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(ActionItem.next_chase_at).where(ActionItem.status == ActionStatus.OPEN)
+            )
+            return [at for (at,) in rows if at is not None]
+    finally:
+        await engine.dispose()
+
+
 def test_demo_seed_then_digest_preview_shows_every_section_and_the_chart(
-    config: Path, tmp_path: Path
+    config: Path, tmp_path: Path, database_url: str
 ) -> None:
     seeded = succeeded(invoke(config, "demo", "seed"))
     assert seeded.startswith("seeded 29 reviews, 10 areas, 5 meetings")
@@ -331,6 +348,11 @@ def test_demo_seed_then_digest_preview_shows_every_section_and_the_chart(
         assert f"\n{heading}" in shown, heading
     chart = shown.split("Chart: SLA compliance per week and hand-off progress: ")[1].split()[0]
     assert Path(chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # The open actions will be chased, on a business morning still to come.
+    chases = asyncio.run(_next_chases(database_url))
+    assert len(chases) == 4 and all(at > datetime.now(UTC) for at in chases)
+    assert all(at.weekday() < 5 for at in chases)
 
     again = problems(invoke(config, "demo", "seed"))
     assert again == [
