@@ -29,7 +29,7 @@ from commands.meetings import (
     series_of,
     upcoming,
 )
-from commands.messages import Line, Link, Message, bold, code, italic, line, mention
+from commands.messages import Line, Link, Message, bold, code, count, italic, line, mention
 from commands.registry import Group, Kind, Param
 from storage.models import (
     ActionItem,
@@ -401,7 +401,7 @@ async def agenda_move(ctx: Context, args: dict[str, Any]) -> Message:
     position: int = args["position"]
     if not 1 <= position <= len(order) + 1:
         raise CommandError(
-            f"Position {position} is off the agenda: it has {len(order) + 1} item(s), "
+            f"Position {position} is off the agenda: it has {count(len(order) + 1, 'item')}, "
             f"so pick 1 to {len(order) + 1}."
         )
     order.insert(position - 1, item)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.context import CommandError, Context, person_ref
 from commands.grammar import WEEKDAYS, format_duration
-from commands.messages import Field, Line, Message, bold, code, line, mention
+from commands.messages import Field, Line, Message, bold, code, count, line, mention
 from commands.registry import Group, Kind, Param
 from storage.models import (
     ActionItem,
@@ -316,7 +316,9 @@ async def meeting_next(ctx: Context, args: dict[str, Any]) -> Message:
         fields=(
             Field("When", line(await local_times(ctx.session, nxt.starts_at)), inline=False),
             Field("Schedule", line(describe_series(series)), inline=False),
-            Field("Agenda", line(f"{len(items)} item(s): ", code("/agenda list")), inline=False),
+            Field(
+                "Agenda", line(count(len(items), "item") + ": ", code("/agenda list")), inline=False
+            ),
         ),
     )
 
@@ -340,7 +342,7 @@ async def meeting_start(ctx: Context, args: dict[str, Any]) -> Message:
         lines=(
             line(
                 f"The weekly sync of {nxt.date.isoformat()} has started, with "
-                f"{len(items)} agenda item(s)."
+                f"{count(len(items), 'agenda item')}."
             ),
             line(
                 "Record outcomes with ",
@@ -395,7 +397,7 @@ async def meeting_end(ctx: Context, args: dict[str, Any]) -> Message:
     return Message(
         lines=(
             line(
-                f"The meeting has ended: {len(discussed)} item(s) discussed, "
+                f"The meeting has ended: {count(len(discussed), 'item')} discussed, "
                 f"{len(carried)} carried to the next meeting. Notes posted in #{series.channel}."
             ),
         ),

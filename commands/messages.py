@@ -63,6 +63,11 @@ def line(*parts: str | Span) -> Line:
     return tuple(Text(p) if isinstance(p, str) else p for p in parts)
 
 
+def count(n: int, noun: str) -> str:
+    """A number with its noun, plural when it is not 1: "1 area", "3 areas"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def quiet(spans: Line) -> Line:
     """The line with every mention written as a plain @handle, so it names without pinging."""
     return tuple(Text("@" + s.person.handle) if isinstance(s, Mention) else s for s in spans)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.context import CommandError, Context
 from commands.lookup import area_key
-from commands.messages import Field, Line, Message, Span, bold, code, line, mention
+from commands.messages import Field, Line, Message, Span, bold, code, count, line, mention
 from commands.registry import Group, Kind, Param
 from storage.models import Area, AreaEvent, HandoffState, Org, Person, Role
 
@@ -257,7 +257,7 @@ async def dri_list(ctx: Context, args: dict[str, Any]) -> Message:
         for a in areas
     ]
     title = f"Areas owned by {org.name}" if org else "The ownership map"
-    return Message(title=f"{title} ({_count(len(areas), 'area')})", lines=tuple(lines))
+    return Message(title=f"{title} ({count(len(areas), 'area')})", lines=tuple(lines))
 
 
 @dri.command("history", _AREA)
@@ -433,7 +433,7 @@ async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
             )
             lines.append(line("• ", a.name, where + quarter + ") — DRI ", _person_span(ctx, a.dri)))
     return Message(
-        title=f"Hand-off board — {_count(len(areas), 'area')}",
+        title=f"Hand-off board — {count(len(areas), 'area')}",
         lines=tuple(lines),
         fields=tuple(_progress(areas)),
     )
@@ -494,7 +494,3 @@ def _progress(areas: Sequence[Area]) -> list[Field]:
         text = ", ".join(f"{k} {n}" for k, n in sorted(owned.items()))
         fields.append(Field("Owned, no hand-off planned", line(text), inline=False))
     return fields
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -45,7 +45,7 @@ async def test_undiscussed_items_carry_over_across_two_meetings(chat: Chat) -> N
     await chat.ok("/decision add Set keeps the keeper until 2026Q2", as_="alice")
     await chat.ok("/action add @dave 2026-01-16 Draft the keeper runbook", as_="carol")
     ended = await chat.ok("/meeting end carry=2", as_="carol")
-    assert "1 item(s) discussed, 1 carried" in ended.reply
+    assert "1 item discussed, 1 carried" in ended.reply
     notes = ended.notification("#shared")
     assert "Discussed\n• Oracle keeper hand-off" in notes
     assert "Carried to the next meeting\n• Gas costs of rebalances" in notes
