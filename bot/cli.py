@@ -20,7 +20,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.console import PLATFORM as CONSOLE
 from bot.console import Console
 from bot.plaintext import render
-from bot.platforms import serve
+from bot.platforms import PlatformError, serve
 from bot.runtime import Runtime, open_runtime
 from commands.context import Context
 from commands.mapfile import MapFileError, export_rows, format_for, import_rows, parse, read
@@ -85,7 +85,7 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run async work, turning expected failures into one clear line and exit status 2."""
     try:
         return asyncio.run(work())
-    except (Failure, db.NotMigrated, MapFileError) as exc:
+    except (Failure, db.NotMigrated, MapFileError, PlatformError) as exc:
         for text in str(exc).splitlines():
             typer.echo(f"liaison: {text}", err=True)
         raise typer.Exit(2) from None

@@ -22,11 +22,15 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
+class PlatformError(Exception):
+    """A platform cannot start (a refused token, an unreachable API): one line saying what to do."""
+
+
 class Adapter(Sender, Protocol):
     """A chat platform: the sending side of `Sender`, plus a receiving side to start and stop."""
 
     async def start(self) -> None:
-        """Connect and begin answering commands and button presses."""
+        """Connect and begin answering commands and button presses; PlatformError if it cannot."""
         ...
 
     async def stop(self) -> None:
@@ -53,8 +57,9 @@ async def serve(runtime: Runtime, platforms: list[str]) -> int:
     started: list[Adapter] = []
     try:
         for adapter in adapters:
-            await adapter.start()
+            # Added first, so one that fails half-way through starting is stopped too.
             started.append(adapter)
+            await adapter.start()
             log.warning("connected to %s", adapter.platform)
         await runtime.start()
         await stop.wait()

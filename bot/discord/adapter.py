@@ -26,6 +26,7 @@ from bot.delivery import DeliveryError, Destination
 from bot.discord.buttons import ActionButton, PersonPicker, picker_view, view_of
 from bot.discord.render import PLATFORM, Rendered, render
 from bot.discord.tree import build_tree
+from bot.platforms import PlatformError
 from bot.runtime import Runtime
 from commands import completion
 from commands.dispatch import Caller, error_reply
@@ -94,7 +95,17 @@ class DiscordAdapter:
 
     async def login(self) -> None:
         """Log in over REST (enough to send and to answer interactions); no gateway yet."""
-        await self.client.login(self.token)
+        try:
+            await self.client.login(self.token)
+        except discord.LoginFailure:
+            raise PlatformError(
+                "Discord refused the bot token: check LIAISON_DISCORD_TOKEN (the Bot token of "
+                "the application; see docs/discord.md)"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError, discord.HTTPException) as exc:
+            raise PlatformError(
+                f"cannot log in to Discord ({exc or type(exc).__name__}): check the network"
+            ) from None
 
     async def start(self) -> None:
         """Log in and connect to the gateway, which delivers commands and presses."""

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -23,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete
 
+from bot.platforms import PlatformError
 from bot.runtime import Runtime
 from bot.slack.blocks import PLATFORM, posts
 from bot.slack.incoming import (
@@ -85,6 +87,7 @@ class SlackAdapter(SlackSender):
     async def start(self) -> None:
         """Serve HTTP at POST /slack/events on [http], or connect with Socket Mode."""
         settings = self.runtime.settings
+        await self.check_token()
         if settings.slack.mode == "http":
             runner = web.AppRunner(self.app.web_app(path=EVENTS_PATH))
             await runner.setup()
@@ -103,6 +106,23 @@ class SlackAdapter(SlackSender):
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
         await self.forget_old_requests()
         await self.check_setup()
+
+    async def check_token(self) -> None:
+        """Ask Slack who the bot is, so a wrong token stops start-up with what to fix."""
+        base = self.runtime.settings.slack.api_base_url
+        try:
+            await self.client.auth_test()
+        except SlackApiError as exc:
+            error = exc.response.get("error", "refused")
+            raise PlatformError(
+                f"Slack refused the bot token ({error}): check LIAISON_SLACK_BOT_TOKEN "
+                "(the Bot User OAuth Token, xoxb-..., of the installed app; see docs/slack.md)"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PlatformError(
+                f"cannot reach the Slack Web API at {base} ({exc or type(exc).__name__}): "
+                "check the network, or [slack] api_base_url"
+            ) from None
 
     async def forget_old_requests(self, older_than: timedelta = timedelta(days=1)) -> int:
         """Drop request keys older than Slack ever re-sends (minutes); return how many went."""

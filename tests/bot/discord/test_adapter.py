@@ -9,12 +9,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.config import Settings
+from bot.discord.adapter import DiscordAdapter
+from bot.platforms import PlatformError
+from bot.runtime import open_runtime
 from commands.clock import FakeClock
 from commands.context import notify
 from commands.messages import Field, Image, Message, PersonRef, bold, line, mention
 from storage import outbox
 from storage.models import Delivery, DeliveryStatus, Person
 from tests.bot.discord.conftest import SHARED, USERS, Discord, shown
+from tests.bot.discord.fake_api import FakeDiscord
 from tests.mention_corpus import MENTION_INJECTIONS
 
 CHANNEL = f"channels/{SHARED}/messages"
@@ -215,3 +220,17 @@ async def test_an_edit_of_a_deleted_message_posts_the_new_version(bot: Discord) 
     posts = bot.api.called("POST", CHANNEL)
     assert [p.json["embeds"][0]["title"] for p in posts] == ["v1", "v2"]
     assert (await _status(bot, "c2"))[0] is DeliveryStatus.DELIVERED
+
+
+async def test_a_refused_token_stops_start_up_with_what_to_fix(
+    discord_settings: Settings, clock: FakeClock, fake: FakeDiscord
+) -> None:
+    fake.fail("GET", "users/@me", 401, code=0, message="401: Unauthorized")
+    runtime = await open_runtime(discord_settings, platforms=["discord"], clock=clock)
+    adapter = DiscordAdapter(runtime)
+    try:
+        with pytest.raises(PlatformError, match="Discord refused the bot token: check LIAISON_"):
+            await adapter.start()
+    finally:
+        await adapter.stop()
+        await runtime.close()
