@@ -29,7 +29,18 @@ from commands.meetings import (
     series_of,
     upcoming,
 )
-from commands.messages import Line, Link, Message, bold, code, count, italic, line, mention
+from commands.messages import (
+    Line,
+    Link,
+    Message,
+    Span,
+    bold,
+    code,
+    count,
+    italic,
+    line,
+    mention,
+)
 from commands.registry import Group, Kind, Param
 from storage.models import (
     ActionItem,
@@ -100,16 +111,18 @@ async def _breached_reviews(session: AsyncSession) -> list[Line]:
         seen.add(review.id)
         owner = review.reviewer
         out.append(
-            line(
-                "• ",
-                bold(f"#{review.id}"),
-                " ",
-                Link(review.title, review.link),
+            _review_line(
+                review,
                 f" ({review.reviewing_org.key}) — ",
-                *((mention(person_ref(owner)),) if owner else ("no reviewer",)),
+                mention(person_ref(owner)) if owner else "no reviewer",
             )
         )
     return out
+
+
+def _review_line(review: Review, *rest: str | Span) -> Line:
+    """A bullet naming a review by number and linked title, followed by `rest`."""
+    return line("• ", bold(f"#{review.id}"), " ", Link(review.title, review.link), *rest)
 
 
 async def _escalations(session: AsyncSession, now: datetime) -> list[Line]:
@@ -130,16 +143,8 @@ async def _escalations(session: AsyncSession, now: datetime) -> list[Line]:
         review = await session.get(Review, review_id)
         if review is None:
             continue
-        top = max(stages)
-        out.append(
-            line(
-                "• ",
-                bold(f"#{review.id}"),
-                " ",
-                Link(review.title, review.link),
-                f" — escalated {_times(len(stages))}, up to level {top[1:]}",
-            )
-        )
+        top = max(int(stage[1:]) for stage in stages)
+        out.append(_review_line(review, f" — escalated {_times(len(stages))}, up to level {top}"))
     return out
 
 
