@@ -66,6 +66,7 @@ async def open_runtime(
     `platforms` are where notifications go; their senders are added to `runtime.worker.senders`.
     """
     clock = clock or SystemClock()
+    targets = frozenset(platforms)  # read once: several parts need it
     engine = create_engine(settings.database.url)
     try:
         await db.require_head(engine)
@@ -79,7 +80,7 @@ async def open_runtime(
     deadlines = Deadlines(
         sessions,
         clock,
-        platforms=frozenset(platforms),
+        platforms=targets,
         channel=settings.announce_channel,
         on_written=worker.wake,
     )
@@ -87,9 +88,7 @@ async def open_runtime(
     jobs = Jobs(sessions, clock)
 
     async def weekly_sync() -> None:
-        await schedule_weekly_sync(
-            jobs, sessions, platforms=frozenset(platforms), on_written=worker.wake
-        )
+        await schedule_weekly_sync(jobs, sessions, platforms=targets, on_written=worker.wake)
 
     await weekly_sync()
     # Every run of the jobs first re-reads the schedule: a meeting moved on any replica moves
@@ -108,7 +107,7 @@ async def open_runtime(
         registry,
         sessions,
         clock,
-        platforms=frozenset(platforms),
+        platforms=targets,
         announce_channel=settings.announce_channel,
         on_commit=on_commit,
     )
