@@ -30,7 +30,7 @@ from bot.platforms import PlatformError
 from bot.runtime import Runtime
 from commands import completion
 from commands.dispatch import Caller, error_reply
-from commands.messages import Message, PersonRef, Reply
+from commands.messages import Image, Message, PersonRef, Reply
 from commands.registry import Command, Kind
 from storage.engine import reading
 from storage.models import Channel
@@ -178,6 +178,8 @@ class DiscordAdapter:
         view = view_of(reply.message.actions)
         for n, embed in enumerate(rendered.embeds):
             extra: dict[str, Any] = {"view": view} if view is not None and n == 0 else {}
+            if n == 0 and reply.message.image is not None:
+                extra["file"] = _picture(reply.message.image, embed)
             none = discord.AllowedMentions.none()
             if n == 0 and not interaction.response.is_done():
                 await interaction.response.send_message(
@@ -262,11 +264,7 @@ class DiscordAdapter:
             if reference is not None:
                 parts["reference"] = reference
             if message.image is not None:
-                name = message.image.filename.replace("/", "_") or "image.png"
-                parts["file"] = discord.File(
-                    io.BytesIO(message.image.data), filename=name, description=message.image.alt
-                )
-                embed.set_image(url=f"attachment://{name}")
+                parts["file"] = _picture(message.image, embed)
         return parts
 
     async def _channel_id(self, to: Destination) -> int:
@@ -277,6 +275,13 @@ class DiscordAdapter:
             dm = await self.client.create_dm(discord.Object(user_id))
             self._dms[user_id] = dm.id
         return self._dms[user_id]
+
+
+def _picture(image: Image, embed: discord.Embed) -> discord.File:
+    """The picture as an attachment, shown inside the embed."""
+    name = image.filename.replace("/", "_") or "image.png"
+    embed.set_image(url=f"attachment://{name}")
+    return discord.File(io.BytesIO(image.data), filename=name, description=image.alt)
 
 
 @contextlib.contextmanager

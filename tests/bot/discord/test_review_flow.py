@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from bot.discord import DiscordAdapter
+from commands.clock import FakeClock
 from tests.bot.discord.conftest import SHARED, USERS, Discord
 
 LINK = "https://github.com/org/repo/pull/7"
@@ -143,3 +145,20 @@ async def test_slow_work_is_deferred_then_answered_with_a_follow_up(bot: Discord
     assert follow_up.path.startswith("webhooks/")
     assert follow_up.json["flags"] == 64
     assert "alice" in reply
+
+
+async def test_the_digest_preview_comes_with_its_chart_to_the_caller_only(
+    bot: Discord, clock: FakeClock
+) -> None:
+    await _request(bot)
+    clock.advance(timedelta(hours=1))
+    assert "approved" in await bot.run("dave", "review approve", id="1")
+    clock.advance(timedelta(hours=1))
+    start = len(bot.api.calls)
+    text = await bot.run("carol", "digest preview")
+    assert "Weekly digest" in text and "SLA compliance" in text
+    [answer] = bot.callbacks(start)
+    assert answer.json["data"]["flags"] & 64, "ephemeral"
+    [(name, png)] = answer.files
+    assert name.endswith(".png") and png.startswith(b"\x89PNG")
+    assert answer.json["data"]["embeds"][0]["image"]["url"] == f"attachment://{name}"
