@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete
 
+from bot.delivery import DeliveryError, Destination
 from bot.platforms import PlatformError
 from bot.runtime import Runtime
 from bot.slack.blocks import PLATFORM, posts
@@ -37,7 +38,7 @@ from bot.slack.incoming import (
 from bot.slack.sender import SlackSender, Throttle
 from commands.dispatch import AlreadyHandled, Caller
 from commands.grammar import GrammarError, tokenize
-from commands.messages import Reply
+from commands.messages import Message, Reply, line
 from commands.registry import Command, CommandNotFound, Kind, Param
 from storage.models import InboundRequest
 
@@ -233,7 +234,7 @@ class SlackAdapter(SlackSender):
                 return
         key = request_key("command", body, raw_body)
         run = self.runtime.dispatcher.run_text(text, caller, request_key=key)
-        await self._answer(run, respond, always=True)
+        await self._answer(run, respond, always=True, user=caller.user_id)
 
     def _wants_modal(self, text: str) -> Command | None:
         try:
@@ -243,9 +244,17 @@ class SlackAdapter(SlackSender):
         return command if needs_modal(command, rest) else None
 
     async def _answer(
-        self, run: Coroutine[Any, Any, Reply], respond: Respond, *, always: bool
+        self,
+        run: Coroutine[Any, Any, Reply],
+        respond: Respond,
+        *,
+        always: bool,
+        user: str | None = None,
     ) -> None:
-        """Send the reply through response_url, saying "working on it" if it is slow to come."""
+        """Send the reply through response_url, saying "working on it" if it is slow to come.
+
+        A response URL carries no files: a reply's picture goes to the `user`'s DM instead.
+        """
         work = asyncio.ensure_future(run)
         working = False
         try:
@@ -263,6 +272,16 @@ class SlackAdapter(SlackSender):
                 response_type="ephemeral",
                 replace_original=working and n == 0,
             )
+        if reply.message.image is not None and user:
+            note = Message(
+                title=reply.message.title,
+                lines=(line("The picture that goes with it (only you see this)."),),
+                image=reply.message.image,
+            )
+            try:
+                await self.send(Destination(None, None, user), note, late=False)
+            except DeliveryError as exc:
+                log.warning("slack: could not DM the picture of a reply to %s: %s", user, exc)
 
     # --- buttons ----------------------------------------------------------------------------------
 

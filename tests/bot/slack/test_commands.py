@@ -192,3 +192,21 @@ async def test_the_weekly_sync_groups_answer_through_slack(slack: SlackBot) -> N
     # A lead of set cannot edit ic's roadmap; the answer names who can.
     answer = slack.reply(await slack.command("/roadmap", "add ic 2030Q1 Other"))
     assert "Ask <@UCAROL>" in answer["text"] or "Ask @carol" in answer["text"]
+
+
+async def test_the_digest_preview_answers_privately_and_dms_its_chart(
+    slack: SlackBot, clock: FakeClock
+) -> None:
+    await slack.ok("/review", "request <https://github.com/org/repo/pull/7> Fix reviewer=<@UDAVE>")
+    clock.advance(timedelta(hours=1))
+    await slack.ok("/review", "approve 1", as_="dave")
+    clock.advance(timedelta(hours=1))
+    before = len(slack.fake.calls)
+    text = await slack.ok("/digest", "preview", as_="carol")
+    assert "Weekly digest" in text and "SLA compliance" in text
+    # A response URL carries no file: the chart goes to carol's DM with the bot.
+    calls = slack.fake.calls[before:]
+    (note,) = [c for c in calls if c.method == "chat.postMessage"]
+    assert note.args["channel"] == USERS["carol"]
+    (completed,) = [c for c in calls if c.method == "files.completeUploadExternal"]
+    assert completed.args["channel_id"] == "D" + USERS["carol"][1:]
