@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from commands.agenda import overdue_actions, owner_zone
+from commands.agenda import is_overdue, local_today, open_actions, overdue_actions
 from commands.calendar import BusinessCalendar
 from commands.context import CommandError, Context, notify, person_ref
 from commands.meetings import recent_meeting, series_of
@@ -123,14 +123,13 @@ def _chase_message(item: ActionItem, late_days: int) -> Message:
     )
 
 
-def _local_today(person: Person, now: datetime) -> date:
-    return now.astimezone(owner_zone(person)).date()
-
-
 def action_line(item: ActionItem, now: datetime) -> Line:
     """One action item: "#3 @bob by 2026-01-09: text (overdue)"."""
-    overdue = item.status is ActionStatus.OPEN and item.due < _local_today(item.owner, now)
-    state = " — done" if item.status is ActionStatus.DONE else (" — overdue" if overdue else "")
+    state = (
+        " — done"
+        if item.status is ActionStatus.DONE
+        else (" — overdue" if is_overdue(item, now) else "")
+    )
     return line(
         f"#{item.id} ",
         mention(person_ref(item.owner)),
@@ -150,7 +149,7 @@ async def action_add(ctx: Context, args: dict[str, Any]) -> Message:
     """Record an action item with an owner and a due date; the owner is chased when overdue."""
     owner: Person = args["owner"]
     due: date = args["due"]
-    today = _local_today(owner, ctx.now)
+    today = local_today(owner, ctx.now)
     if due < today:
         raise CommandError(
             f"{due.isoformat()} has passed for @{owner.handle} (today is {today.isoformat()} "
@@ -225,12 +224,8 @@ async def action_list(ctx: Context, args: dict[str, Any]) -> Message:
     if which == "overdue":
         items = await overdue_actions(ctx.session, ctx.now)
     else:
-        query = select(ActionItem).where(ActionItem.status == ActionStatus.OPEN)
-        if which == "mine":
-            query = query.where(ActionItem.owner_id == ctx.actor.id)
-        items = list(
-            (await ctx.session.scalars(query.order_by(ActionItem.due, ActionItem.id))).unique()
-        )
+        mine = ctx.actor.id if which == "mine" else None
+        items = await open_actions(ctx.session, owner_id=mine)
     titles = {
         "mine": "Your open action items",
         "open": "Open action items",

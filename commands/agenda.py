@@ -174,16 +174,28 @@ async def _handoffs_due(session: AsyncSession, quarter: Quarter) -> list[Line]:
     return out
 
 
+async def open_actions(session: AsyncSession, *, owner_id: int | None = None) -> list[ActionItem]:
+    """Open action items (of one owner, if given), soonest due first."""
+    query = select(ActionItem).where(ActionItem.status == ActionStatus.OPEN)
+    if owner_id is not None:
+        query = query.where(ActionItem.owner_id == owner_id)
+    rows = await session.scalars(query.order_by(ActionItem.due, ActionItem.id))
+    return list(rows.unique())
+
+
 async def overdue_actions(session: AsyncSession, now: datetime) -> list[ActionItem]:
     """Open action items whose due date has passed in their owner's time zone."""
-    rows = (
-        await session.scalars(
-            select(ActionItem)
-            .where(ActionItem.status == ActionStatus.OPEN)
-            .order_by(ActionItem.due, ActionItem.id)
-        )
-    ).unique()
-    return [a for a in rows if a.due < now.astimezone(owner_zone(a.owner)).date()]
+    return [a for a in await open_actions(session) if is_overdue(a, now)]
+
+
+def is_overdue(item: ActionItem, now: datetime) -> bool:
+    """Whether an action item is open and its due date has passed in its owner's time zone."""
+    return item.status is ActionStatus.OPEN and item.due < local_today(item.owner, now)
+
+
+def local_today(person: Person, now: datetime) -> date:
+    """The date `now` falls on where a person is."""
+    return now.astimezone(owner_zone(person)).date()
 
 
 def owner_zone(person: Person) -> ZoneInfo:

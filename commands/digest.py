@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from commands import compliance, ownership, reviews
 from commands.actions import action_line
-from commands.agenda import item_line, overdue_actions
+from commands.agenda import is_overdue, item_line, open_actions
 from commands.context import CommandError, Context, notify
 from commands.digest_data import ChartData, Trend
 from commands.meetings import open_items, series_of, upcoming
@@ -41,8 +41,6 @@ from commands.messages import (
 from commands.registry import Group, Kind, Param
 from storage import outbox
 from storage.models import (
-    ActionItem,
-    ActionStatus,
     Area,
     AreaEvent,
     HandoffState,
@@ -391,16 +389,10 @@ async def _agenda(session: AsyncSession, now: datetime, tz: ZoneInfo) -> Section
 
 
 async def _actions(session: AsyncSession, now: datetime) -> Section | None:
-    items = (
-        await session.scalars(
-            select(ActionItem)
-            .where(ActionItem.status == ActionStatus.OPEN)
-            .order_by(ActionItem.due, ActionItem.id)
-        )
-    ).all()
+    items = await open_actions(session)
     if not items:
         return None
-    overdue = await overdue_actions(session, now)
+    overdue = [a for a in items if is_overdue(a, now)]
     lines = [quiet(action_line(a, now)) for a in items[:MAX_ITEMS]]
     lines.extend(_more(MAX_ITEMS, len(items), "/action list open"))
     return Section(f"Action items ({len(items)} open, {len(overdue)} overdue)", tuple(lines))
