@@ -42,6 +42,7 @@ from commands.messages import (
     mention,
 )
 from commands.registry import Group, Kind, Param
+from commands.sla import level_of
 from storage.models import (
     ActionItem,
     ActionStatus,
@@ -133,18 +134,19 @@ async def _escalations(session: AsyncSession, now: datetime) -> list[Line]:
             .order_by(ReviewEvent.at, ReviewEvent.id)
         )
     ).all()
-    counts: dict[int, list[str]] = {}
+    levels: dict[int, list[int]] = {}
     for ev in events:
-        stage = str(ev.data.get("stage", ""))
-        if stage.startswith("L"):
-            counts.setdefault(ev.review_id, []).append(stage.split(":")[0])
+        level = level_of(str(ev.data.get("stage", "")))
+        if level is not None:
+            levels.setdefault(ev.review_id, []).append(level)
     out = []
-    for review_id, stages in counts.items():
+    for review_id, reached in levels.items():
         review = await session.get(Review, review_id)
         if review is None:
             continue
-        top = max(int(stage[1:]) for stage in stages)
-        out.append(_review_line(review, f" — escalated {_times(len(stages))}, up to level {top}"))
+        out.append(
+            _review_line(review, f" — escalated {_times(len(reached))}, up to level {max(reached)}")
+        )
     return out
 
 

@@ -34,11 +34,13 @@ from commands.messages import (
     Text,
     bold,
     code,
+    count,
     italic,
     line,
     quiet,
 )
 from commands.registry import Group, Kind, Param
+from commands.sla import level_of
 from storage import outbox
 from storage.models import (
     Area,
@@ -309,12 +311,12 @@ def _clock_story(clock: str, events: Sequence[ReviewEvent], tz: ZoneInfo) -> str
     story = clock
     if "breach" in stages:
         story += f" breached {_when(events[stages.index('breach')].at, tz)}"
-    levels = [s for s in stages if s.startswith("L") and ":r" not in s]
+    levels = [n for s in stages if ":r" not in s and (n := level_of(s)) is not None]
     reminders = sum(":r" in s for s in stages)
     if levels:
-        story += f"{',' if 'breach' in stages else ''} escalated to {max(levels)}"
+        story += f"{',' if 'breach' in stages else ''} escalated to L{max(levels)}"
     if reminders:
-        story += f" (+{reminders} reminder{'s' if reminders > 1 else ''})"
+        story += f" (+{count(reminders, 'reminder')})"
     return story
 
 

@@ -4,6 +4,7 @@ that run, pause and stop on a business calendar. No I/O; storage and scheduling 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +16,8 @@ from commands.calendar import BusinessCalendar, always_open, country_holidays, p
 
 WARN = "warn"
 BREACH = "breach"
+# Escalation stages are "L<n>", and the repeats of the last level "L<n>:r<k>".
+_LEVEL = re.compile(r"L(\d+)(?::r\d+)?")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,12 @@ class Stage:
     name: str
     offset: timedelta
     notify: tuple[str, ...]
+
+
+def level_of(stage: str) -> int | None:
+    """The escalation level of a stage name ("L2", or its repeat "L2:r1"), or None."""
+    match = _LEVEL.fullmatch(stage)
+    return int(match[1]) if match else None
 
 
 def stages(policy: Policy, target: timedelta) -> list[Stage]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from commands.calendar import BusinessCalendar, always_open, parse_business_hours
-from commands.sla import ClockState, Level, Policy, stages
+from commands.sla import ClockState, Level, Policy, level_of, stages
 
 H = timedelta(hours=1)
 
@@ -69,3 +69,9 @@ def test_business_clocks_count_only_open_hours() -> None:
     state = ClockState(timedelta(0), friday_4pm)
     assert state.instant_of(calendar, 2 * H) == datetime(2026, 1, 12, 10, tzinfo=UTC)
     assert state.elapsed_at(calendar, datetime(2026, 1, 11, 12, tzinfo=UTC)) == H
+
+
+def test_the_level_of_a_stage_is_read_as_a_number() -> None:
+    assert [level_of(s) for s in ("L2", "L2:r1", "L10", "L9:r3")] == [2, 2, 10, 9]
+    assert [level_of(s) for s in ("warn", "breach", "L", "Lx", "L2:x")] == [None] * 5
+    assert max(level_of(s) or 0 for s in ("L9", "L10")) == 10
