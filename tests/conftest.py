@@ -1,9 +1,10 @@
 """Shared fixtures: a fresh, migrated database per test on SQLite and on PostgreSQL.
 
 Every database-backed test runs on both back ends (one parametrised fixture). PostgreSQL comes
-from LIAISON_TEST_DATABASE_URL; without it those cases skip with the reason, except under CI,
-where a missing server is a failure. Each back end is migrated once per session into a template
-that every test copies, so migrations are exercised and tests stay fast.
+from LIAISON_TEST_DATABASE_URL, by default the local server at 127.0.0.1:5432; where none can be
+reached those cases skip with the reason, except under CI, where a missing server is a failure.
+Each back end is migrated once per session into a template that every test copies, so
+migrations are exercised and tests stay fast.
 """
 
 from __future__ import annotations
@@ -29,16 +30,12 @@ DEMO = REPO / "examples" / "demo.toml"
 PG_ENV = "LIAISON_TEST_DATABASE_URL"
 
 
+PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
 def postgres_url() -> str:
-    """The PostgreSQL server URL for tests, or skip (fail under CI) when none is set."""
-    url = os.environ.get(PG_ENV)
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"{PG_ENV} is not set, but CI must run the PostgreSQL tests")
-        pytest.skip(
-            f"PostgreSQL tests need {PG_ENV}, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-        )
-    return url
+    """The PostgreSQL server URL for tests: LIAISON_TEST_DATABASE_URL, else the local server."""
+    return os.environ.get(PG_ENV) or PG_DEFAULT
 
 
 def _reachable(make: Callable[[], Coroutine[Any, Any, str]]) -> str:
@@ -48,7 +45,10 @@ def _reachable(make: Callable[[], Coroutine[Any, Any, str]]) -> str:
     except (OSError, asyncpg.PostgresError) as exc:
         if os.environ.get("CI"):
             raise
-        pytest.skip(f"PostgreSQL at {PG_ENV} is not reachable: {exc}")
+        pytest.skip(
+            f"PostgreSQL at {postgres_url()} is not reachable ({exc}): start it, or point "
+            f"{PG_ENV} at one"
+        )
 
 
 @pytest.fixture(scope="session")
