@@ -11,8 +11,8 @@ from pathlib import Path
 
 from bot.config import DatabaseSettings, Settings, load_settings
 from bot.delivery import Destination
-from commands.dispatch import Caller
-from commands.messages import Message, PersonRef
+from commands.core.dispatch import Caller
+from commands.core.messages import Message, PersonRef
 from storage import scratch
 from storage.models import Channel
 

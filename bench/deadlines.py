@@ -32,9 +32,9 @@ from bench.common import (
 )
 from bot import db
 from bot.runtime import open_runtime
-from commands import review_clocks as rc
-from commands.reviews import card_key
-from commands.sla import BREACH
+from commands.reviews import clocks as rc
+from commands.reviews.card import card_key
+from commands.reviews.rules import BREACH
 from storage.engine import create_engine, session_factory
 from storage.models import (
     Base,

@@ -22,9 +22,16 @@ from bot.console import Console
 from bot.plaintext import render
 from bot.platforms import PlatformError, serve
 from bot.runtime import Runtime, open_runtime
-from commands.context import Context
-from commands.mapfile import MapFileError, export_rows, format_for, import_rows, parse, read
-from commands.messages import Message
+from commands.core.context import Context
+from commands.core.messages import Message
+from commands.ownership.mapfile import (
+    MapFileError,
+    export_rows,
+    format_for,
+    import_rows,
+    parse,
+    read,
+)
 from storage import outbox
 from storage.engine import create_engine
 from storage.models import Identity, Person
@@ -247,7 +254,6 @@ async def _context(runtime: Runtime, handle: str | None) -> AsyncIterator[Contex
             clock=runtime.clock,
             platforms=runtime.dispatcher.platforms,
             announce_channel=runtime.settings.announce_channel,
-            registry=runtime.registry,
         )
 
 
@@ -293,7 +299,7 @@ def map_export(
     ] = None,
 ) -> None:
     """Write the whole ownership map as CSV or YAML."""
-    from commands.mapfile import render as render_map
+    from commands.ownership.mapfile import render as render_map
 
     settings = _load(ctx)
 

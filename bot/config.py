@@ -26,8 +26,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from commands.calendar import country_holidays, parse_business_hours
-from commands.grammar import (
+from commands.core.calendar import country_holidays, parse_business_hours
+from commands.core.grammar import (
     GrammarError,
     parse_clock_time,
     parse_duration,

@@ -17,8 +17,8 @@ from typing import TextIO
 from bot.delivery import Destination
 from bot.plaintext import clean, render
 from bot.runtime import Runtime
-from commands.dispatch import Caller
-from commands.messages import Message, PersonRef
+from commands.core.dispatch import Caller
+from commands.core.messages import Message, PersonRef
 from storage.models import Channel
 
 PLATFORM = "console"

@@ -17,8 +17,8 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from commands.clock import Clock
-from commands.escalation import fire_due, next_deadline
+from commands.core.clock import Clock
+from commands.reviews.escalation import fire_due, next_deadline
 from storage.engine import reading
 
 log = logging.getLogger(__name__)

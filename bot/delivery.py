@@ -18,8 +18,8 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from commands.clock import Clock
-from commands.messages import Message, PersonRef, person_from_dict
+from commands.core.clock import Clock
+from commands.core.messages import Message, PersonRef, person_from_dict
 from storage import outbox
 from storage.engine import reading
 from storage.models import Channel, DeliveryStatus

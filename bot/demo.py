@@ -22,9 +22,9 @@ from sqlalchemy import func, select, update
 
 from bot.config import Settings
 from bot.runtime import Runtime, open_runtime
-from commands.actions import next_chase
-from commands.clock import Clock, FakeClock, SystemClock
-from commands.dispatch import Caller
+from commands.core.clock import Clock, FakeClock, SystemClock
+from commands.core.dispatch import Caller
+from commands.weekly.chase import next_chase
 from storage.models import (
     ActionItem,
     ActionStatus,

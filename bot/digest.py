@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.jobs import weekly
-from commands.digest import post_digest, week_of
+from commands.digest.compose import post_digest, week_of
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime

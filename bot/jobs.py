@@ -49,7 +49,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from commands.clock import Clock
+from commands.core.clock import Clock
 from storage.models import JobRun
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from commands.messages import Line, Link, Mention, Message, Text
+from commands.core.messages import Line, Link, Mention, Message, Text
 
 # User text must not be able to drive the terminal (colours, cursor moves, clearing the screen).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -18,9 +18,9 @@ from bot.jobs import Jobs
 from bot.sync import apply_config
 from bot.weekly import schedule_weekly_sync
 from commands import build_registry
-from commands.clock import Clock, SystemClock
-from commands.dispatch import Dispatcher
-from commands.registry import Registry
+from commands.core.clock import Clock, SystemClock
+from commands.core.dispatch import Dispatcher
+from commands.core.registry import Registry
 from storage.engine import create_engine, session_factory
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
-from commands.meetings import SERIES_ID, realign
+from commands.weekly.series import SERIES_ID, realign
 from storage.models import Channel, Identity, MeetingSeries, Org, Person, SlaPolicy
 
 log = logging.getLogger(__name__)

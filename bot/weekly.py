@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.jobs import DAY_NAMES, Jobs, Schedule, weekly
-from commands.actions import DEFAULT_HOURS, chase_due
-from commands.agenda import post_agenda
-from commands.calendar import parse_business_hours
-from commands.meetings import series_of
+from commands.core.calendar import parse_business_hours
+from commands.weekly.chase import DEFAULT_HOURS, chase_due
+from commands.weekly.posting import post_agenda
+from commands.weekly.series import series_of
 from storage.engine import reading
 from storage.models import Org
 

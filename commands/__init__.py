@@ -1,39 +1,30 @@
-"""What the bot can do, platform-neutral: command groups and the domain rules behind them."""
+"""What the bot can do, platform-neutral: the command core and one package per feature.
+
+`core/` runs any command; each feature package (`reviews`, `ownership`, `weekly`, `digest`)
+holds its handlers, which nothing else imports, beside the read API other features use.
+`docs/architecture.md` draws the rooms and the one-way arrows between them.
+"""
 
 from __future__ import annotations
 
-from commands.registry import Registry
+from commands.core.registry import Registry
 
 
 def build_registry() -> Registry:
     """Every command group of Liaison, in the order help lists them."""
-    from commands import (
-        actions,
-        agenda,
-        compliance,
-        digest,
-        help,
-        meetings,
-        ownership,
-        people,
-        reviews,
-        roadmap,
-    )
+    from commands import digest, help, ownership, people, reviews, roadmap, weekly
 
-    return Registry(
+    registry = Registry(
         [
-            reviews.review,
-            compliance.sla,
-            ownership.dri,
-            ownership.handoff,
-            meetings.meeting,
-            agenda.agenda,
-            meetings.decision,
-            actions.action,
+            *reviews.groups(),
+            *ownership.groups(),
+            *weekly.groups(),
             roadmap.roadmap,
-            digest.digest,
+            *digest.groups(),
             people.people,
             people.whoami,
-            help.help_group,
         ]
     )
+    # Added last, so the help it gives is that of the finished registry, itself included.
+    registry.add(help.help_group(registry))
+    return registry

@@ -4,28 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.context import CommandError, Context
-from commands.grammar import did_you_mean
-from commands.messages import Message, bold, code, line
-from commands.registry import Group, Kind, Param
+from commands.core.context import CommandError, Context
+from commands.core.grammar import did_you_mean
+from commands.core.messages import Message, bold, code, line
+from commands.core.registry import Group, Kind, Param, Registry
 from storage.models import Role
-
-help_group = Group("help", "How to use Liaison")
 
 _ROLE_NOTE = {Role.MEMBER: "", Role.LEAD: " (leads)", Role.ADMIN: " (admins)"}
 
 
-@help_group.command(
-    None,
-    Param("topic", Kind.TEXT, "A group or command, e.g. dri or dri set", required=False),
-)
-async def show_help(ctx: Context, args: dict[str, Any]) -> Message:
-    """List the commands, or explain one group or command.
+def help_group(registry: Registry) -> Group:
+    """The /help group for `registry`, which it describes once the registry is complete."""
+    group = Group("help", "How to use Liaison")
 
-    /help lists every group; /help dri lists the dri commands; /help dri set explains one.
-    """
-    registry = ctx.registry
-    topic = (args["topic"] or "").lstrip("/").lower().split()
+    @group.command(
+        None,
+        Param("topic", Kind.TEXT, "A group or command, e.g. dri or dri set", required=False),
+    )
+    async def show_help(ctx: Context, args: dict[str, Any]) -> Message:
+        """List the commands, or explain one group or command.
+
+        /help lists every group; /help dri lists the dri commands; /help dri set explains one.
+        """
+        return describe(registry, args["topic"] or "")
+
+    return group
+
+
+def describe(registry: Registry, text: str) -> Message:
+    """The help text for a topic: "" for every group, "dri" for a group, "dri set" for one."""
+    topic = text.lstrip("/").lower().split()
     if not topic:
         lines = [line(code("/" + g.name), " — ", g.summary) for g in registry.groups()]
         lines.append(line("Type ", code("/help <group>"), " for its commands."))

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from commands.context import CommandError, Context
-from commands.messages import Field, Message, bold, code, line, mention
-from commands.registry import Group, Kind, Param
+from commands.core.context import CommandError, Context
+from commands.core.messages import Field, Message, bold, code, line, mention
+from commands.core.registry import Group, Kind, Param
 from storage.models import Org, Person, Role
 
 whoami = Group("whoami", "Who Liaison thinks you are")

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from commands.context import CommandError, Context
-from commands.grammar import Quarter
-from commands.messages import Line, Link, Message, bold, code, line, mention
-from commands.registry import Group, Kind, Param
+from commands.core.context import CommandError, Context
+from commands.core.grammar import Quarter
+from commands.core.messages import Line, Link, Message, bold, code, line, mention
+from commands.core.registry import Group, Kind, Param
 from storage.models import Org, RoadmapEvent, RoadmapItem, RoadmapStatus, Role
 
 roadmap = Group("roadmap", "Each org's roadmap: items per quarter and how they move")

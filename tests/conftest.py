@@ -18,11 +18,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import db
 from bot.config import DatabaseSettings, Settings, load_settings
-from commands.clock import FakeClock
+from commands.core.clock import FakeClock
 from storage import scratch
+from storage.engine import create_engine, session_factory
+from storage.models import Channel
 from tests.harness import Chat, open_chat
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,3 +127,14 @@ async def chat(settings: Settings, clock: FakeClock) -> AsyncIterator[Chat]:
         yield opened
     finally:
         await opened.runtime.close()
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A database with the channels "shared" and "nowhere" (which has no platform ids)."""
+    engine = create_engine(database_url)
+    factory = session_factory(engine)
+    async with factory.begin() as session:
+        session.add_all([Channel(name="shared"), Channel(name="nowhere")])
+    yield factory
+    await engine.dispose()

@@ -11,8 +11,8 @@ from bot.config import Settings
 from bot.console import PLATFORM, Console
 from bot.plaintext import render
 from bot.runtime import Runtime, open_runtime
-from commands.clock import Clock, FakeClock
-from commands.dispatch import Caller
+from commands.core.clock import Clock, FakeClock
+from commands.core.dispatch import Caller
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from bot.config import (
     SlackSettings,
 )
 from commands import build_registry
-from commands.registry import Command
+from commands.core.registry import Command
 
 REPO = Path(__file__).resolve().parent.parent
 COMMANDS_DOC = REPO / "docs" / "commands.md"

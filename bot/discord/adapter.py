@@ -28,10 +28,10 @@ from bot.discord.render import PLATFORM, Rendered, render
 from bot.discord.tree import build_tree
 from bot.platforms import PlatformError
 from bot.runtime import Runtime
-from commands import completion
-from commands.dispatch import Caller, error_reply
-from commands.messages import Image, Message, PersonRef, Reply
-from commands.registry import Command, Kind
+from commands.core import completion
+from commands.core.dispatch import Caller, error_reply
+from commands.core.messages import Image, Message, PersonRef, Reply
+from commands.core.registry import Command, Kind
 from storage.engine import reading
 from storage.models import Channel
 

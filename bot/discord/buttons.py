@@ -13,7 +13,7 @@ from typing import Any, Protocol, cast
 
 import discord
 
-from commands.messages import Action
+from commands.core.messages import Action
 
 _PART = r"[a-z][a-z0-9_-]*"
 _VALUE = r"[0-9A-Za-z_.-]+"

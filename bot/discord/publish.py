@@ -6,7 +6,7 @@ import discord
 
 from bot.discord.adapter import LiaisonClient
 from bot.discord.tree import build_tree
-from commands.registry import Registry
+from commands.core.registry import Registry
 
 
 class PublishError(Exception):

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import discord
 
-from commands.messages import Field, Line, Link, Mention, Message, Span, Text
+from commands.core.messages import Field, Line, Link, Mention, Message, Span, Text
 
 PLATFORM = "discord"
 

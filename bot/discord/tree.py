@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol, cast
 import discord
 from discord import app_commands
 
-from commands import completion
-from commands.registry import Command, Group, Kind, Param, Registry
+from commands.core import completion
+from commands.core.registry import Command, Group, Kind, Param, Registry
 
 if TYPE_CHECKING:
-    from commands.messages import Reply
+    from commands.core.messages import Reply
 
 NAME = 32
 DESCRIPTION = 100
@@ -188,7 +188,7 @@ class LiaisonTree(app_commands.CommandTree[discord.Client]):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         """Log the failure and tell the person, if they have not been answered yet."""
-        from commands.dispatch import error_reply
+        from commands.core.dispatch import error_reply
 
         log_error(error)
         runner = runner_of(interaction)

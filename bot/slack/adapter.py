@@ -36,10 +36,10 @@ from bot.slack.incoming import (
     submitted,
 )
 from bot.slack.sender import SlackSender, Throttle
-from commands.dispatch import AlreadyHandled, Caller
-from commands.grammar import GrammarError, tokenize
-from commands.messages import Message, Reply, line
-from commands.registry import Command, CommandNotFound, Kind, Param
+from commands.core.dispatch import AlreadyHandled, Caller
+from commands.core.grammar import GrammarError, tokenize
+from commands.core.messages import Message, Reply, line
+from commands.core.registry import Command, CommandNotFound, Kind, Param
 from storage.models import InboundRequest
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from commands.messages import Line, Link, Mention, Message, Text
+from commands.core.messages import Line, Link, Mention, Message, Text
 
 PLATFORM = "slack"
 # Slack's limits: 50 blocks a message, 3,000 characters in a section's text, 2,000 in a field,

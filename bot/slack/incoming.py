@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from commands.registry import Command, Kind, Param
+from commands.core.registry import Command, Kind, Param
 
 CATCH_ALL = "/liaison"
 MODAL_CALLBACK = "liaison_command"

@@ -9,7 +9,7 @@ import yaml
 from bot.config import Settings
 from bot.slack.adapter import EVENTS_PATH
 from bot.slack.incoming import CATCH_ALL
-from commands.registry import Registry
+from commands.core.registry import Registry
 
 PLACEHOLDER_URL = "https://liaison.example.com"
 # What the bot does with each: answer commands, post and edit messages (public channels it was

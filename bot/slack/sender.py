@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import DeliveryError, Destination
 from bot.slack.blocks import PLATFORM, posts
-from commands.messages import Message, PersonRef
+from commands.core.messages import Message, PersonRef
 from storage.models import Channel
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.console import Console
 from bot.delivery import Destination
-from commands.messages import Image, Message, line
+from commands.core.messages import Image, Message, line
 from tests.harness import Chat
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))

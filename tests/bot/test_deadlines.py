@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.config import PolicySettings, Settings
-from commands.clock import FakeClock, SystemClock
+from commands.core.clock import FakeClock, SystemClock
 from storage.engine import create_engine
 from tests.harness import open_chat
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import DeliveryError, DeliveryWorker, Destination
-from commands.clock import FakeClock
-from commands.messages import Message, PersonRef, line
+from commands.core.clock import FakeClock
+from commands.core.messages import Message, PersonRef
 from storage import outbox
-from storage.engine import create_engine, session_factory
 from storage.models import Channel, Delivery, OutboxItem
+from tests.outbox import post_notification
 
 
 @dataclass
@@ -48,39 +46,6 @@ class Platform:
         return ref
 
 
-@pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    factory = session_factory(engine)
-    async with factory.begin() as session:
-        session.add_all([Channel(name="shared"), Channel(name="nowhere")])
-    yield factory
-    await engine.dispose()
-
-
-async def _post(
-    sessions: async_sessionmaker[AsyncSession],
-    clock: FakeClock,
-    key: str,
-    *,
-    channel: str = "shared",
-    edit_of: str | None = None,
-    thread_of: str | None = None,
-    platforms: tuple[str, ...] = ("fake",),
-) -> bool:
-    async with sessions.begin() as session:
-        return await outbox.enqueue(
-            session,
-            key=key,
-            payload=Message(title=key, lines=(line("x"),)).to_dict(),
-            platforms=platforms,
-            now=clock.now(),
-            channel=channel,
-            edit_of=edit_of,
-            thread_of=thread_of,
-        )
-
-
 async def _statuses(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, str, int]]:
     async with sessions() as session:
         rows = await session.execute(
@@ -91,21 +56,13 @@ async def _statuses(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[st
         return [(k, s.value, a) for k, s, a in rows.all()]
 
 
-async def test_the_same_key_is_written_once(sessions: async_sessionmaker[AsyncSession]) -> None:
-    clock = FakeClock()
-    assert await _post(sessions, clock, "review:1:breach") is True
-    assert await _post(sessions, clock, "review:1:breach") is False
-    async with sessions() as session:
-        assert await session.scalar(select(func.count(OutboxItem.id))) == 1
-
-
 async def test_delivery_sends_each_notification_once_and_records_the_reference(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     clock, fake = FakeClock(), Platform()
     worker = DeliveryWorker(sessions, clock, [fake])
     for n in range(3):
-        await _post(sessions, clock, f"n{n}")
+        await post_notification(sessions, clock, f"n{n}")
     assert await worker.drain() == 3
     assert await worker.drain() == 0
     assert fake.received == [
@@ -124,7 +81,7 @@ async def test_each_platform_gets_its_own_delivery(
     clock = FakeClock()
     one, two = Platform("one"), Platform("two")
     two.failures.append(DeliveryError("down", retry_after=30))
-    await _post(sessions, clock, "n", platforms=("one", "two"))
+    await post_notification(sessions, clock, "n", platforms=("one", "two"))
     worker = DeliveryWorker(sessions, clock, [one, two])
     await worker.drain()
     assert len(one.received) == 1 and two.received == []
@@ -140,7 +97,7 @@ async def test_transient_failures_retry_with_backoff_until_delivered(
     clock, fake = FakeClock(), Platform()
     fake.failures += [DeliveryError("HTTP 500"), DeliveryError("timeout")]
     worker = DeliveryWorker(sessions, clock, [fake])
-    await _post(sessions, clock, "n")
+    await post_notification(sessions, clock, "n")
     await worker.drain()
     assert await _statuses(sessions) == [("n", "pending", 1)]
     clock.advance(timedelta(seconds=1))
@@ -159,7 +116,7 @@ async def test_a_permanent_failure_is_kept_with_its_reason(
     clock, fake = FakeClock(), Platform()
     fake.failures.append(DeliveryError("channel_not_found", permanent=True))
     worker = DeliveryWorker(sessions, clock, [fake])
-    await _post(sessions, clock, "n")
+    await post_notification(sessions, clock, "n")
     await worker.drain()
     clock.advance(timedelta(days=1))
     assert await worker.drain() == 0
@@ -172,7 +129,7 @@ async def test_attempts_are_capped(sessions: async_sessionmaker[AsyncSession]) -
     clock, fake = FakeClock(), Platform()
     fake.failures += [DeliveryError("HTTP 503")] * 10
     worker = DeliveryWorker(sessions, clock, [fake], max_attempts=3)
-    await _post(sessions, clock, "n")
+    await post_notification(sessions, clock, "n")
     for _ in range(5):
         await worker.drain()
         clock.advance(timedelta(minutes=10))
@@ -184,7 +141,7 @@ async def test_a_channel_without_an_id_on_the_platform_is_skipped_not_retried(
 ) -> None:
     clock, fake = FakeClock(), Platform()
     worker = DeliveryWorker(sessions, clock, [fake])
-    await _post(sessions, clock, "n", channel="nowhere")
+    await post_notification(sessions, clock, "n", channel="nowhere")
     await worker.drain()
     assert await _statuses(sessions) == [("n", "skipped", 1)]
     assert fake.received == []
@@ -194,7 +151,7 @@ async def test_a_crashed_sender_lease_lapses_and_the_delivery_is_sent_once(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     clock, fake = FakeClock(), Platform()
-    await _post(sessions, clock, "n")
+    await post_notification(sessions, clock, "n")
     # A replica claims the row and dies before sending.
     claimed = await outbox.claim(sessions, "fake", clock.now())
     assert [c.key for c in claimed] == ["n"]
@@ -206,26 +163,14 @@ async def test_a_crashed_sender_lease_lapses_and_the_delivery_is_sent_once(
     assert len(fake.received) == 1
 
 
-async def test_two_replicas_never_claim_the_same_delivery(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    clock = FakeClock()
-    for n in range(20):
-        await _post(sessions, clock, f"n{n}")
-    first = await outbox.claim(sessions, "fake", clock.now(), limit=12)
-    second = await outbox.claim(sessions, "fake", clock.now(), limit=12)
-    keys = [c.key for c in first] + [c.key for c in second]
-    assert len(keys) == 20 and len(set(keys)) == 20
-
-
 async def test_an_edit_waits_for_its_original_then_edits_it(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     clock, fake = FakeClock(), Platform()
     worker = DeliveryWorker(sessions, clock, [fake])
     fake.failures.append(DeliveryError("HTTP 500"))
-    await _post(sessions, clock, "card")
-    await _post(sessions, clock, "card:v2", edit_of="card")
+    await post_notification(sessions, clock, "card")
+    await post_notification(sessions, clock, "card:v2", edit_of="card")
     await worker.drain()
     assert fake.received == []
     clock.advance(timedelta(seconds=3))
@@ -239,9 +184,9 @@ async def test_an_edit_of_a_message_that_never_arrived_is_posted_fresh(
     clock, fake = FakeClock(), Platform()
     worker = DeliveryWorker(sessions, clock, [fake])
     fake.failures.append(DeliveryError("not_in_channel", permanent=True))
-    await _post(sessions, clock, "card")
+    await post_notification(sessions, clock, "card")
     await worker.drain()
-    await _post(sessions, clock, "card:v2", edit_of="card")
+    await post_notification(sessions, clock, "card:v2", edit_of="card")
     await worker.drain()
     assert fake.received == [("send", "C-shared", "card:v2")]
 
@@ -251,8 +196,8 @@ async def test_a_thread_reply_goes_under_its_message(
 ) -> None:
     clock, fake = FakeClock(), Platform()
     worker = DeliveryWorker(sessions, clock, [fake])
-    await _post(sessions, clock, "card")
-    await _post(sessions, clock, "card:line", thread_of="card")
+    await post_notification(sessions, clock, "card")
+    await post_notification(sessions, clock, "card:line", thread_of="card")
     await worker.drain()
     assert fake.received == [("send", "C-shared", "card"), ("send:in:m1", "C-shared", "card:line")]
 
@@ -263,8 +208,8 @@ async def test_waiting_for_the_message_to_edit_uses_up_no_attempts(
     clock, fake = FakeClock(), Platform()
     fake.failures += [DeliveryError("HTTP 500"), DeliveryError("HTTP 500")]
     worker = DeliveryWorker(sessions, clock, [fake], max_attempts=3)
-    await _post(sessions, clock, "card")
-    await _post(sessions, clock, "card:v2", edit_of="card")
+    await post_notification(sessions, clock, "card")
+    await post_notification(sessions, clock, "card:v2", edit_of="card")
     for _ in range(10):  # the card is held back 6 s; the edit waits 1 s at a time
         await worker.drain()
         clock.advance(timedelta(seconds=1))

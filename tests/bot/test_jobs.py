@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from bot.config import Settings
-from commands.clock import FakeClock
+from commands.core.clock import FakeClock
 from storage.models import OutboxItem
 from tests.harness import Chat, open_chat
 

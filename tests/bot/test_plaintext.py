@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from bot.plaintext import render
-from commands.messages import Action, Field, Link, Message, PersonRef, bold, code, line, mention
+from commands.core.messages import (
+    Action,
+    Field,
+    Link,
+    Message,
+    PersonRef,
+    bold,
+    code,
+    line,
+    mention,
+)
 
 
 def _message() -> Message:

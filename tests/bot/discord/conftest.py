@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from bot.config import DiscordSettings, Settings
 from bot.discord import DiscordAdapter
 from bot.runtime import Runtime, open_runtime
-from commands.clock import FakeClock
+from commands.core.clock import FakeClock
 from tests.bot.discord.fake_api import APP_ID, FakeDiscord
 
 GUILD = 300000000000000001

@@ -13,9 +13,9 @@ from bot.config import Settings
 from bot.discord.adapter import DiscordAdapter
 from bot.platforms import PlatformError
 from bot.runtime import open_runtime
-from commands.clock import FakeClock
-from commands.context import notify
-from commands.messages import Field, Image, Message, PersonRef, bold, line, mention
+from commands.core.clock import FakeClock
+from commands.core.context import notify
+from commands.core.messages import Field, Image, Message, PersonRef, bold, line, mention
 from storage import outbox
 from storage.models import Delivery, DeliveryStatus, Person
 from tests.bot.discord.conftest import SHARED, USERS, Discord, shown

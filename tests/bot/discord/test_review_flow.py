@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.discord import DiscordAdapter
-from commands.clock import FakeClock
+from commands.core.clock import FakeClock
 from tests.bot.discord.conftest import SHARED, USERS, Discord
 
 LINK = "https://github.com/org/repo/pull/7"

@@ -13,9 +13,9 @@ from bot.cli import app
 from bot.discord.publish import publish
 from bot.discord.tree import command_payload
 from commands import build_registry
-from commands.context import Context
-from commands.messages import Message, line
-from commands.registry import Command, Group, Kind, Param, Registry
+from commands.core.context import Context
+from commands.core.messages import Message, line
+from commands.core.registry import Command, Group, Kind, Param, Registry
 from tests.bot.discord.conftest import GUILD, Discord
 from tests.bot.discord.fake_api import APP_ID, FakeDiscord
 from tests.harness import succeeded

@@ -13,7 +13,7 @@ from bot.config import HttpSettings, Settings, SlackSettings
 from bot.runtime import Runtime, open_runtime
 from bot.slack import SlackAdapter
 from bot.slack.sender import Throttle
-from commands.clock import FakeClock
+from commands.core.clock import FakeClock
 from tests.bot.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, Sent, SlackUser
 
 SHARED = "CSHARED"

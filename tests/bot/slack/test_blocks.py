@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bot.slack.blocks import escape, posts, render_line
-from commands.messages import Link, Message, PersonRef, line, mention
+from commands.core.messages import Link, Message, PersonRef, line, mention
 from tests.bot.slack.conftest import SHARED, USERS, SlackBot
 from tests.mention_corpus import MENTION_INJECTIONS
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from commands.clock import FakeClock
+from commands.core.clock import FakeClock
 from storage.models import Area, InboundRequest, OutboxItem, Person, Review
 from tests.bot.slack.conftest import SHARED, USERS, SlackBot
 from tests.bot.slack.fake_slack import sign

@@ -10,8 +10,8 @@ import yaml
 from bot.config import Settings, SlackSettings, load_settings
 from bot.slack.manifest import manifest
 from commands import build_registry
-from commands.messages import Message
-from commands.registry import Group, Registry
+from commands.core.messages import Message
+from commands.core.registry import Group, Registry
 from tests.bot.test_cli import demo_config, invoke
 from tests.conftest import DEMO
 from tests.harness import refused, succeeded

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from bot.delivery import Destination
 from bot.slack.sender import Throttle
-from commands.clock import FakeClock
-from commands.messages import Field, Image, Message, PersonRef, line
+from commands.core.clock import FakeClock
+from commands.core.messages import Field, Image, Message, PersonRef, line
 from storage.models import Delivery, DeliveryStatus, OutboxItem
 from tests.bot.slack.conftest import SHARED, USERS, SlackBot
 from tests.bot.test_cli import demo_config, invoke

@@ -1,0 +1,217 @@
+"""One way in for every platform: a command line or parsed options in, a reply out.
+
+Each invocation is one transaction: the change and the notifications it causes commit together
+or not at all. Errors the user can fix become answers; anything else is logged, rolled back, and
+answered with an apology — never a traceback in chat.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from commands.core.arguments import convert, split
+from commands.core.clock import Clock
+from commands.core.context import CommandError, Context
+from commands.core.grammar import GrammarError, tokenize
+from commands.core.messages import Message, Reply, code, line
+from commands.core.registry import Command, CommandNotFound, Registry
+from storage.models import Identity, InboundRequest, Person, Role
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is typing, as their platform knows them."""
+
+    platform: str
+    user_id: str
+    name: str = ""
+
+
+class AlreadyHandled(Exception):
+    """A request with this key already ran (the platform sent it again): nothing ran twice."""
+
+
+def error_reply(text: str, usage: str | None = None) -> Reply:
+    """An answer to a command that could not run, saying what to do."""
+    lines = [line(text)]
+    if usage:
+        lines.append(line("Usage: ", code(usage)))
+    return Reply(Message(lines=tuple(lines), tone="error"), ok=False)
+
+
+class Dispatcher:
+    """Runs commands from the registry for any adapter."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        platforms: frozenset[str],
+        announce_channel: str,
+        on_commit: Callable[[set[str]], None] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.sessions = sessions
+        self.clock = clock
+        self.platforms = platforms
+        self.announce_channel = announce_channel
+        self.on_commit = on_commit
+
+    async def run_text(self, text: str, caller: Caller, *, request_key: str | None = None) -> Reply:
+        """Run a typed command line such as `/dri who "Smart contract review"`.
+
+        `request_key` names the platform request: a second request with the same key raises
+        `AlreadyHandled` instead of running (see `run`).
+        """
+        try:
+            words = tokenize(text.strip())
+            command, rest = self.registry.find(words)
+        except (GrammarError, CommandNotFound) as exc:
+            return error_reply(str(exc))
+        try:
+            raw = split(command, rest)
+        except CommandError as exc:
+            return error_reply(exc.text, exc.usage or command.usage)
+        return await self.run(command, raw, caller, request_key=request_key)
+
+    async def run_action(
+        self,
+        action_id: str,
+        caller: Caller,
+        extra: Mapping[str, str] | None = None,
+        *,
+        request_key: str | None = None,
+    ) -> Reply:
+        """Run the command behind a button: "review:ack:42" is `/review ack 42`.
+
+        `extra` fills further parameters by name (a picked user for `reassign`). A press goes
+        through the same permission checks as the typed command.
+        """
+        group, _, rest = action_id.partition(":")
+        verb, _, value = rest.partition(":")
+        command = self.registry.get((group, verb)) if group and verb else None
+        if command is None or not command.params:
+            log.warning("unknown button %r pressed by %s", action_id, caller)
+            return error_reply(
+                "That button is not one Liaison knows (it may be from an older version). "
+                "Type the command instead; /help lists them."
+            )
+        raw = {command.params[0].name: value, **(extra or {})}
+        return await self.run(command, raw, caller, request_key=request_key)
+
+    async def run(
+        self,
+        command: Command,
+        raw: Mapping[str, str],
+        caller: Caller,
+        *,
+        request_key: str | None = None,
+    ) -> Reply:
+        """Run a command with raw string arguments (Discord's typed options arrive this way).
+
+        With a `request_key`, the key is recorded in the command's own transaction: a platform
+        that re-sends a request (Slack's retries) gets `AlreadyHandled` the second time, even
+        from another replica, and nothing runs twice. A refused command records nothing.
+        """
+        try:
+            async with self.sessions.begin() as session:
+                if request_key is not None:
+                    await self._first_time(session, request_key)
+                actor = await self._actor(session, caller)
+                if actor.role.rank < command.role.rank:
+                    raise CommandError(await self._role_refusal(session, actor, command))
+                args = await convert(session, command, raw, caller.platform)
+                ctx = Context(
+                    session=session,
+                    actor=actor,
+                    platform=caller.platform,
+                    clock=self.clock,
+                    platforms=self.platforms,
+                    announce_channel=self.announce_channel,
+                )
+                message = await command.handler(ctx, args)
+        except CommandError as exc:
+            return error_reply(exc.text, exc.usage)
+        except AlreadyHandled:
+            raise
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("command /%s failed (ref %s)", command.name, ref)
+            return error_reply(
+                f"Sorry, /{command.name} failed on our side and nothing was changed. "
+                f"Please tell an admin (error ref {ref})."
+            )
+        if ctx.signals and self.on_commit is not None:
+            self.on_commit(ctx.signals)
+        return Reply(message)
+
+    async def _first_time(self, session: AsyncSession, key: str) -> None:
+        """Record a request key, or raise AlreadyHandled if it is recorded already."""
+        if await session.scalar(select(InboundRequest.id).where(InboundRequest.key == key)):
+            raise AlreadyHandled(key)
+        session.add(InboundRequest(key=key, received_at=self.clock.now()))
+        try:
+            # A concurrent twin (another replica) waits here on the unique key, then fails.
+            await session.flush()
+        except IntegrityError:
+            raise AlreadyHandled(key) from None
+
+    async def _actor(self, session: AsyncSession, caller: Caller) -> Person:
+        person = await session.scalar(
+            select(Person)
+            .join(Identity)
+            .where(Identity.platform == caller.platform, Identity.user_id == caller.user_id)
+            .options(selectinload(Person.identities))
+        )
+        if person is not None:
+            return person
+        # Anyone who uses the bot is recorded, so they can be named, assigned and pinged later.
+        handle = await _free_handle(session, caller.name or caller.user_id)
+        person = Person(
+            handle=handle,
+            name=caller.name or handle,
+            role=Role.MEMBER,
+            created_at=self.clock.now(),
+            identities=[Identity(platform=caller.platform, user_id=caller.user_id)],
+        )
+        session.add(person)
+        await session.flush()
+        log.info("new person @%s from %s user %s", handle, caller.platform, caller.user_id)
+        return person
+
+    async def _role_refusal(self, session: AsyncSession, actor: Person, command: Command) -> str:
+        needed = "admins" if command.role is Role.ADMIN else "leads and admins"
+        text = f"Only {needed} can use /{command.name}."
+        if command.role is Role.LEAD and actor.org_id is not None:
+            leads = (
+                await session.scalars(
+                    select(Person.handle)
+                    .where(Person.org_id == actor.org_id, Person.role == Role.LEAD)
+                    .order_by(Person.handle)
+                )
+            ).all()
+            if leads:
+                return text + " Ask " + ", ".join("@" + h for h in leads) + ", or an admin."
+        return text + " Ask an admin."
+
+
+async def _free_handle(session: AsyncSession, name: str) -> str:
+    base = re.sub(r"[^a-z0-9_.-]+", "", name.lower().replace(" ", ".")) or "user"
+    handle, n = base, 1
+    while await session.scalar(select(Person.id).where(Person.handle == handle)) is not None:
+        n += 1
+        handle = f"{base}{n}"
+    return handle

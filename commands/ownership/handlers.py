@@ -1,0 +1,419 @@
+"""The ownership map: the DRI of every area, and each area's hand-off from one org to another.
+
+Every change is kept as history (who, when, old -> new) and announced through the outbox.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from commands.core.context import CommandError, Context
+from commands.core.lookup import area_key
+from commands.core.messages import Field, Line, Message, Span, bold, code, count, line, mention
+from commands.core.registry import Group, Kind, Param
+from commands.ownership.map import (
+    PLANNED,
+    STATE_LABELS,
+    Change,
+    record,
+    route_line,
+    routes,
+)
+from storage.models import Area, AreaEvent, HandoffState, Org, Person, Role
+
+dri = Group("dri", "Who is the directly responsible individual (DRI) for each area")
+handoff = Group("handoff", "Hand areas over from one org to another, and follow the progress")
+
+
+_STATE_VALUES = {s.value for s in HandoffState}
+_AREA = Param("area", Kind.AREA, "The area (a process or task) on the map")
+
+
+def _handle(person: Person | None) -> str | None:
+    return "@" + person.handle if person else None
+
+
+def _org_key(org: Org | None) -> str | None:
+    return org.key if org else None
+
+
+async def announce(ctx: Context, area: Area, events: Sequence[AreaEvent], title: str) -> None:
+    """Tell the shared channel what changed, once per change (keyed by its first event)."""
+    lines = [line(bold(area.name), f" ({area.org.key})")]
+    lines.extend(await _describe_changes(ctx, events))
+    lines.append(line("Changed by ", mention(ctx.ref(ctx.actor)), "."))
+    await ctx.notify(
+        f"area:{area.id}:event:{events[0].id}", Message(title=title, lines=tuple(lines))
+    )
+
+
+_FIELD_LABELS = {
+    "dri": "DRI",
+    "backup": "backup",
+    "org": "owner",
+    "state": "hand-off",
+    "from": "from",
+    "to": "goes to",
+    "quarter": "target quarter",
+}
+
+
+async def _describe_changes(ctx: Context, events: Sequence[AreaEvent]) -> list[Line]:
+    out = []
+    for ev in events:
+        if ev.field == "created":
+            out.append(line(f"New area, owned by {ev.new_value}."))
+            continue
+        out.append(
+            line(
+                f"{_FIELD_LABELS.get(ev.field, ev.field)}: ",
+                *(await _value_spans(ctx, ev.old_value)),
+                " → ",
+                *(await _value_spans(ctx, ev.new_value)),
+            )
+        )
+    return out
+
+
+async def _value_spans(ctx: Context, value: str | None) -> list[Span]:
+    # People in history are stored as @handles; show them as mentions while they still exist.
+    if value is None:
+        return [bold("none")]
+    if value.startswith("@"):
+        person = await ctx.session.scalar(select(Person).where(Person.handle == value[1:]))
+        if person is not None:
+            return [mention(ctx.ref(person))]
+    if value in _STATE_VALUES:
+        return [bold(STATE_LABELS[HandoffState(value)].lower())]
+    return [bold(value)]
+
+
+def _person_span(ctx: Context, person: Person | None) -> Span:
+    return mention(ctx.ref(person)) if person else bold("none")
+
+
+# --- /dri ---------------------------------------------------------------------------------------
+
+
+@dri.command(
+    "set",
+    Param("area", Kind.AREA, "The area; a new name adds it to the map", allow_new=True),
+    Param("person", Kind.PERSON, "The new DRI"),
+    Param("backup", Kind.PERSON, "Who stands in for the DRI", required=False, keyword=True),
+    Param("org", Kind.ORG, "Owning org of a new area (default: the DRI's)", False, keyword=True),
+    role=Role.LEAD,
+)
+async def dri_set(ctx: Context, args: dict[str, Any]) -> Message:
+    """Set the DRI of an area, and optionally its backup; a new name adds the area to the map."""
+    person: Person = args["person"]
+    backup: Person | None = args["backup"]
+    org: Org | None = args["org"]
+    if backup is not None and backup.id == person.id:
+        raise CommandError("The backup must be someone other than the DRI.")
+    changes: list[Change] = []
+    area = args["area"]
+    if isinstance(area, str):
+        owner = org or person.org
+        if owner is None:
+            raise CommandError(
+                f"@{person.handle} is in no org, so I can't tell who owns {area!r}: add org=<key>."
+            )
+        await ctx.require_lead_of(owner, what=f"add areas for `{owner.key}`")
+        area = Area(
+            name=area,
+            name_key=area_key(area),
+            org_id=owner.id,
+            state=HandoffState.OWNED,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        )
+        ctx.session.add(area)
+        await ctx.session.flush()
+        await ctx.session.refresh(area)
+        changes.append(Change("created", None, owner.key))
+    else:
+        await ctx.require_lead_of(area.org, area.handoff_to, what=f'change "{area.name}"')
+        if org is not None and org.id != area.org_id:
+            changes.append(Change("org", area.org.key, org.key))
+            area.org_id = org.id
+            if area.state is not HandoffState.OWNED:
+                # Moving an area by hand ends its hand-off record: it is simply owned now.
+                changes.append(Change("state", area.state.value, HandoffState.OWNED.value))
+                area.state = HandoffState.OWNED
+                area.handoff_from_id = area.handoff_to_id = None
+                area.target_quarter = None
+    if area.dri_id != person.id:
+        changes.append(Change("dri", _handle(area.dri), _handle(person)))
+        if backup is None and area.backup_id == person.id:
+            # The backup stepped up: nobody can be their own backup.
+            changes.append(Change("backup", _handle(person), None))
+            area.backup_id = None
+        area.dri_id = person.id
+    if backup is not None and area.backup_id != backup.id:
+        changes.append(Change("backup", _handle(area.backup), _handle(backup)))
+        area.backup_id = backup.id
+    if not changes:
+        return Message(
+            lines=(line("Nothing to change: ", mention(ctx.ref(person)), " is already the DRI."),)
+        )
+    events = await record(ctx, area, changes)
+    await ctx.session.refresh(area)
+    await announce(ctx, area, events, "DRI set" if changes[0].field != "created" else "New area")
+    return Message(
+        lines=(
+            line(
+                "Done: ",
+                mention(ctx.ref(person)),
+                " is the DRI of ",
+                bold(area.name),
+                *((", backup ", mention(ctx.ref(backup))) if backup else ()),
+                ". Announced in #",
+                ctx.announce_channel,
+                ".",
+            ),
+        ),
+        tone="success",
+    )
+
+
+@dri.command("who", _AREA)
+async def dri_who(ctx: Context, args: dict[str, Any]) -> Message:
+    """Show the DRI, backup, owner and hand-off state of an area."""
+    area: Area = args["area"]
+    fields = [
+        Field("DRI", line(_person_span(ctx, area.dri))),
+        Field("Backup", line(_person_span(ctx, area.backup))),
+        Field("Owned by", line(area.org.name)),
+        Field("Hand-off", line(_handoff_text(area))),
+        Field("Last change", line(ctx.when(area.updated_at))),
+    ]
+    return Message(title=area.name, fields=tuple(fields))
+
+
+def _handoff_text(area: Area) -> str:
+    label = STATE_LABELS[area.state].lower()
+    if area.state is HandoffState.OWNED:
+        return "none planned"
+    route = f"{_org_key(area.handoff_from)} → {_org_key(area.handoff_to)}"
+    quarter = f", target {area.target_quarter}" if area.target_quarter else ""
+    return f"{label} ({route}{quarter})"
+
+
+async def _areas(ctx: Context, org: Org | None = None) -> Sequence[Area]:
+    query = select(Area).order_by(Area.name_key)
+    if org is not None:
+        query = query.where(Area.org_id == org.id)
+    return (await ctx.session.scalars(query)).unique().all()
+
+
+@dri.command("list", Param("org", Kind.ORG, "Only areas this org owns", required=False))
+async def dri_list(ctx: Context, args: dict[str, Any]) -> Message:
+    """List every area with its DRI and backup."""
+    org: Org | None = args["org"]
+    areas = await _areas(ctx, org)
+    if not areas:
+        return Message(lines=(line("The map is empty. Add an area with ", code("/dri set"), "."),))
+    lines = [
+        line(
+            "• ",
+            bold(a.name),
+            f" ({a.org.key}) — ",
+            _person_span(ctx, a.dri),
+            *((" / backup ", mention(ctx.ref(a.backup))) if a.backup else ()),
+        )
+        for a in areas
+    ]
+    title = f"Areas owned by {org.name}" if org else "The ownership map"
+    return Message(title=f"{title} ({count(len(areas), 'area')})", lines=tuple(lines))
+
+
+@dri.command("history", _AREA)
+async def dri_history(ctx: Context, args: dict[str, Any]) -> Message:
+    """Show every change to an area: who, when, what from and to."""
+    area: Area = args["area"]
+    events = (
+        await ctx.session.scalars(
+            select(AreaEvent)
+            .where(AreaEvent.area_id == area.id)
+            .order_by(AreaEvent.at, AreaEvent.id)
+        )
+    ).all()
+    lines = []
+    for ev in events:
+        who = mention(ctx.ref(ev.actor)) if ev.actor else bold("import")
+        described = (await _describe_changes(ctx, [ev]))[0]
+        lines.append(line(ctx.when(ev.at), " ", who, ": ", *described))
+    return Message(title=f"History of {area.name}", lines=tuple(lines))
+
+
+# --- /handoff -----------------------------------------------------------------------------------
+
+
+async def _default_target(ctx: Context, area: Area, to: Org | None) -> Org:
+    if to is not None:
+        if to.id == area.org_id:
+            raise CommandError(f'"{area.name}" is already owned by `{to.key}`.')
+        return to
+    others = (await ctx.session.scalars(select(Org).where(Org.id != area.org_id))).all()
+    if len(others) != 1:
+        raise CommandError("Say which org takes it over, e.g. to=ic.")
+    return others[0]
+
+
+@handoff.command(
+    "plan",
+    _AREA,
+    Param(
+        "horizon", Kind.CHOICE, "near (next one or two quarters) or long", choices=("near", "long")
+    ),
+    Param("quarter", Kind.QUARTER, "Target quarter, e.g. 2026Q1", required=False),
+    Param("to", Kind.ORG, "The org taking it over (default: the other org)", False, keyword=True),
+    role=Role.LEAD,
+)
+async def handoff_plan(ctx: Context, args: dict[str, Any]) -> Message:
+    """Plan the hand-off of an area, near-term or long-term, with an optional target quarter."""
+    area: Area = args["area"]
+    if area.state is HandoffState.IN_TRANSITION:
+        raise CommandError(
+            f'"{area.name}" is already in transition to `{_org_key(area.handoff_to)}`: '
+            f'finish it with /handoff done "{area.name}" or stop it with /handoff cancel.'
+        )
+    target = await _default_target(ctx, area, args["to"])
+    await ctx.require_lead_of(area.org, target, what=f'plan the hand-off of "{area.name}"')
+    state = HandoffState.PLANNED_NEAR if args["horizon"] == "near" else HandoffState.PLANNED_LONG
+    quarter = str(args["quarter"]) if args["quarter"] else None
+    changes = [Change("state", area.state.value, state.value)]
+    if area.handoff_to_id != target.id:
+        changes.append(Change("to", _org_key(area.handoff_to), target.key))
+    if quarter != area.target_quarter:
+        changes.append(Change("quarter", area.target_quarter, quarter))
+    if area.state is state and len(changes) == 1:
+        return Message(lines=(line(f'Nothing to change: "{area.name}" is planned like that.'),))
+    area.state = state
+    area.handoff_from_id = area.org_id
+    area.handoff_to_id = target.id
+    area.target_quarter = quarter
+    return await _commit_handoff(ctx, area, changes, "Hand-off planned")
+
+
+@handoff.command("start", _AREA, role=Role.LEAD)
+async def handoff_start(ctx: Context, args: dict[str, Any]) -> Message:
+    """Mark a planned hand-off as in transition."""
+    area: Area = args["area"]
+    if area.state is HandoffState.IN_TRANSITION:
+        raise CommandError(f'"{area.name}" is already in transition.')
+    if area.state not in PLANNED:
+        raise CommandError(
+            f'"{area.name}" has no planned hand-off: plan one first with '
+            f'/handoff plan "{area.name}" near'
+        )
+    await ctx.require_lead_of(area.org, area.handoff_to, what=f'start handing off "{area.name}"')
+    changes = [Change("state", area.state.value, HandoffState.IN_TRANSITION.value)]
+    area.state = HandoffState.IN_TRANSITION
+    return await _commit_handoff(ctx, area, changes, "Hand-off started")
+
+
+@handoff.command("done", _AREA, role=Role.LEAD)
+async def handoff_done(ctx: Context, args: dict[str, Any]) -> Message:
+    """Complete a hand-off: the receiving org now owns the area."""
+    area: Area = args["area"]
+    if area.state not in (*PLANNED, HandoffState.IN_TRANSITION):
+        raise CommandError(
+            f'"{area.name}" has no hand-off under way (it is {STATE_LABELS[area.state].lower()}).'
+        )
+    target = area.handoff_to
+    assert target is not None, "a planned hand-off always has a target org"
+    await ctx.require_lead_of(area.org, target, what=f'complete the hand-off of "{area.name}"')
+    changes = [
+        Change("state", area.state.value, HandoffState.HANDED_OFF.value),
+        Change("org", area.org.key, target.key),
+    ]
+    area.state = HandoffState.HANDED_OFF
+    area.org_id = target.id
+    reply = await _commit_handoff(ctx, area, changes, "Hand-off done")
+    if area.dri is None or area.dri.org_id != target.id:
+        hint = line(
+            f"The DRI is not in `{target.key}` yet: set one with ",
+            code(f'/dri set "{area.name}" @person'),
+            ".",
+        )
+        return Message(lines=(*reply.lines, hint), tone=reply.tone)
+    return reply
+
+
+@handoff.command("cancel", _AREA, role=Role.LEAD)
+async def handoff_cancel(ctx: Context, args: dict[str, Any]) -> Message:
+    """Call off a planned or started hand-off; the area stays with its owner."""
+    area: Area = args["area"]
+    if area.state not in (*PLANNED, HandoffState.IN_TRANSITION):
+        raise CommandError(f'"{area.name}" has no hand-off under way to cancel.')
+    await ctx.require_lead_of(
+        area.org, area.handoff_to, what=f'cancel the hand-off of "{area.name}"'
+    )
+    changes = [Change("state", area.state.value, HandoffState.OWNED.value)]
+    if area.target_quarter:
+        changes.append(Change("quarter", area.target_quarter, None))
+    area.state = HandoffState.OWNED
+    area.handoff_from_id = area.handoff_to_id = None
+    area.target_quarter = None
+    return await _commit_handoff(ctx, area, changes, "Hand-off cancelled")
+
+
+async def _commit_handoff(ctx: Context, area: Area, changes: list[Change], title: str) -> Message:
+    events = await record(ctx, area, changes)
+    await ctx.session.refresh(area)
+    await announce(ctx, area, events, title)
+    return Message(
+        lines=(
+            line(
+                f"{title}: ",
+                bold(area.name),
+                f" is now {_handoff_text(area)}. Announced in #{ctx.announce_channel}.",
+            ),
+        ),
+        tone="success",
+    )
+
+
+@handoff.command("board", Param("org", Kind.ORG, "Only areas this org owns", required=False))
+async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
+    """Show every area grouped by hand-off state, with per-org progress."""
+    areas = await _areas(ctx, args["org"])
+    if not areas:
+        return Message(lines=(line("The map is empty. Add an area with ", code("/dri set"), "."),))
+    lines: list[Line] = []
+    for state, label in STATE_LABELS.items():
+        group = [a for a in areas if a.state is state]
+        if not group:
+            continue
+        lines.append(line(bold(f"{label} ({len(group)})")))
+        for a in group:
+            where = (
+                f" ({_org_key(a.handoff_from)} → {_org_key(a.handoff_to)}"
+                if a.handoff_to
+                else (f" ({a.org.key}")
+            )
+            quarter = (
+                f", {a.target_quarter}"
+                if a.target_quarter and state is not HandoffState.HANDED_OFF
+                else ""
+            )
+            lines.append(line("• ", a.name, where + quarter + ") — DRI ", _person_span(ctx, a.dri)))
+    return Message(
+        title=f"Hand-off board — {count(len(areas), 'area')}",
+        lines=tuple(lines),
+        fields=tuple(_progress(areas)),
+    )
+
+
+def _progress(areas: Sequence[Area]) -> list[Field]:
+    fields = [Field(f"{r.source} → {r.target}", route_line(r), inline=False) for r in routes(areas)]
+    owned = Counter(a.org.key for a in areas if a.state is HandoffState.OWNED)
+    if owned:
+        text = ", ".join(f"{k} {n}" for k, n in sorted(owned.items()))
+        fields.append(Field("Owned, no hand-off planned", line(text), inline=False))
+    return fields

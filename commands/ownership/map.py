@@ -1,0 +1,99 @@
+"""The ownership map as other features read it: hand-off states, change history, routes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from commands.core.context import Context
+from commands.core.messages import Line, bold, line
+from storage.models import Area, AreaEvent, HandoffState
+
+STATE_LABELS = {
+    HandoffState.OWNED: "Owned",
+    HandoffState.PLANNED_NEAR: "Planned near-term",
+    HandoffState.PLANNED_LONG: "Planned long-term",
+    HandoffState.IN_TRANSITION: "In transition",
+    HandoffState.HANDED_OFF: "Handed off",
+}
+PLANNED = (HandoffState.PLANNED_NEAR, HandoffState.PLANNED_LONG)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of an area going from one value to another."""
+
+    field: str
+    old: str | None
+    new: str | None
+
+
+async def record(ctx: Context, area: Area, changes: Sequence[Change]) -> list[AreaEvent]:
+    """Write the history of a change to an area."""
+    area.updated_at = ctx.now
+    events = [
+        AreaEvent(
+            area_id=area.id,
+            at=ctx.now,
+            actor_id=ctx.actor.id,
+            field=c.field,
+            old_value=c.old,
+            new_value=c.new,
+        )
+        for c in changes
+    ]
+    ctx.session.add_all(events)
+    await ctx.session.flush()
+    return events
+
+
+@dataclass(frozen=True)
+class Route:
+    """Hand-off progress from one org to another: how many areas at each stage."""
+
+    source: str
+    target: str
+    done: int
+    in_transition: int
+    planned: int
+
+    @property
+    def total(self) -> int:
+        """Every area on this route, whatever its stage."""
+        return self.done + self.in_transition + self.planned
+
+
+def routes(areas: Sequence[Area]) -> list[Route]:
+    """Hand-off progress per route (from org → to org), in order of the org keys."""
+    counts: dict[tuple[str, str], Counter[HandoffState]] = {}
+    for a in areas:
+        if a.handoff_from is not None and a.handoff_to is not None:
+            counts.setdefault((a.handoff_from.key, a.handoff_to.key), Counter())[a.state] += 1
+    return [
+        Route(
+            src,
+            dst,
+            c[HandoffState.HANDED_OFF],
+            c[HandoffState.IN_TRANSITION],
+            sum(c[s] for s in PLANNED),
+        )
+        for (src, dst), c in sorted(counts.items())
+    ]
+
+
+def route_line(route: Route) -> Line:
+    """A route's progress in words: "5 of 12 handed off (42%) · 3 in transition · 4 planned"."""
+    share = round(100 * route.done / route.total)
+    return line(
+        bold(f"{route.done} of {route.total} handed off ({share}%)"),
+        f" · {route.in_transition} in transition · {route.planned} planned",
+    )
+
+
+async def all_areas(session: AsyncSession) -> Sequence[Area]:
+    """Every area on the map, by name."""
+    return (await session.scalars(select(Area).order_by(Area.name_key))).unique().all()

@@ -1,0 +1,140 @@
+"""A review as people see it: states, labels, the card in the shared channel and its buttons."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from commands.core.grammar import format_duration
+from commands.core.messages import (
+    Action,
+    Field,
+    Line,
+    Link,
+    Message,
+    PersonRef,
+    bold,
+    italic,
+    line,
+    mention,
+)
+from commands.reviews import clocks as rc
+from storage.models import (
+    Review,
+    ReviewClock,
+    ReviewState,
+)
+
+OPEN = (
+    ReviewState.REQUESTED,
+    ReviewState.ACKNOWLEDGED,
+    ReviewState.IN_REVIEW,
+    ReviewState.CHANGES_REQUESTED,
+)
+STATE_LABELS = {
+    ReviewState.REQUESTED: "waiting for acknowledgement",
+    ReviewState.ACKNOWLEDGED: "acknowledged",
+    ReviewState.IN_REVIEW: "in review",
+    ReviewState.CHANGES_REQUESTED: "changes requested (clock paused)",
+    ReviewState.APPROVED: "approved",
+    ReviewState.CANCELLED: "cancelled",
+}
+# The area whose DRI reviews by default, and whose backup hears of escalations.
+REVIEW_AREA = "code review"
+
+
+def card_key(review_id: int) -> str:
+    """The outbox key of a review's card: later versions edit it, events go in its thread."""
+    return f"review:{review_id}:card"
+
+
+# --- the card ------------------------------------------------------------------------------------
+
+
+def _local(at: datetime, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def clock_text(view: rc.ClockView, tz: ZoneInfo) -> str:
+    """One clock in words: due when and how much is left, or how it ended."""
+    spent = format_duration(view.elapsed)
+    if view.status == "met":
+        late = " (after its target)" if view.breached else ""
+        return f"met after {spent}{late}"
+    if view.status == "cancelled":
+        return f"stopped at {spent}"
+    left = view.remaining
+    if view.status == "paused":
+        if left <= timedelta(0):
+            return f"paused, breached by {format_duration(-left)}"
+        return f"paused with {format_duration(left)} left"
+    due = f"due {_local(view.due, tz)}" if view.due else "due now"
+    if left <= timedelta(0):
+        return f"BREACHED {format_duration(-left)} ago ({due.replace('due ', 'was due ')})"
+    return f"{due}, {format_duration(left)} left"
+
+
+def _actions(state: ReviewState, review_id: int) -> tuple[Action, ...]:
+    def a(verb: str, label: str, style: str = "secondary") -> Action:
+        return Action(f"review:{verb}:{review_id}", label, style)  # type: ignore[arg-type]
+
+    if state is ReviewState.REQUESTED:
+        return (
+            a("ack", "Acknowledge", "primary"),
+            a("start", "Start"),
+            a("changes", "Request changes"),
+            a("approve", "Approve"),
+            a("reassign", "Reassign"),
+        )
+    if state is ReviewState.ACKNOWLEDGED:
+        return (
+            a("start", "Start", "primary"),
+            a("changes", "Request changes"),
+            a("approve", "Approve"),
+            a("reassign", "Reassign"),
+        )
+    if state is ReviewState.IN_REVIEW:
+        return (
+            a("changes", "Request changes"),
+            a("approve", "Approve", "primary"),
+            a("reassign", "Reassign"),
+        )
+    if state is ReviewState.CHANGES_REQUESTED:
+        return (
+            a("resume", "Changes pushed", "primary"),
+            a("approve", "Approve"),
+            a("reassign", "Reassign"),
+        )
+    return ()
+
+
+def card(review: Review, clocks: dict[str, ReviewClock], now: datetime, ref: Any) -> Message:
+    """The review card posted in the shared channel and edited on every change."""
+    tz = ZoneInfo(review.reviewing_org.timezone)
+    requester: PersonRef = ref(review.requester)
+    reviewer: Line = (
+        line(mention(ref(review.reviewer))) if review.reviewer else line(italic("unassigned"))
+    )
+    fields = [
+        Field("Requested by", line(mention(requester), f" → {review.reviewing_org.name}")),
+        Field("Reviewer", reviewer),
+        Field("Policy", line(review.policy_snapshot["name"])),
+        Field("State", line(bold(STATE_LABELS[review.state]))),
+    ]
+    for kind in rc.CLOCKS:
+        if kind in clocks:
+            v = rc.view(review, clocks[kind], now)
+            running = v.status == "running" and v.remaining > timedelta(0)
+            fields.append(Field(v.label, line(clock_text(v, tz)), due=v.due if running else None))
+    cycle = f"cycle {review.cycle} · " if review.cycle > 1 else ""
+    return Message(
+        title=f"Review #{review.id}",
+        lines=(line(Link(review.title, review.link)),),
+        fields=tuple(fields),
+        actions=_actions(review.state, review.id),
+        footer=f"{cycle}/review show {review.id}",
+        tone="warning"
+        if any(rc.view(review, c, now).breached and c.stopped_at is None for c in clocks.values())
+        else "info",
+    )

@@ -1,0 +1,253 @@
+"""The SLA engine's firing side: every stage that has fallen due is announced once, in order.
+
+Each running clock stores when its next stage falls due; `fire_due` takes the clocks whose
+instant has passed (earliest first, locked so replicas share the work), writes the notifications
+to the outbox with idempotency keys, advances the stage and stores the next instant. A stage
+that fell due while the bot was down is announced on the next run, marked late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from commands.core.context import notify, person_ref
+from commands.core.grammar import format_duration
+from commands.core.lookup import area_key
+from commands.core.messages import Line, Link, Message, bold, code, line, mention
+from commands.reviews import clocks as rc
+from commands.reviews.card import REVIEW_AREA, card, card_key
+from commands.reviews.rules import BREACH, WARN, Stage
+from storage.models import Area, Person, Review, ReviewClock, ReviewEvent, Role
+
+# Within this much of its due instant a stage counts as on time; later ones say they are late.
+LATE_AFTER = timedelta(seconds=60)
+
+
+async def next_deadline(session: AsyncSession) -> datetime | None:
+    """The earliest instant any running clock needs attention (an index lookup)."""
+    return await session.scalar(select(func.min(ReviewClock.next_at)))
+
+
+async def fire_due(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    *,
+    platforms: frozenset[str],
+    channel: str,
+    batch: int = 200,
+) -> int:
+    """Announce every stage due at `now`; return how many stages fired."""
+    fired = 0
+    while True:
+        async with sessions.begin() as session:
+            clocks = (
+                (
+                    await session.scalars(
+                        select(ReviewClock)
+                        .where(ReviewClock.next_at <= now)
+                        .order_by(ReviewClock.next_at, ReviewClock.id)
+                        .limit(batch)
+                        # Replicas skip each other's rows instead of firing them twice.
+                        .with_for_update(skip_locked=True, of=ReviewClock)
+                    )
+                )
+                .unique()
+                .all()
+            )
+            if not clocks:
+                return fired
+            for clock in clocks:
+                fired += await _fire(session, clock, now, platforms, channel)
+
+
+async def _fire(
+    session: AsyncSession,
+    clock: ReviewClock,
+    now: datetime,
+    platforms: frozenset[str],
+    channel: str,
+) -> int:
+    review = clock.review
+    all_stages = rc.stages_of(review, clock)
+    calendar = rc.calendar_of(review)
+    state = rc.state_of(clock)
+    fired = 0
+    while clock.next_stage < len(all_stages):
+        stage = all_stages[clock.next_stage]
+        due = state.instant_of(calendar, stage.offset)
+        if due is None or due > now:
+            break
+        if stage.name == BREACH:
+            clock.breached_at = due
+        clock.next_stage += 1
+        await _announce(session, review, clock, stage, due, now, platforms, channel)
+        fired += 1
+    rc.reschedule(review, clock)
+    return fired
+
+
+async def _leads(session: AsyncSession, org_id: int | None) -> list[Person]:
+    if org_id is None:
+        return []
+    rows = await session.scalars(
+        select(Person)
+        .where(Person.org_id == org_id, Person.role == Role.LEAD)
+        .order_by(Person.handle)
+    )
+    return list(rows.unique())
+
+
+async def recipients(
+    session: AsyncSession, review: Review, targets: Sequence[str]
+) -> tuple[list[Person], list[str]]:
+    """The people (each once) and channels a stage's notify list names for this review."""
+    people: dict[int, Person] = {}
+    channels: list[str] = []
+
+    def add(*found: Person | None) -> None:
+        for person in found:
+            if person is not None:
+                people.setdefault(person.id, person)
+
+    for target in targets:
+        if target == "reviewer":
+            # Nobody assigned yet: the reviewing org's leads stand in.
+            add(
+                *(
+                    [review.reviewer]
+                    if review.reviewer
+                    else await _leads(session, review.reviewing_org_id)
+                )
+            )
+        elif target == "requester":
+            add(review.requester)
+        elif target == "area-backup":
+            area = await session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
+            if area is not None and area.org_id == review.reviewing_org_id:
+                add(area.backup)
+        elif target == "reviewing-org-leads":
+            add(*await _leads(session, review.reviewing_org_id))
+        elif target == "requesting-org-leads":
+            add(*await _leads(session, review.requester.org_id))
+        elif target.startswith("channel:") and target[8:] not in channels:
+            channels.append(target[8:])
+    return list(people.values()), channels
+
+
+def _when(at: datetime, review: Review) -> str:
+    return at.astimezone(ZoneInfo(review.reviewing_org.timezone)).strftime("%a %H:%M %Z")
+
+
+def _message(
+    review: Review, clock: ReviewClock, stage: Stage, due: datetime, now: datetime, late: bool
+) -> Message:
+    label = rc.LABELS[clock.kind].lower()
+    target = timedelta(seconds=clock.target_seconds)
+    subject: Line = line(bold(f"#{review.id}"), " ", Link(review.title, review.link))
+    verb = "acknowledge" if clock.kind == "ack" else "finish reviewing"
+    command = f"/review {'ack' if clock.kind == 'ack' else 'approve'} {review.id}"
+    lines: tuple[Line, ...]
+    if stage.name == WARN:
+        calendar = rc.calendar_of(review)
+        # The deadline is where the clock reaches its target, on the clock's own calendar.
+        deadline = rc.state_of(clock).instant_of(calendar, target) or due
+        left = target - rc.state_of(clock).elapsed_at(calendar, now)
+        kind = " of business time" if rc.policy_of(review).calendar == "business" else ""
+        if left > timedelta(0):
+            when = f"by {_when(deadline, review)} ({format_duration(left)}{kind} left)"
+        else:
+            when = f"now: its deadline, {_when(deadline, review)}, has passed"
+        lines = (subject, line(f"Please {verb} it {when}."), line(code(command)))
+        title = f"Review #{review.id}: {label} SLA due soon"
+    elif stage.name == BREACH:
+        lines = (
+            subject,
+            line(
+                f"The {label} SLA ({format_duration(target)}) was breached at {_when(due, review)}."
+            ),
+        )
+        title = f"Review #{review.id}: {label} SLA breached"
+    else:
+        level = stage.name.split(":")[0][1:]
+        repeat = " (reminder)" if ":r" in stage.name else ""
+        reviewer = (
+            line("Reviewer: ", mention(person_ref(review.reviewer)))
+            if review.reviewer
+            else line("No reviewer is assigned.")
+        )
+        lines = (
+            subject,
+            line(f"The {label} SLA was breached; this is escalation level {level}{repeat}."),
+            reviewer,
+            line("Requested by ", mention(person_ref(review.requester)), "."),
+        )
+        title = f"Review #{review.id}: {label} SLA escalation, level {level}{repeat}"
+    footer = f"Sent late: this was due {_when(due, review)}." if late else ""
+    return Message(
+        title=title, lines=lines, footer=footer, tone="warning" if stage.name == WARN else "error"
+    )
+
+
+async def _announce(
+    session: AsyncSession,
+    review: Review,
+    clock: ReviewClock,
+    stage: Stage,
+    due: datetime,
+    now: datetime,
+    platforms: frozenset[str],
+    channel: str,
+) -> None:
+    late = now - due > LATE_AFTER
+    key = f"review:{review.id}:c{clock.cycle}:{clock.kind}:{stage.name}"
+    event = ReviewEvent(
+        review_id=review.id,
+        cycle=clock.cycle,
+        at=due,
+        actor_id=None,
+        kind="sla",
+        data={"clock": rc.LABELS[clock.kind].lower(), "stage": stage.name, "late": late},
+    )
+    session.add(event)
+    message = _message(review, clock, stage, due, now, late)
+
+    def send(suffix: str, msg: Message, **where: Any) -> Awaitable[bool]:
+        return notify(session, key + suffix, msg, platforms=platforms, now=now, late=late, **where)
+
+    people, channels = await recipients(session, review, stage.notify)
+    if stage.name == BREACH:
+        clocks = await rc.current_clocks(session, review)
+        await send(
+            ":card",
+            card(review, clocks, now, person_ref),
+            channel=channel,
+            edit_of=card_key(review.id),
+        )
+        await send(
+            "", Message(lines=message.lines[1:]), channel=channel, thread_of=card_key(review.id)
+        )
+    elif stage.name != WARN:
+        names = [f"@{p.handle}" for p in people] + [f"#{c}" for c in channels]
+        await send(
+            "",
+            Message(
+                lines=(
+                    line(
+                        f"{rc.LABELS[clock.kind]} SLA escalated ({stage.name}) to "
+                        f"{', '.join(names) or 'nobody'}."
+                    ),
+                )
+            ),
+            channel=channel,
+            thread_of=card_key(review.id),
+        )
+    for person in people:
+        await send(f":@{person.handle}", message, person=person)
+    for name in channels:
+        await send(f":#{name}", message, channel=name)

@@ -1,0 +1,161 @@
+"""SLA rules, pure: a policy's stages (warning, breach, escalation levels, repeats) and clocks
+that run, pause and stop on a business calendar. No I/O; storage and scheduling build on this.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from commands.core.calendar import (
+    BusinessCalendar,
+    always_open,
+    country_holidays,
+    parse_business_hours,
+)
+
+WARN = "warn"
+BREACH = "breach"
+# Escalation stages are "L<n>", and the repeats of the last level "L<n>:r<k>".
+_LEVEL = re.compile(r"L(\d+)(?::r\d+)?")
+
+
+@dataclass(frozen=True)
+class Level:
+    """One escalation level: who hears, how long after the breach, and how often it repeats."""
+
+    after: timedelta
+    notify: tuple[str, ...]
+    repeat_every: timedelta | None = None
+    repeat_times: int = 0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """An SLA policy as the engine uses it."""
+
+    name: str
+    calendar: str
+    acknowledge: timedelta
+    resolve: timedelta
+    warn_at: float
+    levels: tuple[Level, ...] = ()
+
+    @classmethod
+    def from_stored(
+        cls,
+        name: str,
+        calendar: str,
+        acknowledge_seconds: int,
+        resolve_seconds: int,
+        warn_at: float,
+        escalation: Sequence[dict[str, Any]],
+    ) -> Policy:
+        """Build a policy from its stored form (seconds, and escalation as JSON)."""
+        levels = []
+        for entry in escalation:
+            repeat = entry.get("repeat") or {}
+            levels.append(
+                Level(
+                    after=timedelta(seconds=entry["after_seconds"]),
+                    notify=tuple(entry["notify"]),
+                    repeat_every=(timedelta(seconds=repeat["every_seconds"]) if repeat else None),
+                    repeat_times=int(repeat.get("times", 0)),
+                )
+            )
+        return cls(
+            name,
+            calendar,
+            timedelta(seconds=acknowledge_seconds),
+            timedelta(seconds=resolve_seconds),
+            warn_at,
+            tuple(levels),
+        )
+
+    def target(self, clock: str) -> timedelta:
+        """The target of a clock: "ack" or "resolve"."""
+        return self.acknowledge if clock == "ack" else self.resolve
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A moment in a clock's life, measured in business time since the clock started."""
+
+    name: str
+    offset: timedelta
+    notify: tuple[str, ...]
+
+
+def level_of(stage: str) -> int | None:
+    """The escalation level of a stage name ("L2", or its repeat "L2:r1"), or None."""
+    match = _LEVEL.fullmatch(stage)
+    return int(match[1]) if match else None
+
+
+def stages(policy: Policy, target: timedelta) -> list[Stage]:
+    """Every stage of a clock with this target, in the order they fire."""
+    out = [
+        Stage(WARN, target * policy.warn_at, ("reviewer",)),
+        # Without escalation levels the breach itself tells the reviewer.
+        Stage(BREACH, target, () if policy.levels else ("reviewer",)),
+    ]
+    for n, level in enumerate(policy.levels, start=1):
+        at = target + level.after
+        out.append(Stage(f"L{n}", at, level.notify))
+        if n == len(policy.levels) and level.repeat_every:
+            for k in range(1, level.repeat_times + 1):
+                out.append(Stage(f"L{n}:r{k}", at + level.repeat_every * k, level.notify))
+    # Stable sort: stages at the same offset keep their declared order.
+    return sorted(out, key=lambda s: s.offset)
+
+
+@lru_cache(maxsize=64)
+def calendar_for(
+    kind: str,
+    timezone: str = "UTC",
+    hours: str = "Mon-Fri 09:00-17:00",
+    holidays: str | None = None,
+) -> BusinessCalendar:
+    """The calendar a policy's clocks run on: 24x7, or the reviewing org's business hours."""
+    if kind == "24x7":
+        return always_open()
+    return BusinessCalendar(
+        parse_business_hours(hours),
+        ZoneInfo(timezone),
+        country_holidays(holidays) if holidays else None,
+    )
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """Where a clock stands: business time banked so far, and since when it has been running."""
+
+    elapsed: timedelta
+    running_since: datetime | None
+
+    def elapsed_at(self, calendar: BusinessCalendar, now: datetime) -> timedelta:
+        """Business time on the clock at `now`."""
+        if self.running_since is None:
+            return self.elapsed
+        return self.elapsed + calendar.elapsed(self.running_since, now)
+
+    def instant_of(self, calendar: BusinessCalendar, offset: timedelta) -> datetime | None:
+        """When the clock reaches `offset` of business time (None while it is paused)."""
+        if self.running_since is None:
+            return None
+        if offset <= self.elapsed:
+            return self.running_since
+        return calendar.add(self.running_since, offset - self.elapsed)
+
+    def pause(self, calendar: BusinessCalendar, now: datetime) -> ClockState:
+        """Stop the clock at `now`, banking the time run."""
+        return ClockState(self.elapsed_at(calendar, now), None)
+
+    def resume(self, now: datetime) -> ClockState:
+        """Start the clock again at `now`."""
+        return ClockState(self.elapsed, now) if self.running_since is None else self
