@@ -245,16 +245,9 @@ async def _as_person(runtime: Runtime, handle: str | None) -> Person:
 async def _context(runtime: Runtime, handle: str | None) -> AsyncIterator[Context]:
     """A command context outside chat (for the CLI), in one transaction."""
     actor = await _as_person(runtime, handle)
-    async with runtime.sessions.begin() as session:
-        actor = await session.merge(actor)
-        yield Context(
-            session=session,
-            actor=actor,
-            platform="cli",
-            clock=runtime.clock,
-            platforms=runtime.dispatcher.platforms,
-            announce_channel=runtime.settings.announce_channel,
-        )
+    async with runtime.postbox.transaction(runtime.clock.now()) as notifier:
+        actor = await notifier.session.merge(actor)
+        yield Context(notifier.session, actor, "cli", notifier)
 
 
 def _platforms(settings: Settings) -> list[str]:

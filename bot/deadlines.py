@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.tasks import Spawner
 from commands.core.clock import Clock
+from commands.core.notifier import Postbox
 from commands.reviews.escalation import fire_due, next_deadline
 from storage.engine import reading
 
@@ -31,26 +30,17 @@ class Deadlines:
     """Fires due SLA stages and keeps one date job armed at the next one."""
 
     def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Clock,
-        *,
-        platforms: frozenset[str],
-        channel: str,
-        on_written: Callable[[], None],
-        scheduler: AsyncIOScheduler | None = None,
+        self, postbox: Postbox, clock: Clock, scheduler: AsyncIOScheduler, tasks: Spawner
     ) -> None:
-        self.sessions = sessions
+        self.postbox = postbox
         self.clock = clock
-        self.platforms = platforms
-        self.channel = channel
-        self.on_written = on_written
-        self.scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
+        # The runtime's scheduler and task spawner, shared with the cron jobs.
+        self.scheduler = scheduler
+        self.tasks = tasks
         # The earliest deadline, and the real time the wake-up job will run for it.
         self.armed_for: datetime | None = None
         self.wakes_at: datetime | None = None
         self._lock = asyncio.Lock()
-        self._pending: set[asyncio.Task[object]] = set()
 
     async def start(self) -> None:
         """Send what fell due while the bot was down, arm the wake-up, and start scheduling."""
@@ -68,9 +58,10 @@ class Deadlines:
         await self.tick()
 
     def stop(self) -> None:
-        """Stop scheduling (jobs in flight finish on their own)."""
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        """Stop scheduling the wake-ups (a tick in flight finishes on its own)."""
+        for job_id in (WAKE_JOB, REARM_JOB):
+            if self.scheduler.get_job(job_id) is not None:
+                self.scheduler.remove_job(job_id)
 
     async def tick(self) -> int:
         """Fire every stage due now, then re-arm; return how many stages fired."""
@@ -80,11 +71,8 @@ class Deadlines:
             if (earliest := await self._earliest()) is None or earliest > now:
                 self._schedule(earliest)
                 return 0
-            fired = await fire_due(
-                self.sessions, now, platforms=self.platforms, channel=self.channel
-            )
-            if fired:
-                self.on_written()
+            # What fired is in the outbox; its transactions wake the delivery worker.
+            fired = await fire_due(self.postbox, now)
             # Something was due yet nothing fired: another replica holds those rows. Look again
             # shortly rather than at once, so two replicas never spin against each other.
             await self._arm(backoff=timedelta(seconds=1) if not fired else timedelta(0))
@@ -93,7 +81,7 @@ class Deadlines:
     async def _kick(self) -> None:
         # The scheduled job only starts a tick and returns, so re-arming from inside a tick
         # never collides with the job still running (APScheduler would skip the new run).
-        self._spawn(self.tick())
+        self.tasks.spawn(self.tick(), name="sla-deadlines.tick")
 
     async def rearm(self) -> datetime | None:
         """Point the wake-up at the earliest deadline (after a change, or periodically)."""
@@ -102,15 +90,10 @@ class Deadlines:
 
     def changed(self) -> None:
         """A command moved deadlines: re-arm soon, without making the command wait."""
-        self._spawn(self.rearm())
-
-    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
-        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(work)
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self.tasks.spawn(self.rearm(), name="sla-deadlines.rearm")
 
     async def _earliest(self) -> datetime | None:
-        async with reading(self.sessions) as session:
+        async with reading(self.postbox.sessions) as session:
             return await next_deadline(session)
 
     async def _arm(self, backoff: timedelta = timedelta(0)) -> datetime | None:

@@ -3,35 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.jobs import weekly
+from bot.config import Settings
+from bot.jobs import Jobs, weekly
+from commands.core.notifier import Postbox
 from commands.digest.compose import post_digest, week_of
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
 
 DIGEST_JOB = "digest"
 
 
-def schedule_digest(runtime: Runtime) -> None:
-    """Register the weekly digest with the runtime's cron jobs."""
-    cfg = runtime.settings.digest
+def schedule_digest(jobs: Jobs, postbox: Postbox, settings: Settings) -> None:
+    """Register the weekly digest with the cron jobs."""
+    cfg = settings.digest
     tz = ZoneInfo(cfg.timezone)
 
     async def run(occurrence: datetime) -> None:
         # Keyed by the occurrence's week, so a run caught up after downtime is still that
         # week's one digest; the figures are as of now.
-        written = await post_digest(
-            runtime.sessions,
-            runtime.clock.now(),
-            platforms=runtime.dispatcher.platforms,
-            channels=runtime.settings.digest_channels,
+        await post_digest(
+            postbox,
+            jobs.clock.now(),
+            channels=settings.digest_channels,
             tz=tz,
             week=week_of(occurrence, tz),
         )
-        if written:
-            runtime.worker.wake()
 
-    runtime.jobs.register(DIGEST_JOB, weekly(cfg.weekday, cfg.time, cfg.timezone), run)
+    jobs.register(DIGEST_JOB, weekly(cfg.weekday, cfg.time, cfg.timezone), run)

@@ -4,7 +4,7 @@ restarts and replicas.
 The API, for every job that runs "at 16:00 London time on Wednesdays" and the like (the agenda
 post, the action chase, the weekly digest):
 
-    jobs = Jobs(sessions, clock)
+    jobs = Jobs(sessions, clock, scheduler, tasks)  # the runtime's scheduler and spawner
     jobs.register("agenda-post", weekly(2, "16:00", "Europe/London"), run)
     jobs.register("chase:ic", Schedule("Europe/London", day_of_week="mon-fri", hour="9"), run)
     # run: async (scheduled_for: datetime) -> None, given the occurrence as a UTC instant
@@ -37,10 +37,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -49,6 +48,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.tasks import Spawner
 from commands.core.clock import Clock
 from storage.models import JobRun
 
@@ -124,17 +124,21 @@ class Jobs:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        scheduler: AsyncIOScheduler | None = None,
+        scheduler: AsyncIOScheduler,
+        tasks: Spawner,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
-        self.scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
+        # The runtime's scheduler and task spawner, shared with the SLA wake-up.
+        self.scheduler = scheduler
+        self.tasks = tasks
+        # Whether start() armed the cron jobs (the scheduler may run for the wake-up alone).
+        self._armed = False
         self._jobs: dict[str, _Job] = {}
         # Called before each run_due, to re-register jobs whose schedule lives in the database
         # (a meeting moved in chat, perhaps on another replica).
         self.refreshers: list[Callable[[], Awaitable[None]]] = []
         self._lock = asyncio.Lock()
-        self._pending: set[asyncio.Task[object]] = set()
 
     def register(self, job_id: str, schedule: Schedule, run: Run) -> None:
         """Add or replace a job; it runs for occurrences from now on (and missed ones after)."""
@@ -143,13 +147,13 @@ class Jobs:
         self._jobs[job_id] = _Job(
             schedule, run, old.registered_at if old else now, old.checked if old else now
         )
-        if self.scheduler.running:
+        if self._armed:
             self._arm(job_id, schedule)
 
     def unregister(self, job_id: str) -> None:
         """Drop a job (its record stays, so registering it again catches up from there)."""
         self._jobs.pop(job_id, None)
-        if self.scheduler.running and self.scheduler.get_job(job_id) is not None:
+        if self._armed and self.scheduler.get_job(job_id) is not None:
             self.scheduler.remove_job(job_id)
 
     def ids(self) -> list[str]:
@@ -166,6 +170,7 @@ class Jobs:
         ran = await self.run_due()
         if not self.scheduler.running:
             self.scheduler.start()
+        self._armed = True
         for job_id, job in self._jobs.items():
             self._arm(job_id, job.schedule)
         # A run that failed is retried within a minute rather than at the next occurrence.
@@ -181,9 +186,13 @@ class Jobs:
         return ran
 
     def stop(self) -> None:
-        """Stop scheduling (a run in flight finishes on its own)."""
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        """Stop scheduling the cron jobs (a run in flight finishes on its own)."""
+        if not self._armed:
+            return
+        self._armed = False
+        for job_id in [*self._jobs, RETRY_JOB]:
+            if self.scheduler.get_job(job_id) is not None:
+                self.scheduler.remove_job(job_id)
 
     def next_due(self) -> datetime | None:
         """The earliest occurrence of any job after what this process has checked."""
@@ -223,7 +232,7 @@ class Jobs:
 
     def changed(self) -> None:
         """A command changed a schedule: refresh soon, without making the command wait."""
-        self._spawn(self.refresh())
+        self.tasks.spawn(self.refresh(), name="jobs.refresh")
 
     async def _refresh(self) -> None:
         for refresh in self.refreshers:
@@ -272,9 +281,4 @@ class Jobs:
     async def _kick(self) -> None:
         # Like the SLA wake-up: the trigger only starts the work, so a long run never makes
         # APScheduler skip the next firing.
-        self._spawn(self.run_due())
-
-    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
-        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(work)
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self.tasks.spawn(self.run_due(), name="jobs.run_due")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import db
@@ -16,10 +16,12 @@ from bot.delivery import DeliveryWorker
 from bot.digest import schedule_digest
 from bot.jobs import Jobs
 from bot.sync import apply_config
+from bot.tasks import Spawner
 from bot.weekly import schedule_weekly_sync
 from commands import build_registry
 from commands.core.clock import Clock, SystemClock
 from commands.core.dispatch import Dispatcher
+from commands.core.notifier import Postbox, Wake
 from commands.core.registry import Registry
 from storage.engine import create_engine, session_factory
 
@@ -33,28 +35,39 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     registry: Registry
+    # Where notifications go, and what wakes when some are written (see `wake` below).
+    postbox: Postbox
     dispatcher: Dispatcher
     worker: DeliveryWorker
     deadlines: Deadlines
     jobs: Jobs
-    _background: list[asyncio.Task[None]] = field(default_factory=list)
+    # The process's one scheduler (the SLA wake-up and the cron jobs) and one task spawner.
+    scheduler: AsyncIOScheduler
+    tasks: Spawner
 
     async def start(self) -> None:
         """Start delivery, the SLA wake-up and the cron jobs (each first catches up)."""
-        self._background.append(asyncio.create_task(self.worker.run_forever()))
+        self.tasks.spawn(self.worker.run_forever(), name="delivery")
+        self.scheduler.start()
         await self.deadlines.start()
-        if await self.jobs.start():
+        await self.jobs.start()
+
+    def wake(self, what: Wake) -> None:
+        """A transaction committed changes: wake the parts that act on them."""
+        if Wake.OUTBOX in what:
             self.worker.wake()
+        if Wake.DEADLINES in what:
+            self.deadlines.changed()
+        if Wake.JOBS in what:
+            self.jobs.changed()
 
     async def close(self) -> None:
         """Stop the running parts and release the database connections."""
         self.deadlines.stop()
         self.jobs.stop()
-        for task in self._background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._background.clear()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.tasks.close()
         await self.engine.dispose()
 
 
@@ -66,7 +79,6 @@ async def open_runtime(
     `platforms` are where notifications go; their senders are added to `runtime.worker.senders`.
     """
     clock = clock or SystemClock()
-    targets = frozenset(platforms)  # read once: several parts need it
     engine = create_engine(settings.database.url)
     try:
         await db.require_head(engine)
@@ -75,44 +87,39 @@ async def open_runtime(
     except BaseException:
         await engine.dispose()
         raise
-    registry = build_registry()
-    worker = DeliveryWorker(sessions, clock, [])
-    deadlines = Deadlines(
-        sessions,
-        clock,
-        platforms=targets,
-        channel=settings.announce_channel,
-        on_written=worker.wake,
-    )
+    runtime: Runtime | None = None
 
-    jobs = Jobs(sessions, clock)
+    def wake(what: Wake) -> None:
+        # Only transactions that commit after wiring call this, so the runtime is there.
+        if runtime is not None:
+            runtime.wake(what)
+
+    postbox = Postbox(sessions, frozenset(platforms), settings.announce_channel, wake)
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    tasks = Spawner()
+    jobs = Jobs(sessions, clock, scheduler, tasks)
 
     async def weekly_sync() -> None:
-        await schedule_weekly_sync(jobs, sessions, platforms=targets, on_written=worker.wake)
+        await schedule_weekly_sync(jobs, postbox)
 
     await weekly_sync()
     # Every run of the jobs first re-reads the schedule: a meeting moved on any replica moves
     # its agenda post too.
     jobs.refreshers.append(weekly_sync)
-
-    def on_commit(signals: set[str]) -> None:
-        if "outbox" in signals:
-            worker.wake()
-        if "deadlines" in signals:
-            deadlines.changed()
-        if "jobs" in signals:
-            jobs.changed()
-
-    dispatcher = Dispatcher(
-        registry,
-        sessions,
-        clock,
-        platforms=targets,
-        announce_channel=settings.announce_channel,
-        on_commit=on_commit,
-    )
+    schedule_digest(jobs, postbox, settings)
+    registry = build_registry()
     runtime = Runtime(
-        settings, engine, sessions, clock, registry, dispatcher, worker, deadlines, jobs
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        clock=clock,
+        registry=registry,
+        postbox=postbox,
+        dispatcher=Dispatcher(registry, postbox, clock),
+        worker=DeliveryWorker(sessions, clock, []),
+        deadlines=Deadlines(postbox, clock, scheduler, tasks),
+        jobs=jobs,
+        scheduler=scheduler,
+        tasks=tasks,
     )
-    schedule_digest(runtime)
     return runtime

@@ -7,14 +7,13 @@ chases run at each org's business opening, on its business days; a job per openi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.jobs import DAY_NAMES, Jobs, Schedule, weekly
 from commands.core.calendar import parse_business_hours
+from commands.core.notifier import Postbox
 from commands.weekly.chase import DEFAULT_HOURS, chase_due
 from commands.weekly.posting import post_agenda
 from commands.weekly.series import series_of
@@ -26,15 +25,9 @@ CHASE_JOB = "action-chase"
 _WEEK_MINUTES = 7 * 24 * 60
 
 
-async def schedule_weekly_sync(
-    jobs: Jobs,
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    platforms: frozenset[str],
-    on_written: Callable[[], None],
-) -> None:
+async def schedule_weekly_sync(jobs: Jobs, postbox: Postbox) -> None:
     """(Re-)register the agenda post and the chase jobs from what the database holds now."""
-    async with reading(sessions) as session:
+    async with reading(postbox.sessions) as session:
         series = await series_of(session)
         orgs = (await session.scalars(select(Org).order_by(Org.key))).all()
         post = None
@@ -50,33 +43,24 @@ async def schedule_weekly_sync(
     def clock() -> datetime:
         return jobs.clock.now()
 
-    def then_wake(
-        work: Callable[[datetime], Awaitable[object]],
-    ) -> Callable[[datetime], Awaitable[None]]:
-        async def run(scheduled_for: datetime) -> None:
-            if await work(scheduled_for):
-                on_written()
-
-        return run
-
     if post is None:
         jobs.unregister(AGENDA_JOB)
     else:
-        jobs.register(
-            AGENDA_JOB,
-            post,
-            then_wake(lambda at: post_agenda(sessions, at, clock(), platforms=platforms)),
-        )
+
+        async def post_it(at: datetime) -> None:
+            await post_agenda(postbox, at, clock())
+
+        jobs.register(AGENDA_JOB, post, post_it)
     wanted = set()
     for key, tz, hours in [*chases, (None, "UTC", DEFAULT_HOURS)]:
         for schedule in opening_schedules(hours, tz):
             job_id = f"{CHASE_JOB}:{key or '-'}:{schedule.hour}:{schedule.minute}"
             wanted.add(job_id)
 
-            def chase(at: datetime, key: str | None = key) -> Awaitable[int]:
-                return chase_due(sessions, key, at, clock(), platforms=platforms)
+            async def chase(at: datetime, key: str | None = key) -> None:
+                await chase_due(postbox, key, at, clock())
 
-            jobs.register(job_id, schedule, then_wake(chase))
+            jobs.register(job_id, schedule, chase)
     for job_id in jobs.ids():
         if job_id.startswith(CHASE_JOB + ":") and job_id not in wanted:
             jobs.unregister(job_id)

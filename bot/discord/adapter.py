@@ -23,7 +23,8 @@ import aiohttp
 import discord
 
 from bot.delivery import DeliveryError, Destination
-from bot.discord.buttons import ActionButton, PersonPicker, picker_view, view_of
+from bot.discord.buttons import picker_view, view_of
+from bot.discord.client import LiaisonClient
 from bot.discord.render import PLATFORM, Rendered, render
 from bot.discord.tree import build_tree
 from bot.platforms import PlatformError
@@ -39,33 +40,7 @@ log = logging.getLogger(__name__)
 
 # Discord wants a first answer within 3 s; past this, defer and answer with a follow-up.
 DEFER_AFTER = 2.0
-# discord.py sleeps through rate limits up to this long; longer ones go back to the outbox.
-MAX_RATELIMIT_WAIT = 10.0
 UNKNOWN_MESSAGE = 10008
-
-
-def intents() -> discord.Intents:
-    """Only what the bot needs: guild events for slash commands; no message content or members."""
-    return discord.Intents(guilds=True)
-
-
-class LiaisonClient(discord.Client):
-    """A discord.py client that knows the adapter serving it (None: publishing commands only)."""
-
-    def __init__(self, liaison: DiscordAdapter | None = None) -> None:
-        # Liaison has no voice: the warnings about voice libraries would only mislead.
-        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-        super().__init__(
-            intents=intents(),
-            # Nothing pings unless a send says whom: the safe default under every call.
-            allowed_mentions=discord.AllowedMentions.none(),
-            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
-        )
-        self.liaison = liaison
-
-    async def setup_hook(self) -> None:
-        """Route button presses and picks by their custom_id templates, from any process."""
-        self.add_dynamic_items(ActionButton, PersonPicker)
 
 
 def parse_ref(ref: str) -> tuple[int, int]:

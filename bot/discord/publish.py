@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.discord.adapter import LiaisonClient
+from bot.discord.client import LiaisonClient
 from bot.discord.tree import build_tree
 from commands.core.registry import Registry
 

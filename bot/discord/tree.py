@@ -11,16 +11,17 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Optional, Protocol, cast
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 import discord
 from discord import app_commands
 
+from bot.discord.client import LiaisonClient, runner_of
 from commands.core import completion
 from commands.core.registry import Command, Group, Kind, Param, Registry
 
 if TYPE_CHECKING:
-    from commands.core.messages import Reply
+    pass
 
 NAME = 32
 DESCRIPTION = 100
@@ -32,29 +33,6 @@ _TYPES: dict[Kind, type] = {Kind.PERSON: discord.User, Kind.INT: int}
 
 Callback = Callable[..., Coroutine[Any, Any, None]]
 Complete = Callable[[discord.Interaction, str], Coroutine[Any, Any, list[app_commands.Choice[str]]]]
-
-
-class Runner(Protocol):
-    """What the tree hands its work to: the running adapter."""
-
-    async def run_command(
-        self, interaction: discord.Interaction, command: Command, raw: dict[str, str]
-    ) -> None:
-        """Run a command for an interaction and answer it."""
-        ...
-
-    async def suggest(self, kind: Kind, typed: str) -> list[tuple[str, str]]:
-        """Autocomplete suggestions (label, value) for a parameter kind."""
-        ...
-
-    async def answer(self, interaction: discord.Interaction, reply: Reply) -> None:
-        """Answer an interaction with a reply, only to the person who asked."""
-        ...
-
-
-def runner_of(interaction: discord.Interaction) -> Runner | None:
-    """The adapter serving this interaction's client, if the client is a running one."""
-    return cast(Runner | None, getattr(interaction.client, "liaison", None))
 
 
 def discord_name(name: str) -> str:
@@ -216,7 +194,5 @@ def build_tree(client: discord.Client, registry: Registry) -> LiaisonTree:
 
 def command_payload(registry: Registry) -> list[dict[str, Any]]:
     """The JSON that `sync` sends to Discord for these commands (no token needed)."""
-    from bot.discord.adapter import LiaisonClient
-
     tree = build_tree(LiaisonClient(None), registry)
     return [c.to_dict(tree) for c in tree.get_commands()]

@@ -36,6 +36,7 @@ from bot.slack.incoming import (
     submitted,
 )
 from bot.slack.sender import SlackSender, Throttle
+from bot.tasks import Spawner
 from commands.core.dispatch import AlreadyHandled, Caller
 from commands.core.grammar import GrammarError, tokenize
 from commands.core.messages import Message, Reply, line
@@ -80,7 +81,8 @@ class SlackAdapter(SlackSender):
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Each acknowledged request is answered by a task of its own.
+        self.tasks = Spawner()
         self._listen()
 
     # --- the receiving side ----------------------------------------------------------------------
@@ -146,8 +148,7 @@ class SlackAdapter(SlackSender):
 
     async def settle(self) -> None:
         """Wait until every acknowledged request has been answered."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.tasks.settle()
 
     async def check_setup(self) -> None:
         """Log, by name, configured channels and people Slack does not know (never fails)."""
@@ -189,11 +190,6 @@ class SlackAdapter(SlackSender):
             except Exception as exc:
                 log.warning("slack: cannot check person @%s: %s", person.handle, exc)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def _listen(self) -> None:
         app = self.app
 
@@ -202,17 +198,21 @@ class SlackAdapter(SlackSender):
             ack: Any, body: dict[str, Any], respond: Respond, request: Any
         ) -> None:
             await ack()
-            self._spawn(self._guard(self._command(body, respond, request.raw_body)))
+            self.tasks.spawn(
+                self._guard(self._command(body, respond, request.raw_body)), name="slack.command"
+            )
 
         @app.action(re.compile(r".+"))
         async def on_action(ack: Any, body: dict[str, Any], respond: Respond, request: Any) -> None:
             await ack()
-            self._spawn(self._guard(self._press(body, respond, request.raw_body)))
+            self.tasks.spawn(
+                self._guard(self._press(body, respond, request.raw_body)), name="slack.action"
+            )
 
         @app.view(re.compile(r".+"))
         async def on_view(ack: Any, body: dict[str, Any], request: Any) -> None:
             await ack()
-            self._spawn(self._guard(self._submit(body, request.raw_body)))
+            self.tasks.spawn(self._guard(self._submit(body, request.raw_body)), name="slack.view")
 
     async def _guard(self, work: Awaitable[None]) -> None:
         try:

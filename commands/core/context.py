@@ -1,17 +1,16 @@
-"""What a handler is given: the caller, the transaction, the clock, and a way to notify."""
+"""What a handler is given: the caller, the transaction, the instant, and a way to notify."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.core.clock import Clock
-from commands.core.messages import Message, PersonRef, person_to_dict
-from storage import outbox
+from commands.core.messages import Message, PersonRef
+from commands.core.notifier import Notifier, person_ref
 from storage.models import Org, Person, Role
 
 
@@ -24,44 +23,6 @@ class CommandError(Exception):
         self.usage = usage
 
 
-def person_ref(person: Person) -> PersonRef:
-    """A message reference to a person, carrying their platform ids."""
-    ids = tuple(sorted((i.platform, i.user_id) for i in person.identities))
-    return PersonRef(person.id, person.handle, person.name, ids)
-
-
-async def notify(
-    session: AsyncSession,
-    key: str,
-    message: Message,
-    *,
-    platforms: frozenset[str],
-    now: datetime,
-    channel: str | None = None,
-    person: Person | None = None,
-    edit_of: str | None = None,
-    thread_of: str | None = None,
-    late: bool = False,
-) -> bool:
-    """Write a notification to the outbox in the session's transaction; False if already there."""
-    payload = message.to_dict()
-    if person is not None:
-        # The recipient travels with the message, so each platform can find their account.
-        payload["to"] = person_to_dict(person_ref(person))
-    return await outbox.enqueue(
-        session,
-        key=key,
-        payload=payload,
-        platforms=platforms,
-        now=now,
-        channel=channel,
-        person_id=person.id if person else None,
-        edit_of=edit_of,
-        thread_of=thread_of,
-        late=late,
-    )
-
-
 @dataclass
 class Context:
     """One command invocation: who, where, when, inside one database transaction."""
@@ -69,15 +30,18 @@ class Context:
     session: AsyncSession
     actor: Person
     platform: str
-    clock: Clock
-    platforms: frozenset[str]
-    announce_channel: str
-    now: datetime = field(init=False)
-    # What this invocation changed that running parts care about ("outbox", "deadlines").
-    signals: set[str] = field(default_factory=set)
+    # Writes this transaction's notifications; it also knows the instant of the invocation.
+    notifier: Notifier
 
-    def __post_init__(self) -> None:
-        self.now = self.clock.now()
+    @property
+    def now(self) -> datetime:
+        """The instant the command runs at (one for the whole invocation)."""
+        return self.notifier.now
+
+    @property
+    def announce_channel(self) -> str:
+        """The shared channel changes are announced in."""
+        return self.notifier.postbox.channel
 
     @property
     def tz(self) -> ZoneInfo:
@@ -98,26 +62,12 @@ class Context:
         key: str,
         message: Message,
         *,
-        channel: str | None = None,
-        person: Person | None = None,
+        to: Person | str | None = None,
         edit_of: str | None = None,
         thread_of: str | None = None,
     ) -> bool:
         """Queue a notification in this transaction; it is sent only if the change commits."""
-        written = await notify(
-            self.session,
-            key,
-            message,
-            platforms=self.platforms,
-            now=self.now,
-            channel=channel if channel or person else self.announce_channel,
-            person=person,
-            edit_of=edit_of,
-            thread_of=thread_of,
-        )
-        if written:
-            self.signals.add("outbox")
-        return written
+        return await self.notifier.notify(key, message, to=to, edit_of=edit_of, thread_of=thread_of)
 
     def is_lead_of(self, org: Org | None) -> bool:
         """Whether the caller is an admin, or a lead of `org`."""

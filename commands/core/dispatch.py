@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from commands.core.arguments import convert, split
@@ -23,6 +23,7 @@ from commands.core.clock import Clock
 from commands.core.context import CommandError, Context
 from commands.core.grammar import GrammarError, tokenize
 from commands.core.messages import Message, Reply, code, line
+from commands.core.notifier import Postbox
 from commands.core.registry import Command, CommandNotFound, Registry
 from storage.models import Identity, InboundRequest, Person, Role
 
@@ -53,22 +54,10 @@ def error_reply(text: str, usage: str | None = None) -> Reply:
 class Dispatcher:
     """Runs commands from the registry for any adapter."""
 
-    def __init__(
-        self,
-        registry: Registry,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Clock,
-        *,
-        platforms: frozenset[str],
-        announce_channel: str,
-        on_commit: Callable[[set[str]], None] | None = None,
-    ) -> None:
+    def __init__(self, registry: Registry, postbox: Postbox, clock: Clock) -> None:
         self.registry = registry
-        self.sessions = sessions
+        self.postbox = postbox
         self.clock = clock
-        self.platforms = platforms
-        self.announce_channel = announce_channel
-        self.on_commit = on_commit
 
     async def run_text(self, text: str, caller: Caller, *, request_key: str | None = None) -> Reply:
         """Run a typed command line such as `/dri who "Smart contract review"`.
@@ -127,21 +116,15 @@ class Dispatcher:
         from another replica, and nothing runs twice. A refused command records nothing.
         """
         try:
-            async with self.sessions.begin() as session:
+            async with self.postbox.transaction(self.clock.now()) as notifier:
+                session = notifier.session
                 if request_key is not None:
                     await self._first_time(session, request_key)
                 actor = await self._actor(session, caller)
                 if actor.role.rank < command.role.rank:
                     raise CommandError(await self._role_refusal(session, actor, command))
                 args = await convert(session, command, raw, caller.platform)
-                ctx = Context(
-                    session=session,
-                    actor=actor,
-                    platform=caller.platform,
-                    clock=self.clock,
-                    platforms=self.platforms,
-                    announce_channel=self.announce_channel,
-                )
+                ctx = Context(session, actor, caller.platform, notifier)
                 message = await command.handler(ctx, args)
         except CommandError as exc:
             return error_reply(exc.text, exc.usage)
@@ -154,8 +137,6 @@ class Dispatcher:
                 f"Sorry, /{command.name} failed on our side and nothing was changed. "
                 f"Please tell an admin (error ref {ref})."
             )
-        if ctx.signals and self.on_commit is not None:
-            self.on_commit(ctx.signals)
         return Reply(message)
 
     async def _first_time(self, session: AsyncSession, key: str) -> None:

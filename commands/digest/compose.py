@@ -16,9 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.core.context import notify
 from commands.core.messages import (
     Image,
     Line,
@@ -33,6 +32,7 @@ from commands.core.messages import (
     line,
     quiet,
 )
+from commands.core.notifier import Postbox
 from commands.digest.data import ChartData, Trend
 from commands.ownership import map as ownership
 from commands.reviews import compliance
@@ -474,10 +474,9 @@ async def compose(
 
 
 async def post_digest(
-    sessions: async_sessionmaker[AsyncSession],
+    postbox: Postbox,
     now: datetime,
     *,
-    platforms: frozenset[str],
     channels: Sequence[str],
     tz: ZoneInfo,
     week: str | None = None,
@@ -489,7 +488,8 @@ async def post_digest(
     """
     week = week or week_of(now, tz)
     try:
-        async with sessions.begin() as session:
+        async with postbox.transaction(now) as notifier:
+            session = notifier.session
             taken = await session.scalar(
                 select(OutboxItem.id).where(OutboxItem.key == part_key(week))
             )
@@ -498,13 +498,8 @@ async def post_digest(
             messages = (await compose(session, now, tz)).messages()
             for n, channel in enumerate(channels):
                 for part, message in enumerate(messages, start=1):
-                    await notify(
-                        session,
-                        part_key(week, part, channel if n else None),
-                        message,
-                        platforms=platforms,
-                        now=now,
-                        channel=channel,
+                    await notifier.notify(
+                        part_key(week, part, channel if n else None), message, to=channel
                     )
     except IntegrityError:
         # Another replica wrote this week's digest first: its commit won the unique key.

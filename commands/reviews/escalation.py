@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.core.context import notify, person_ref
 from commands.core.grammar import format_duration
 from commands.core.lookup import area_key
 from commands.core.messages import Line, Link, Message, bold, code, line, mention
+from commands.core.notifier import Notifier, Postbox, person_ref
 from commands.reviews import clocks as rc
 from commands.reviews.card import REVIEW_AREA, card, card_key
 from commands.reviews.rules import BREACH, WARN, Stage
@@ -35,17 +34,16 @@ async def next_deadline(session: AsyncSession) -> datetime | None:
 
 
 async def fire_due(
-    sessions: async_sessionmaker[AsyncSession],
+    postbox: Postbox,
     now: datetime,
     *,
-    platforms: frozenset[str],
-    channel: str,
     batch: int = 200,
 ) -> int:
     """Announce every stage due at `now`; return how many stages fired."""
     fired = 0
     while True:
-        async with sessions.begin() as session:
+        async with postbox.transaction(now) as notifier:
+            session = notifier.session
             clocks = (
                 (
                     await session.scalars(
@@ -63,16 +61,11 @@ async def fire_due(
             if not clocks:
                 return fired
             for clock in clocks:
-                fired += await _fire(session, clock, now, platforms, channel)
+                fired += await _fire(notifier, clock)
 
 
-async def _fire(
-    session: AsyncSession,
-    clock: ReviewClock,
-    now: datetime,
-    platforms: frozenset[str],
-    channel: str,
-) -> int:
+async def _fire(notifier: Notifier, clock: ReviewClock) -> int:
+    now = notifier.now
     review = clock.review
     all_stages = rc.stages_of(review, clock)
     calendar = rc.calendar_of(review)
@@ -86,7 +79,7 @@ async def _fire(
         if stage.name == BREACH:
             clock.breached_at = due
         clock.next_stage += 1
-        await _announce(session, review, clock, stage, due, now, platforms, channel)
+        await _announce(notifier, review, clock, stage, due)
         fired += 1
     rc.reschedule(review, clock)
     return fired
@@ -195,15 +188,13 @@ def _message(
 
 
 async def _announce(
-    session: AsyncSession,
+    notifier: Notifier,
     review: Review,
     clock: ReviewClock,
     stage: Stage,
     due: datetime,
-    now: datetime,
-    platforms: frozenset[str],
-    channel: str,
 ) -> None:
+    session, now = notifier.session, notifier.now
     late = now - due > LATE_AFTER
     key = f"review:{review.id}:c{clock.cycle}:{clock.kind}:{stage.name}"
     event = ReviewEvent(
@@ -217,8 +208,17 @@ async def _announce(
     session.add(event)
     message = _message(review, clock, stage, due, now, late)
 
-    def send(suffix: str, msg: Message, **where: Any) -> Awaitable[bool]:
-        return notify(session, key + suffix, msg, platforms=platforms, now=now, late=late, **where)
+    def send(
+        suffix: str,
+        msg: Message,
+        *,
+        to: Person | str | None = None,
+        edit_of: str | None = None,
+        thread_of: str | None = None,
+    ) -> Awaitable[bool]:
+        return notifier.notify(
+            key + suffix, msg, to=to, edit_of=edit_of, thread_of=thread_of, late=late
+        )
 
     people, channels = await recipients(session, review, stage.notify)
     if stage.name == BREACH:
@@ -226,12 +226,9 @@ async def _announce(
         await send(
             ":card",
             card(review, clocks, now, person_ref),
-            channel=channel,
             edit_of=card_key(review.id),
         )
-        await send(
-            "", Message(lines=message.lines[1:]), channel=channel, thread_of=card_key(review.id)
-        )
+        await send("", Message(lines=message.lines[1:]), thread_of=card_key(review.id))
     elif stage.name != WARN:
         names = [f"@{p.handle}" for p in people] + [f"#{c}" for c in channels]
         await send(
@@ -244,10 +241,9 @@ async def _announce(
                     ),
                 )
             ),
-            channel=channel,
             thread_of=card_key(review.id),
         )
     for person in people:
-        await send(f":@{person.handle}", message, person=person)
+        await send(f":@{person.handle}", message, to=person)
     for name in channels:
-        await send(f":#{name}", message, channel=name)
+        await send(f":#{name}", message, to=name)

@@ -22,6 +22,7 @@ from commands.core.messages import (
     line,
     mention,
 )
+from commands.core.notifier import Wake
 from commands.core.registry import Group, Kind, Param
 from commands.reviews import clocks as rc
 from commands.reviews import compliance
@@ -63,7 +64,7 @@ async def record(ctx: Context, rv: Review, kind: str, **data: Any) -> ReviewEven
     )
     ctx.session.add(event)
     await ctx.session.flush()
-    ctx.signals.add("deadlines")
+    ctx.notifier.changed(Wake.DEADLINES)
     return event
 
 
@@ -188,7 +189,7 @@ async def request(ctx: Context, args: dict[str, Any]) -> Message:
                     line("Acknowledge with ", code(f"/review ack {rv.id}"), "."),
                 ),
             ),
-            person=reviewer,
+            to=reviewer,
         )
     ack = rc.view(rv, clocks["ack"], ctx.now)
     who = line(" Reviewer: ", mention(ctx.ref(reviewer))) if reviewer else line(" No reviewer yet.")
@@ -241,7 +242,7 @@ async def _tell(
         await ctx.notify(
             f"review:{rv.id}:e{event.id}:@{person.handle}",
             Message(title=title, lines=lines),
-            person=person,
+            to=person,
         )
 
 

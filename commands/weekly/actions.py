@@ -73,7 +73,7 @@ async def action_add(ctx: Context, args: dict[str, Any]) -> Message:
                     line("When it is done: ", code(f"/action done {item.id}")),
                 ),
             ),
-            person=owner,
+            to=owner,
         )
     return Message(lines=(line("Added action item ", *action_line(item, ctx.now)),), tone="success")
 

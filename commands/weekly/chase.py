@@ -6,10 +6,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.calendar import BusinessCalendar
-from commands.core.context import notify, person_ref
 from commands.core.messages import (
     Line,
     Message,
@@ -18,6 +17,7 @@ from commands.core.messages import (
     line,
     mention,
 )
+from commands.core.notifier import Postbox, person_ref
 from commands.reviews.rules import calendar_for
 from storage.models import (
     ActionItem,
@@ -92,15 +92,14 @@ def next_chase(org: Org | None, due: date, after: datetime) -> datetime:
 
 
 async def chase_due(
-    sessions: async_sessionmaker[AsyncSession],
+    postbox: Postbox,
     org_key: str | None,
     scheduled_for: datetime,
     now: datetime,
-    *,
-    platforms: frozenset[str],
 ) -> int:
     """DM the owners (of one org, or in no org) whose chase is due at `scheduled_for`."""
-    async with sessions.begin() as session:
+    async with postbox.transaction(now) as notifier:
+        session = notifier.session
         org = await session.scalar(select(Org).where(Org.key == org_key)) if org_key else None
         owners = select(Person.id).where(
             Person.org_id == org.id if org is not None else Person.org_id.is_(None)
@@ -126,13 +125,10 @@ async def chase_due(
             assert item.next_chase_at is not None
             local_day = item.next_chase_at.astimezone(calendar_of(org).tz).date()
             late_days = (now.astimezone(calendar_of(org).tz).date() - item.due).days
-            await notify(
-                session,
+            await notifier.notify(
                 f"action:{item.id}:chase:{local_day.isoformat()}",
                 _chase_message(item, late_days),
-                platforms=platforms,
-                now=now,
-                person=item.owner,
+                to=item.owner,
             )
             item.chases += 1
             item.last_chased_at = now

@@ -42,7 +42,7 @@ async def decision_add(ctx: Context, args: dict[str, Any]) -> Message:
                 title="Decision recorded",
                 lines=(line(args["text"]), line("Recorded by ", mention(ctx.ref(ctx.actor)), ".")),
             ),
-            channel=channel,
+            to=channel,
         )
         where = f" Announced in #{channel}."
     else:

@@ -7,6 +7,7 @@ from typing import Any
 from commands.core.context import CommandError, Context
 from commands.core.grammar import format_duration
 from commands.core.messages import Field, Message, bold, code, count, line, mention
+from commands.core.notifier import Wake
 from commands.core.registry import Group, Kind, Param
 from commands.weekly.series import (
     SERIES_ID,
@@ -69,10 +70,10 @@ async def meeting_schedule(ctx: Context, args: dict[str, Any]) -> Message:
                 line("Changed by ", mention(ctx.ref(ctx.actor)), "."),
             ),
         ),
-        channel=series.channel,
+        to=series.channel,
     )
     # The agenda post follows the meeting.
-    ctx.signals.add("jobs")
+    ctx.notifier.changed(Wake.JOBS)
     return Message(
         lines=(
             line("Done: the weekly sync is now ", bold(describe_series(series)), "."),
@@ -171,7 +172,7 @@ async def meeting_end(ctx: Context, args: dict[str, Any]) -> Message:
         following = await next_meeting_after(ctx.session, series, current)
         await carry(ctx.session, carried, following, why="carried")
     notes = await meeting_notes(ctx.session, current, discussed, carried)
-    await ctx.notify(f"meeting:{current.date.isoformat()}:notes", notes, channel=series.channel)
+    await ctx.notify(f"meeting:{current.date.isoformat()}:notes", notes, to=series.channel)
     return Message(
         lines=(
             line(

@@ -7,9 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.core.context import notify, person_ref
 from commands.core.grammar import Quarter
 from commands.core.messages import (
     Line,
@@ -22,6 +21,7 @@ from commands.core.messages import (
     line,
     mention,
 )
+from commands.core.notifier import Postbox, person_ref
 from commands.reviews.rules import level_of
 from commands.weekly.chase import overdue_actions
 from commands.weekly.series import (
@@ -216,15 +216,14 @@ async def agenda_message(
 
 
 async def post_agenda(
-    sessions: async_sessionmaker[AsyncSession],
+    postbox: Postbox,
     scheduled_for: datetime,
     now: datetime,
-    *,
-    platforms: frozenset[str],
 ) -> bool:
     """Post the agenda of the meeting after `scheduled_for` to its channel, once (its key is
     the meeting's date); False when there was nothing to post."""
-    async with sessions.begin() as session:
+    async with postbox.transaction(now) as notifier:
+        session = notifier.session
         series = await series_of(session)
         if series is None:
             return False
@@ -234,11 +233,4 @@ async def post_agenda(
             return False
         await roll_over(session, series, m, now)
         message = await agenda_message(session, m, now)
-        return await notify(
-            session,
-            f"agenda:{m.date.isoformat()}",
-            message,
-            platforms=platforms,
-            now=now,
-            channel=series.channel,
-        )
+        return await notifier.notify(f"agenda:{m.date.isoformat()}", message, to=series.channel)

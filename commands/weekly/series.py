@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.core.context import CommandError, person_ref
+from commands.core.context import CommandError
 from commands.core.grammar import WEEKDAYS, format_duration
 from commands.core.messages import Line, Message, bold, line, mention
+from commands.core.notifier import person_ref
 from storage.models import (
     ActionItem,
     AgendaItem,

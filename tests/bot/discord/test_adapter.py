@@ -14,7 +14,6 @@ from bot.discord.adapter import DiscordAdapter
 from bot.platforms import PlatformError
 from bot.runtime import open_runtime
 from commands.core.clock import FakeClock
-from commands.core.context import notify
 from commands.core.messages import Field, Image, Message, PersonRef, bold, line, mention
 from storage import outbox
 from storage.models import Delivery, DeliveryStatus, Person
@@ -27,21 +26,14 @@ DAVE = PersonRef(4, "dave", "Dave", (("discord", str(USERS["dave"])),))
 
 
 async def _post(bot: Discord, key: str, message: Message, **where: Any) -> None:
-    async with bot.runtime.sessions.begin() as session:
+    async with bot.runtime.postbox.transaction(bot.runtime.clock.now()) as notifier:
         if "person" in where:
-            where["person"] = await session.scalar(
-                select(Person).where(Person.handle == where["person"])
+            to = await notifier.session.scalar(
+                select(Person).where(Person.handle == where.pop("person"))
             )
         else:
-            where.setdefault("channel", "shared")
-        await notify(
-            session,
-            key,
-            message,
-            platforms=frozenset({"discord"}),
-            now=bot.runtime.clock.now(),
-            **where,
-        )
+            to = where.pop("channel", "shared")
+        await notifier.notify(key, message, to=to, **where)
     await bot.drain()
 
 

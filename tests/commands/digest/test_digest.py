@@ -122,9 +122,8 @@ async def test_a_restart_after_the_digest_was_written_sends_it_once(settings: Se
         runtime.jobs.stop()
         # Even a run that was not recorded as done finds the week's key and writes nothing.
         assert not await post_digest(
-            runtime.sessions,
+            runtime.postbox,
             clock.now(),
-            platforms=runtime.dispatcher.platforms,
             channels=["shared"],
             tz=LONDON,
         )

@@ -1,0 +1,124 @@
+"""Writing notifications: one notifier per transaction, one postbox per process.
+
+A handler or a scheduled job writes a notification with `notifier.notify(key, message, to=...)`
+and nothing else: the notifier already knows the instant, the platforms the notification goes
+to, the default channel, and what to wake once the transaction commits. Nothing that writes a
+notification passes a platform set or a wake-up by hand.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from commands.core.messages import Message, PersonRef, person_to_dict
+from storage import outbox
+from storage.models import Person
+
+
+class Wake(enum.Flag):
+    """What a committed transaction changed that a running part of the process must look at."""
+
+    NOTHING = 0
+    # New notifications: the delivery worker sends them.
+    OUTBOX = enum.auto()
+    # SLA deadlines moved: the one wake-up is re-armed.
+    DEADLINES = enum.auto()
+    # A calendar schedule changed (the weekly meeting): the cron jobs re-read it.
+    JOBS = enum.auto()
+
+
+def _nobody(what: Wake) -> None:
+    """A postbox with no running parts to wake (the CLI, a test of the writing alone)."""
+
+
+def person_ref(person: Person) -> PersonRef:
+    """A message reference to a person, carrying their platform ids."""
+    ids = tuple(sorted((i.platform, i.user_id) for i in person.identities))
+    return PersonRef(person.id, person.handle, person.name, ids)
+
+
+@dataclass(frozen=True)
+class Postbox:
+    """Where this process's notifications go, and what it wakes once some are committed."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    # The platforms every notification is delivered to (one delivery row each).
+    platforms: frozenset[str]
+    # The shared channel a notification goes to when it names no other place.
+    channel: str
+    wake: Callable[[Wake], None] = _nobody
+
+    def notifier(self, session: AsyncSession, now: datetime) -> Notifier:
+        """A notifier for a transaction the caller opened and will commit (then call `done`)."""
+        return Notifier(self, session, now)
+
+    @asynccontextmanager
+    async def transaction(self, now: datetime) -> AsyncIterator[Notifier]:
+        """One transaction and its notifier; what it woke is woken once it has committed."""
+        async with self.sessions.begin() as session:
+            notifier = Notifier(self, session, now)
+            yield notifier
+        notifier.done()
+
+
+class Notifier:
+    """Writes notifications into one transaction; they are sent only if it commits."""
+
+    def __init__(self, postbox: Postbox, session: AsyncSession, now: datetime) -> None:
+        self.postbox = postbox
+        self.session = session
+        self.now = now
+        self.woken = Wake.NOTHING
+
+    async def notify(
+        self,
+        key: str,
+        message: Message,
+        *,
+        to: Person | str | None = None,
+        edit_of: str | None = None,
+        thread_of: str | None = None,
+        late: bool = False,
+    ) -> bool:
+        """Write `message` for a person (a DM) or a channel (by name; the shared one if None).
+
+        `key` makes it idempotent: False if a notification with that key was written already.
+        """
+        payload = message.to_dict()
+        person, channel = (
+            (to, None) if isinstance(to, Person) else (None, to or self.postbox.channel)
+        )
+        if person is not None:
+            # The recipient travels with the message, so each platform can find their account.
+            payload["to"] = person_to_dict(person_ref(person))
+        written = await outbox.enqueue(
+            self.session,
+            key=key,
+            payload=payload,
+            platforms=self.postbox.platforms,
+            now=self.now,
+            channel=channel,
+            person_id=person.id if person is not None else None,
+            edit_of=edit_of,
+            thread_of=thread_of,
+            late=late,
+        )
+        if written:
+            self.woken |= Wake.OUTBOX
+        return written
+
+    def changed(self, what: Wake) -> None:
+        """Say that this transaction changed something a running part must look at again."""
+        self.woken |= what
+
+    def done(self) -> None:
+        """The transaction committed: wake what it changed (once)."""
+        woken, self.woken = self.woken, Wake.NOTHING
+        if woken:
+            self.postbox.wake(woken)
