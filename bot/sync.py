@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
 from commands.weekly.series import SERIES_ID, realign
-from storage.models import Channel, Identity, MeetingSeries, Org, Person, SlaPolicy
+from storage.models import Channel, ChannelAddress, Identity, MeetingSeries, Org, Person, SlaPolicy
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,11 @@ async def apply_config(
 
         channels = {c.name: c for c in (await session.scalars(select(Channel))).all()}
         for cfg_channel in settings.channels:
-            channel = channels.get(cfg_channel.name) or Channel(name=cfg_channel.name)
-            channel.slack_id, channel.discord_id = cfg_channel.slack, cfg_channel.discord
-            session.add(channel)
+            channel = channels.get(cfg_channel.name)
+            if channel is None:
+                channel = Channel(name=cfg_channel.name, addresses=[])
+                session.add(channel)
+            _address(channel, {"slack": cfg_channel.slack, "discord": cfg_channel.discord})
 
         policies = {p.name: p for p in (await session.scalars(select(SlaPolicy))).all()}
         default = next((p.name for p in settings.policies if p.default), None)
@@ -106,6 +108,21 @@ async def _link(session: AsyncSession, person: Person, wanted: dict[str, str]) -
         else:
             session.add(Identity(person_id=person.id, platform=platform, user_id=user_id))
     await session.flush()
+
+
+def _address(channel: Channel, wanted: dict[str, str | None]) -> None:
+    # The file speaks only for the platforms it has keys for: an id it leaves out (or empty)
+    # removes that platform's row; rows of other platforms are not its business.
+    for platform, address in wanted.items():
+        mine = next((a for a in channel.addresses if a.platform == platform), None)
+        if not address:
+            if mine is not None:
+                channel.addresses.remove(mine)
+        elif mine is not None:
+            # Changed in place, not deleted and re-added: (channel, platform) stays unique.
+            mine.address = address
+        else:
+            channel.addresses.append(ChannelAddress(platform=platform, address=address))
 
 
 def _fill_policy(policy: SlaPolicy, cfg: PolicySettings, *, is_default: bool) -> None:

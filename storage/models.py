@@ -136,14 +136,34 @@ class Identity(Base):
 
 
 class Channel(Base):
-    """A logical shared channel and its id on each platform."""
+    """A logical shared channel; its id on each platform is one `ChannelAddress` row."""
 
     __tablename__ = "channel"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
-    slack_id: Mapped[str | None] = mapped_column(String(64))
-    discord_id: Mapped[str | None] = mapped_column(String(64))
+
+    addresses: Mapped[list[ChannelAddress]] = relationship(
+        back_populates="channel", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    def address_on(self, platform: str) -> str | None:
+        """The channel's id on a platform, if it has one there."""
+        return next((a.address for a in self.addresses if a.platform == platform), None)
+
+
+class ChannelAddress(Base):
+    """A channel's id on one platform: a new platform is new rows, not new columns."""
+
+    __tablename__ = "channel_address"
+    __table_args__ = (UniqueConstraint("channel_id", "platform"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(64))
+
+    channel: Mapped[Channel] = relationship(back_populates="addresses")
 
 
 # --- the ownership map ---------------------------------------------------------------------------

@@ -169,7 +169,7 @@ class DiscordAdapter:
 
     def channel_address(self, channel: Channel) -> str | None:
         """The Discord channel id of a logical channel, if it has one."""
-        return channel.discord_id or None
+        return channel.address_on(PLATFORM)
 
     def person_address(self, person: PersonRef) -> str | None:
         """Where to DM a person: their Discord user id, if they have one."""

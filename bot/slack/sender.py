@@ -88,7 +88,7 @@ class SlackSender:
 
     def channel_address(self, channel: Channel) -> str | None:
         """The channel's Slack id from [[channels]], if it has one."""
-        return channel.slack_id
+        return channel.address_on(PLATFORM)
 
     def person_address(self, person: PersonRef) -> str | None:
         """The person's Slack user id: posting to it writes in the bot's DM with them."""
