@@ -85,8 +85,8 @@ class DiscordAdapter:
     async def start(self) -> None:
         """Log in and connect to the gateway, which delivers commands and presses."""
         await self.login()
-        self._gateway = asyncio.create_task(self.client.connect())
-        self._gateway.add_done_callback(_report_gateway_end)
+        # The runtime's spawner logs the connection's end if it fails ("discord.gateway").
+        self._gateway = self.runtime.tasks.spawn(self.client.connect(), name="discord.gateway")
 
     async def stop(self) -> None:
         """Disconnect from Discord."""
@@ -284,11 +284,6 @@ def _delivery_errors() -> Iterator[None]:
 def _reason(exc: discord.HTTPException) -> str:
     text = exc.text or exc.response.reason or "no reason given"
     return f"Discord {exc.status}: {text} (code {exc.code})"
-
-
-def _report_gateway_end(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("the Discord gateway connection ended", exc_info=task.exception())
 
 
 def create_adapter(runtime: Runtime) -> DiscordAdapter:
