@@ -83,7 +83,7 @@ async def _fire(
         due = state.instant_of(calendar, stage.offset)
         if due is None or due > now:
             break
-        if stage.name == BREACH:
+        if stage.step == BREACH:
             clock.breached_at = due
         clock.next_stage += 1
         await _announce(session, review, clock, stage, due, now, platforms, channel)
@@ -153,7 +153,7 @@ def _message(
     verb = "acknowledge" if clock.kind == "ack" else "finish reviewing"
     command = f"/review {'ack' if clock.kind == 'ack' else 'approve'} {review.id}"
     lines: tuple[Line, ...]
-    if stage.name == WARN:
+    if stage.step == WARN:
         calendar = rc.calendar_of(review)
         # The deadline is where the clock reaches its target, on the clock's own calendar.
         deadline = rc.state_of(clock).instant_of(calendar, target) or due
@@ -165,7 +165,7 @@ def _message(
             when = f"now: its deadline, {_when(deadline, review)}, has passed"
         lines = (subject, line(f"Please {verb} it {when}."), line(code(command)))
         title = f"Review #{review.id}: {label} SLA due soon"
-    elif stage.name == BREACH:
+    elif stage.step == BREACH:
         lines = (
             subject,
             line(
@@ -174,8 +174,8 @@ def _message(
         )
         title = f"Review #{review.id}: {label} SLA breached"
     else:
-        level = stage.name.split(":")[0][1:]
-        repeat = " (reminder)" if ":r" in stage.name else ""
+        level = stage.step.level
+        repeat = " (reminder)" if stage.step.repeat else ""
         reviewer = (
             line("Reviewer: ", mention(person_ref(review.reviewer)))
             if review.reviewer
@@ -190,7 +190,7 @@ def _message(
         title = f"Review #{review.id}: {label} SLA escalation, level {level}{repeat}"
     footer = f"Sent late: this was due {_when(due, review)}." if late else ""
     return Message(
-        title=title, lines=lines, footer=footer, tone="warning" if stage.name == WARN else "error"
+        title=title, lines=lines, footer=footer, tone="warning" if stage.step == WARN else "error"
     )
 
 
@@ -221,7 +221,7 @@ async def _announce(
         return notify(session, key + suffix, msg, platforms=platforms, now=now, late=late, **where)
 
     people, channels = await recipients(session, review, stage.notify)
-    if stage.name == BREACH:
+    if stage.step == BREACH:
         clocks = await rc.current_clocks(session, review)
         await send(
             ":card",
@@ -232,7 +232,7 @@ async def _announce(
         await send(
             "", Message(lines=message.lines[1:]), channel=channel, thread_of=card_key(review.id)
         )
-    elif stage.name != WARN:
+    elif stage.step != WARN:
         names = [f"@{p.handle}" for p in people] + [f"#{c}" for c in channels]
         await send(
             "",

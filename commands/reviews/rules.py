@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,10 +20,61 @@ from commands.core.calendar import (
     parse_business_hours,
 )
 
-WARN = "warn"
-BREACH = "breach"
-# Escalation stages are "L<n>", and the repeats of the last level "L<n>:r<k>".
-_LEVEL = re.compile(r"L(\d+)(?::r\d+)?")
+# Escalation stages are "L<n>", and the repeats of the last level "L<n>:r<k>", counted from 1.
+_LEVEL = re.compile(r"L([1-9][0-9]*)(?::r([1-9][0-9]*))?")
+
+
+class StageKind(StrEnum):
+    """What a stage is: the warning before the target, the breach, or an escalation level."""
+
+    WARN = "warn"
+    BREACH = "breach"
+    LEVEL = "level"
+
+
+@dataclass(frozen=True)
+class StageName:
+    """Which stage of a clock: its warning, its breach, or an escalation level or a repeat of it.
+
+    Its string form ("warn", "breach", "L2", "L2:r1") is stored in review events and outbox keys,
+    so `str` and `parse` are the only places that spell it.
+    """
+
+    kind: StageKind
+    level: int | None = None
+    repeat: int = 0
+
+    def __post_init__(self) -> None:
+        # Only escalation levels have a number, and only they repeat: anything else would not
+        # survive the round trip through its stored string.
+        is_level = self.kind is StageKind.LEVEL
+        if is_level != (self.level is not None and self.level >= 1) or not (
+            self.repeat == 0 or (is_level and self.repeat >= 1)
+        ):
+            raise ValueError(f"not a stage: {self.kind}, level {self.level}, repeat {self.repeat}")
+
+    @classmethod
+    def escalation(cls, level: int, repeat: int = 0) -> StageName:
+        """Escalation level `level` (from 1), or its `repeat`th reminder."""
+        return cls(StageKind.LEVEL, level, repeat)
+
+    @classmethod
+    def parse(cls, text: str) -> StageName | None:
+        """The stage a stored name stands for, or None when it is not one."""
+        if text in (StageKind.WARN, StageKind.BREACH):
+            return cls(StageKind(text))
+        match = _LEVEL.fullmatch(text)
+        return cls.escalation(int(match[1]), int(match[2] or 0)) if match else None
+
+    def __str__(self) -> str:
+        """The stored form: "warn", "breach", "L2", "L2:r1"."""
+        if self.kind is not StageKind.LEVEL:
+            return self.kind.value
+        return f"L{self.level}" + (f":r{self.repeat}" if self.repeat else "")
+
+
+WARN = StageName(StageKind.WARN)
+BREACH = StageName(StageKind.BREACH)
 
 
 @dataclass(frozen=True)
@@ -86,15 +138,20 @@ class Policy:
 class Stage:
     """A moment in a clock's life, measured in business time since the clock started."""
 
-    name: str
+    step: StageName
     offset: timedelta
     notify: tuple[str, ...]
 
+    @property
+    def name(self) -> str:
+        """The stage's stored name, as review events and outbox keys hold it: "L2:r1"."""
+        return str(self.step)
+
 
 def level_of(stage: str) -> int | None:
-    """The escalation level of a stage name ("L2", or its repeat "L2:r1"), or None."""
-    match = _LEVEL.fullmatch(stage)
-    return int(match[1]) if match else None
+    """The escalation level of a stored stage name ("L2", or its repeat "L2:r1"), or None."""
+    step = StageName.parse(stage)
+    return step.level if step else None
 
 
 def stages(policy: Policy, target: timedelta) -> list[Stage]:
@@ -106,10 +163,11 @@ def stages(policy: Policy, target: timedelta) -> list[Stage]:
     ]
     for n, level in enumerate(policy.levels, start=1):
         at = target + level.after
-        out.append(Stage(f"L{n}", at, level.notify))
+        out.append(Stage(StageName.escalation(n), at, level.notify))
         if n == len(policy.levels) and level.repeat_every:
             for k in range(1, level.repeat_times + 1):
-                out.append(Stage(f"L{n}:r{k}", at + level.repeat_every * k, level.notify))
+                repeat = StageName.escalation(n, k)
+                out.append(Stage(repeat, at + level.repeat_every * k, level.notify))
     # Stable sort: stages at the same offset keep their declared order.
     return sorted(out, key=lambda s: s.offset)
 
