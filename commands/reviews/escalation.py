@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -22,7 +22,7 @@ from commands.core.lookup import area_key
 from commands.core.messages import Line, Link, Message, bold, code, line, mention
 from commands.reviews import clocks as rc
 from commands.reviews.card import REVIEW_AREA, card, card_key
-from commands.reviews.rules import BREACH, WARN, Stage
+from commands.reviews.rules import BREACH, WARN, ChannelTarget, NotifyTarget, Stage, Target
 from storage.models import Area, Person, Review, ReviewClock, ReviewEvent, Role
 
 # Within this much of its due instant a stage counts as on time; later ones say they are late.
@@ -104,7 +104,7 @@ async def _leads(session: AsyncSession, org_id: int | None) -> list[Person]:
 
 
 async def recipients(
-    session: AsyncSession, review: Review, targets: Sequence[str]
+    session: AsyncSession, review: Review, targets: Sequence[Target]
 ) -> tuple[list[Person], list[str]]:
     """The people (each once) and channels a stage's notify list names for this review."""
     people: dict[int, Person] = {}
@@ -116,27 +116,32 @@ async def recipients(
                 people.setdefault(person.id, person)
 
     for target in targets:
-        if target == "reviewer":
-            # Nobody assigned yet: the reviewing org's leads stand in.
-            add(
-                *(
-                    [review.reviewer]
-                    if review.reviewer
-                    else await _leads(session, review.reviewing_org_id)
+        match target:
+            case NotifyTarget.REVIEWER:
+                # Nobody assigned yet: the reviewing org's leads stand in.
+                add(
+                    *(
+                        [review.reviewer]
+                        if review.reviewer
+                        else await _leads(session, review.reviewing_org_id)
+                    )
                 )
-            )
-        elif target == "requester":
-            add(review.requester)
-        elif target == "area-backup":
-            area = await session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
-            if area is not None and area.org_id == review.reviewing_org_id:
-                add(area.backup)
-        elif target == "reviewing-org-leads":
-            add(*await _leads(session, review.reviewing_org_id))
-        elif target == "requesting-org-leads":
-            add(*await _leads(session, review.requester.org_id))
-        elif target.startswith("channel:") and target[8:] not in channels:
-            channels.append(target[8:])
+            case NotifyTarget.REQUESTER:
+                add(review.requester)
+            case NotifyTarget.AREA_BACKUP:
+                key = area_key(REVIEW_AREA)
+                area = await session.scalar(select(Area).where(Area.name_key == key))
+                if area is not None and area.org_id == review.reviewing_org_id:
+                    add(area.backup)
+            case NotifyTarget.REVIEWING_ORG_LEADS:
+                add(*await _leads(session, review.reviewing_org_id))
+            case NotifyTarget.REQUESTING_ORG_LEADS:
+                add(*await _leads(session, review.requester.org_id))
+            case ChannelTarget(name=name):
+                if name not in channels:
+                    channels.append(name)
+            case _:
+                assert_never(target)
     return list(people.values()), channels
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from commands.core.calendar import (
@@ -77,12 +77,50 @@ WARN = StageName(StageKind.WARN)
 BREACH = StageName(StageKind.BREACH)
 
 
+class NotifyTarget(StrEnum):
+    """Whom a stage tells, named by their part in the review (config `notify` lists)."""
+
+    REVIEWER = "reviewer"
+    REQUESTER = "requester"
+    AREA_BACKUP = "area-backup"
+    REVIEWING_ORG_LEADS = "reviewing-org-leads"
+    REQUESTING_ORG_LEADS = "requesting-org-leads"
+
+
+@dataclass(frozen=True)
+class ChannelTarget:
+    """A configured channel a stage tells, written "channel:<name>" in `notify` lists."""
+
+    name: str
+
+    PREFIX: ClassVar[str] = "channel:"
+
+    def __str__(self) -> str:
+        """The form config and stored policies use: "channel:shared"."""
+        return self.PREFIX + self.name
+
+
+Target = NotifyTarget | ChannelTarget
+# Channel names follow the config's rule for names: lowercase, starting with a letter or digit.
+_CHANNEL_TARGET = re.compile(re.escape(ChannelTarget.PREFIX) + r"([a-z0-9][a-z0-9_.-]*)")
+
+
+def parse_target(text: str) -> Target | None:
+    """The target a `notify` entry names, or None when it names none."""
+    try:
+        return NotifyTarget(text)
+    except ValueError:
+        pass
+    match = _CHANNEL_TARGET.fullmatch(text)
+    return ChannelTarget(match[1]) if match else None
+
+
 @dataclass(frozen=True)
 class Level:
     """One escalation level: who hears, how long after the breach, and how often it repeats."""
 
     after: timedelta
-    notify: tuple[str, ...]
+    notify: tuple[Target, ...]
     repeat_every: timedelta | None = None
     repeat_times: int = 0
 
@@ -115,7 +153,10 @@ class Policy:
             levels.append(
                 Level(
                     after=timedelta(seconds=entry["after_seconds"]),
-                    notify=tuple(entry["notify"]),
+                    # An entry that names nobody (it cannot pass config checks) tells nobody.
+                    notify=tuple(
+                        t for name in entry["notify"] if (t := parse_target(name)) is not None
+                    ),
                     repeat_every=(timedelta(seconds=repeat["every_seconds"]) if repeat else None),
                     repeat_times=int(repeat.get("times", 0)),
                 )
@@ -140,7 +181,7 @@ class Stage:
 
     step: StageName
     offset: timedelta
-    notify: tuple[str, ...]
+    notify: tuple[Target, ...]
 
     @property
     def name(self) -> str:
@@ -157,9 +198,9 @@ def level_of(stage: str) -> int | None:
 def stages(policy: Policy, target: timedelta) -> list[Stage]:
     """Every stage of a clock with this target, in the order they fire."""
     out = [
-        Stage(WARN, target * policy.warn_at, ("reviewer",)),
+        Stage(WARN, target * policy.warn_at, (NotifyTarget.REVIEWER,)),
         # Without escalation levels the breach itself tells the reviewer.
-        Stage(BREACH, target, () if policy.levels else ("reviewer",)),
+        Stage(BREACH, target, () if policy.levels else (NotifyTarget.REVIEWER,)),
     ]
     for n, level in enumerate(policy.levels, start=1):
         at = target + level.after
