@@ -34,6 +34,7 @@ from commands.core.grammar import (
     parse_timezone,
     parse_weekday,
 )
+from commands.reviews.rules import ChannelTarget, NotifyTarget, parse_target
 from storage.models import Role
 
 DEFAULT_CONFIG = "liaison.toml"
@@ -62,15 +63,6 @@ def time_zone(value: str) -> str:
             f"{value!r} is not a time zone (expected an IANA name such as Europe/London)"
         ) from None
     return value
-
-
-NOTIFY_TARGETS = (
-    "reviewer",
-    "requester",
-    "area-backup",
-    "reviewing-org-leads",
-    "requesting-org-leads",
-)
 
 
 class ConfigError(Exception):
@@ -180,12 +172,10 @@ class EscalationLevel(_Section):
     @classmethod
     def _targets(cls, value: list[str]) -> list[str]:
         for target in value:
-            if target not in NOTIFY_TARGETS and not re.match(
-                r"^channel:[a-z0-9][a-z0-9_.-]*$", target
-            ):
+            if parse_target(target) is None:
                 raise ValueError(
-                    f"{target!r} is not a notify target (expected {', '.join(NOTIFY_TARGETS)} "
-                    "or channel:<name>)"
+                    f"{target!r} is not a notify target (expected {', '.join(NotifyTarget)} "
+                    f"or {ChannelTarget.PREFIX}<name>)"
                 )
         return value
 
@@ -343,11 +333,11 @@ class Settings(BaseSettings):
         channels = {c.name for c in self.channels}
         for n, policy in enumerate(self.policies, start=1):
             for m, level in enumerate(policy.escalation, start=1):
-                for target in level.notify:
-                    if target.startswith("channel:") and target[8:] not in channels:
+                for target in map(parse_target, level.notify):
+                    if isinstance(target, ChannelTarget) and target.name not in channels:
                         problems.append(
                             f"policies[{n}].escalation[{m}].notify: no channel called "
-                            f"{target[8:]!r} (expected one of {', '.join(sorted(channels))})"
+                            f"{target.name!r} (expected one of {', '.join(sorted(channels))})"
                         )
         if self.meeting and self.meeting.channel and self.meeting.channel not in channels:
             problems.append(

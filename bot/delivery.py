@@ -55,6 +55,14 @@ class DeliveryError(Exception):
         self.waiting = waiting
 
 
+class NoAddress(Exception):
+    """Nowhere to send on this platform (the channel or person has no id there): skipped."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Sender(Protocol):
     """An adapter's sending side."""
 
@@ -133,9 +141,10 @@ class DeliveryWorker:
 
     async def _deliver(self, sender: Sender, claimed: outbox.Claimed) -> None:
         message = Message.from_dict(claimed.payload)
-        to = await self._destination(sender, claimed)
-        if isinstance(to, str):
-            await outbox.mark_failed(self.sessions, claimed.delivery_id, to, skipped=True)
+        try:
+            to = await self._destination(sender, claimed)
+        except NoAddress as exc:
+            await outbox.mark_failed(self.sessions, claimed.delivery_id, exc.reason, skipped=True)
             return
         try:
             ref = await self._send_or_edit(sender, claimed, to, message)
@@ -148,8 +157,8 @@ class DeliveryWorker:
             return
         await outbox.mark_delivered(self.sessions, claimed.delivery_id, ref, self.clock.now())
 
-    async def _destination(self, sender: Sender, claimed: outbox.Claimed) -> Destination | str:
-        """Where to send on this platform, or why there is nowhere to send."""
+    async def _destination(self, sender: Sender, claimed: outbox.Claimed) -> Destination:
+        """Where to send on this platform; NoAddress says why there is nowhere."""
         if claimed.channel is not None:
             async with reading(self.sessions) as session:
                 channel = await session.scalar(
@@ -157,12 +166,14 @@ class DeliveryWorker:
                 )
             address = sender.channel_address(channel) if channel else None
             if address is None:
-                return f"channel {claimed.channel!r} has no {sender.platform} id configured"
+                raise NoAddress(
+                    f"channel {claimed.channel!r} has no {sender.platform} id configured"
+                )
             return Destination(claimed.channel, None, address)
         person = person_from_dict(claimed.payload["to"]) if "to" in claimed.payload else None
         address = sender.person_address(person) if person else None
         if address is None or person is None:
-            return f"person {claimed.person_id} has no {sender.platform} account"
+            raise NoAddress(f"person {claimed.person_id} has no {sender.platform} account")
         return Destination(None, person, address)
 
     async def _send_or_edit(

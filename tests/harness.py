@@ -13,6 +13,7 @@ from bot.plaintext import render
 from bot.runtime import Runtime, open_runtime
 from commands.core.clock import Clock, FakeClock
 from commands.core.dispatch import Caller
+from commands.core.messages import ActionId
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class Chat:
         """Press a button (e.g. "review:ack:1") as a person, as a chat platform would."""
         start = len(self.console.transcript)
         reply = await self.runtime.dispatcher.run_action(
-            action_id, Caller(PLATFORM, as_, as_), extra
+            ActionId.parse(action_id), Caller(PLATFORM, as_, as_), extra
         )
         await self.runtime.worker.drain()
         return Said(render(reply.message), reply.ok, self.delivered(start))

@@ -31,7 +31,7 @@ from bot.platforms import PlatformError
 from bot.runtime import Runtime
 from commands.core import completion
 from commands.core.dispatch import Caller, error_reply
-from commands.core.messages import Image, Message, PersonRef, Reply
+from commands.core.messages import ActionId, Image, Message, PersonRef, Reply
 from commands.core.registry import Command, Kind
 from storage.engine import reading
 from storage.models import Channel
@@ -111,11 +111,10 @@ class DiscordAdapter:
         await self.answer(interaction, await self._in_time(interaction, work))
 
     async def press(
-        self, interaction: discord.Interaction, action_id: str, picked: int | None
+        self, interaction: discord.Interaction, action: ActionId, picked: int | None
     ) -> None:
         """Run the command behind a button; ask for a person first if it needs one."""
-        group, verb, _ = action_id.split(":", 2)
-        command = self.runtime.registry.get((group, verb))
+        command = self.runtime.registry.get(action.path)
         missing = [p for p in command.params[1:] if p.required] if command else []
         extra: dict[str, str] = {}
         if missing:
@@ -126,12 +125,12 @@ class DiscordAdapter:
             if picked is None:
                 await interaction.response.send_message(
                     f"Choose the {missing[0].name.replace('_', ' ')}:",
-                    view=picker_view(action_id, missing[0].help),
+                    view=picker_view(action, missing[0].help),
                     ephemeral=True,
                 )
                 return
             extra[missing[0].name] = f"<@{picked}>"
-        work = self.runtime.dispatcher.run_action(action_id, self.caller(interaction), extra)
+        work = self.runtime.dispatcher.run_action(action, self.caller(interaction), extra)
         await self.answer(interaction, await self._in_time(interaction, work))
 
     async def suggest(self, kind: Kind, typed: str) -> list[tuple[str, str]]:

@@ -13,12 +13,10 @@ from typing import Any, Protocol, cast
 
 import discord
 
-from commands.core.messages import Action
+from commands.core.messages import Action, ActionId
 
-_PART = r"[a-z][a-z0-9_-]*"
-_VALUE = r"[0-9A-Za-z_.-]+"
-ACTION = rf"(?P<group>{_PART}):(?P<verb>{_PART}):(?P<value>{_VALUE})"
-PICK = rf"pick:(?P<action>{_PART}:{_PART}:{_VALUE})"
+# A picker's id is its action's id behind "pick:", so both templates share one definition.
+PICK = rf"pick:{ActionId.PATTERN}"
 _STYLES = {
     "primary": discord.ButtonStyle.primary,
     "secondary": discord.ButtonStyle.secondary,
@@ -31,7 +29,7 @@ class Presser(Protocol):
     """What a press is handed to: the running adapter."""
 
     async def press(
-        self, interaction: discord.Interaction, action_id: str, picked: int | None
+        self, interaction: discord.Interaction, action: ActionId, picked: int | None
     ) -> None:
         """Run the command behind a button (with the person picked, if any); answer the press."""
         ...
@@ -41,24 +39,29 @@ def _presser(interaction: discord.Interaction) -> Presser | None:
     return cast(Presser | None, getattr(interaction.client, "liaison", None))
 
 
+def _action_of(match: re.Match[str]) -> ActionId:
+    # The templates are built from ActionId.PATTERN, so a match holds its named parts.
+    return ActionId(match["group"], match["verb"], match["value"])
+
+
 async def _not_running(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(
         "Liaison is not running here right now; try again in a minute.", ephemeral=True
     )
 
 
-class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ACTION):
+class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ActionId.PATTERN):
     """A button that runs a command: `review:ack:42` is `/review ack 42`."""
 
-    def __init__(self, action_id: str, label: str = "", style: str = "secondary") -> None:
+    def __init__(self, action: ActionId, label: str = "", style: str = "secondary") -> None:
         super().__init__(
             discord.ui.Button(
-                label=label[:LABEL] or action_id,
+                label=label[:LABEL] or str(action),
                 style=_STYLES.get(style, discord.ButtonStyle.secondary),
-                custom_id=action_id,
+                custom_id=str(action),
             )
         )
-        self.action_id = action_id
+        self.action = action
 
     @classmethod
     async def from_custom_id(
@@ -70,7 +73,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ACTI
     ) -> ActionButton:
         """Rebuild the button from a press, whatever process sent it."""
         label = item.label if isinstance(item, discord.ui.Button) else None
-        return cls(match.string, label or "")
+        return cls(_action_of(match), label or "")
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Run the command behind the button."""
@@ -78,19 +81,19 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ACTI
         if presser is None:
             await _not_running(interaction)
             return
-        await presser.press(interaction, self.action_id, None)
+        await presser.press(interaction, self.action, None)
 
 
 class PersonPicker(discord.ui.DynamicItem[discord.ui.UserSelect[Any]], template=PICK):
     """A user picker that completes an action needing a person: `pick:review:reassign:42`."""
 
-    def __init__(self, action_id: str, placeholder: str = "Choose a person") -> None:
+    def __init__(self, action: ActionId, placeholder: str = "Choose a person") -> None:
         super().__init__(
             discord.ui.UserSelect(
-                custom_id=f"pick:{action_id}", placeholder=placeholder[:150], max_values=1
+                custom_id=f"pick:{action}", placeholder=placeholder[:150], max_values=1
             )
         )
-        self.action_id = action_id
+        self.action = action
 
     @classmethod
     async def from_custom_id(
@@ -101,7 +104,7 @@ class PersonPicker(discord.ui.DynamicItem[discord.ui.UserSelect[Any]], template=
         /,
     ) -> PersonPicker:
         """Rebuild the picker from a choice, whatever process sent it."""
-        return cls(match["action"])
+        return cls(_action_of(match))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Run the action with the chosen person."""
@@ -110,7 +113,7 @@ class PersonPicker(discord.ui.DynamicItem[discord.ui.UserSelect[Any]], template=
             await _not_running(interaction)
             return
         chosen = self.item.values[0] if self.item.values else None
-        await presser.press(interaction, self.action_id, chosen.id if chosen else None)
+        await presser.press(interaction, self.action, chosen.id if chosen else None)
 
 
 class Buttons(discord.ui.View):
@@ -134,19 +137,14 @@ def view_of(actions: tuple[Action, ...]) -> discord.ui.View | None:
         return None
     view = Buttons()
     for n, action in enumerate(actions[:25]):
-        item: discord.ui.Item[Any]
-        if re.fullmatch(ACTION, action.id):
-            item = ActionButton(action.id, action.label, action.style)
-        else:
-            # Not a command's button: shown, but nothing here answers it.
-            item = discord.ui.Button(label=action.label[:LABEL] or "?", custom_id=action.id[:100])
+        item = ActionButton(action.id, action.label, action.style)
         item.row = n // 5
         view.add_item(item)
     return view
 
 
-def picker_view(action_id: str, placeholder: str) -> discord.ui.View:
+def picker_view(action: ActionId, placeholder: str) -> discord.ui.View:
     """A view holding one person picker for an action."""
     view = Buttons()
-    view.add_item(PersonPicker(action_id, placeholder))
+    view.add_item(PersonPicker(action, placeholder))
     return view

@@ -39,7 +39,7 @@ from bot.slack.sender import SlackSender, Throttle
 from bot.tasks import Spawner
 from commands.core.dispatch import AlreadyHandled, Caller
 from commands.core.grammar import GrammarError, tokenize
-from commands.core.messages import Message, Reply, line
+from commands.core.messages import ActionId, Message, Reply, line
 from commands.core.registry import Command, CommandNotFound, Kind, Param
 from storage.models import InboundRequest
 
@@ -286,17 +286,20 @@ class SlackAdapter(SlackSender):
     # --- buttons ----------------------------------------------------------------------------------
 
     async def _press(self, body: dict[str, Any], respond: Respond, raw_body: str) -> None:
-        action_id = str(body["actions"][0]["action_id"])
+        sent = str(body["actions"][0]["action_id"])
+        action = ActionId.parse(sent)
+        if action is None:
+            log.warning("slack: a press of %r, which is not a Liaison button id", sent)
         caller = _caller(body)
-        command = self.runtime.registry.get(action_id.split(":")[:2])
+        command = self.runtime.registry.get(action.path) if action else None
         missing = [p for p in command.params[1:] if p.required] if command else []
-        if command is not None and missing and body.get("trigger_id"):
+        if action is not None and command is not None and missing and body.get("trigger_id"):
             # A button that needs more than the id it carries (Reassign: to whom?) asks first.
-            meta = {"action": action_id, "channel": _channel_of(body)}
+            meta = {"action": str(action), "channel": _channel_of(body)}
             if await self._open_modal(body["trigger_id"], command, missing, meta):
                 return
         key = request_key("action", body, raw_body)
-        run = self.runtime.dispatcher.run_action(action_id, caller, request_key=key)
+        run = self.runtime.dispatcher.run_action(action, caller, request_key=key)
         # The card is redrawn through the outbox; only a refusal needs its own answer.
         await self._answer(run, respond, always=False)
 
@@ -327,7 +330,8 @@ class SlackAdapter(SlackSender):
         key = request_key("view", body, raw_body)
         dispatcher = self.runtime.dispatcher
         if "action" in meta:
-            reply = await dispatcher.run_action(meta["action"], caller, raw, request_key=key)
+            action = ActionId.parse(str(meta["action"]))
+            reply = await dispatcher.run_action(action, caller, raw, request_key=key)
             if reply.ok:
                 return
         else:

@@ -129,7 +129,7 @@ def blocks(message: Message) -> list[dict[str, Any]]:
     ]
     for start in range(0, len(fields), MAX_FIELDS):
         out.append({"type": "section", "fields": fields[start : start + MAX_FIELDS]})
-    buttons = [_button(a.id, a.label, a.style) for a in message.actions]
+    buttons = [_button(str(a.id), a.label, a.style) for a in message.actions]
     for start in range(0, len(buttons), MAX_BUTTONS):
         out.append({"type": "actions", "elements": buttons[start : start + MAX_BUTTONS]})
     if message.footer:

@@ -22,7 +22,7 @@ from commands.core.arguments import convert, split
 from commands.core.clock import Clock
 from commands.core.context import CommandError, Context
 from commands.core.grammar import GrammarError, tokenize
-from commands.core.messages import Message, Reply, code, line
+from commands.core.messages import ActionId, Message, Reply, code, line
 from commands.core.notifier import Postbox
 from commands.core.registry import Command, CommandNotFound, Registry
 from storage.models import Identity, InboundRequest, Person, Role
@@ -78,7 +78,7 @@ class Dispatcher:
 
     async def run_action(
         self,
-        action_id: str,
+        action: ActionId | None,
         caller: Caller,
         extra: Mapping[str, str] | None = None,
         *,
@@ -86,19 +86,19 @@ class Dispatcher:
     ) -> Reply:
         """Run the command behind a button: "review:ack:42" is `/review ack 42`.
 
-        `extra` fills further parameters by name (a picked user for `reassign`). A press goes
-        through the same permission checks as the typed command.
+        Adapters pass what `ActionId.parse` made of the id the platform sent, None included: a
+        malformed id is answered like a button for a command that no longer exists. `extra`
+        fills further parameters by name (a picked user for `reassign`). A press goes through
+        the same permission checks as the typed command.
         """
-        group, _, rest = action_id.partition(":")
-        verb, _, value = rest.partition(":")
-        command = self.registry.get((group, verb)) if group and verb else None
-        if command is None or not command.params:
-            log.warning("unknown button %r pressed by %s", action_id, caller)
+        command = self.registry.get(action.path) if action is not None else None
+        if action is None or command is None or not command.params:
+            log.warning("unknown button %s pressed by %s", action or "(malformed id)", caller)
             return error_reply(
                 "That button is not one Liaison knows (it may be from an older version). "
                 "Type the command instead; /help lists them."
             )
-        raw = {command.params[0].name: value, **(extra or {})}
+        raw = {command.params[0].name: action.value, **(extra or {})}
         return await self.run(command, raw, caller, request_key=request_key)
 
     async def run(

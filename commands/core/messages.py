@@ -7,10 +7,11 @@ people travel as `PersonRef`s, never as typed mention syntax, so only the bot ca
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 Style = Literal["plain", "bold", "italic", "code"]
 Tone = Literal["info", "success", "warning", "error"]
@@ -105,11 +106,51 @@ class Field:
     due: datetime | None = None
 
 
+_NAME = r"[a-z][a-z0-9_-]*"
+
+
+@dataclass(frozen=True)
+class ActionId:
+    """A button's id, `group:verb:value`: "review:ack:42" runs `/review ack 42`."""
+
+    group: str
+    verb: str
+    value: str
+
+    # The wire form, written once: `parse` reads it, and platforms that route presses by
+    # pattern (Discord's DynamicItem templates) use it as is. Named groups say which part is which.
+    PATTERN: ClassVar[str] = rf"(?P<group>{_NAME}):(?P<verb>{_NAME}):(?P<value>[0-9A-Za-z_.-]+)"
+
+    def __post_init__(self) -> None:
+        # Every id must survive the round trip through a platform, so a part that would not
+        # parse back (a colon in the value, an empty verb) is refused when the button is made.
+        if _ACTION_ID.fullmatch(str(self)) is None:
+            raise ValueError(f"{str(self)!r} is not a button id (group:verb:value)")
+
+    def __str__(self) -> str:
+        """The wire form, as a platform stores and sends it back: "review:ack:42"."""
+        return f"{self.group}:{self.verb}:{self.value}"
+
+    @classmethod
+    def parse(cls, text: str) -> ActionId | None:
+        """The id a platform sent back, or None when it is not one Liaison makes."""
+        match = _ACTION_ID.fullmatch(text)
+        return cls(match["group"], match["verb"], match["value"]) if match else None
+
+    @property
+    def path(self) -> tuple[str, str]:
+        """The command the button runs, as the registry names it: ("review", "ack")."""
+        return (self.group, self.verb)
+
+
+_ACTION_ID = re.compile(ActionId.PATTERN)
+
+
 @dataclass(frozen=True)
 class Action:
-    """A button; its id (e.g. "review:ack:42") is the whole state a press needs."""
+    """A button; its id is the whole state a press needs."""
 
-    id: str
+    id: ActionId
     label: str
     style: ButtonStyle = "secondary"
 
@@ -156,7 +197,9 @@ class Message:
             "title": self.title,
             "lines": [[_span_to_dict(s) for s in ln] for ln in self.lines],
             "fields": [_field_to_dict(f) for f in self.fields],
-            "actions": [{"id": a.id, "label": a.label, "style": a.style} for a in self.actions],
+            "actions": [
+                {"id": str(a.id), "label": a.label, "style": a.style} for a in self.actions
+            ],
             "footer": self.footer,
             "tone": self.tone,
             **({"image": _image_to_dict(self.image)} if self.image else {}),
@@ -170,8 +213,10 @@ class Message:
             lines=tuple(tuple(_span_from_dict(s) for s in ln) for ln in data.get("lines", [])),
             fields=tuple(_field_from_dict(f) for f in data.get("fields", [])),
             actions=tuple(
-                Action(a["id"], a["label"], a.get("style", "secondary"))
+                Action(action_id, a["label"], a.get("style", "secondary"))
                 for a in data.get("actions", [])
+                # A stored button whose id no longer parses could not be answered: it is dropped.
+                if (action_id := ActionId.parse(a["id"])) is not None
             ),
             footer=data.get("footer", ""),
             tone=data.get("tone", "info"),

@@ -38,7 +38,7 @@ from commands.ownership import map as ownership
 from commands.reviews import compliance
 from commands.reviews.card import OPEN
 from commands.reviews.queries import ranked, summary_line
-from commands.reviews.rules import level_of
+from commands.reviews.rules import BREACH, WARN, StageName
 from commands.weekly.chase import action_line, is_overdue, open_actions
 from commands.weekly.posting import item_line
 from commands.weekly.series import open_items, series_of, upcoming
@@ -287,7 +287,7 @@ async def _breaches(
     ).all()
     grouped: dict[int, tuple[Review, dict[str, list[ReviewEvent]]]] = {}
     for ev, rv in events:
-        if ev.data.get("stage") != "warn":
+        if StageName.parse(str(ev.data.get("stage", ""))) != WARN:
             clocks = grouped.setdefault(rv.id, (rv, {}))[1]
             clocks.setdefault(ev.data.get("clock", ""), []).append(ev)
     lines: list[Line] = []
@@ -306,14 +306,15 @@ async def _breaches(
 
 def _clock_story(clock: str, events: Sequence[ReviewEvent], tz: ZoneInfo) -> str:
     """What happened to one clock this week: "acknowledge breached Tue 18:00, escalated to L3"."""
-    stages = [e.data.get("stage", "") for e in events]
+    stages = [StageName.parse(str(e.data.get("stage", ""))) for e in events]
     story = clock
-    if "breach" in stages:
-        story += f" breached {_when(events[stages.index('breach')].at, tz)}"
-    levels = [n for s in stages if ":r" not in s and (n := level_of(s)) is not None]
-    reminders = sum(":r" in s for s in stages)
+    if BREACH in stages:
+        story += f" breached {_when(events[stages.index(BREACH)].at, tz)}"
+    levels = [s.level for s in stages if s and s.level is not None and not s.repeat]
+    reminders = sum(1 for s in stages if s and s.repeat)
     if levels:
-        story += f"{',' if 'breach' in stages else ''} escalated to L{max(levels)}"
+        top = StageName.escalation(max(levels))
+        story += f"{',' if BREACH in stages else ''} escalated to {top}"
     if reminders:
         story += f" (+{count(reminders, 'reminder')})"
     return story

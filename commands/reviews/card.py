@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from commands.core.grammar import format_duration
 from commands.core.messages import (
     Action,
+    ActionId,
+    ButtonStyle,
     Field,
     Line,
     Link,
@@ -76,8 +78,8 @@ def clock_text(view: rc.ClockView, tz: ZoneInfo) -> str:
 
 
 def _actions(state: ReviewState, review_id: int) -> tuple[Action, ...]:
-    def a(verb: str, label: str, style: str = "secondary") -> Action:
-        return Action(f"review:{verb}:{review_id}", label, style)  # type: ignore[arg-type]
+    def a(verb: str, label: str, style: ButtonStyle = "secondary") -> Action:
+        return Action(ActionId("review", verb, str(review_id)), label, style)
 
     if state is ReviewState.REQUESTED:
         return (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
+from typing import assert_never
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -21,7 +22,7 @@ from commands.core.messages import Line, Link, Message, bold, code, line, mentio
 from commands.core.notifier import Notifier, Postbox, person_ref
 from commands.reviews import clocks as rc
 from commands.reviews.card import REVIEW_AREA, card, card_key
-from commands.reviews.rules import BREACH, WARN, Stage
+from commands.reviews.rules import BREACH, WARN, ChannelTarget, NotifyTarget, Stage, Target
 from storage.models import Area, Person, Review, ReviewClock, ReviewEvent, Role
 
 # Within this much of its due instant a stage counts as on time; later ones say they are late.
@@ -76,7 +77,7 @@ async def _fire(notifier: Notifier, clock: ReviewClock) -> int:
         due = state.instant_of(calendar, stage.offset)
         if due is None or due > now:
             break
-        if stage.name == BREACH:
+        if stage.step == BREACH:
             clock.breached_at = due
         clock.next_stage += 1
         await _announce(notifier, review, clock, stage, due)
@@ -97,7 +98,7 @@ async def _leads(session: AsyncSession, org_id: int | None) -> list[Person]:
 
 
 async def recipients(
-    session: AsyncSession, review: Review, targets: Sequence[str]
+    session: AsyncSession, review: Review, targets: Sequence[Target]
 ) -> tuple[list[Person], list[str]]:
     """The people (each once) and channels a stage's notify list names for this review."""
     people: dict[int, Person] = {}
@@ -109,27 +110,32 @@ async def recipients(
                 people.setdefault(person.id, person)
 
     for target in targets:
-        if target == "reviewer":
-            # Nobody assigned yet: the reviewing org's leads stand in.
-            add(
-                *(
-                    [review.reviewer]
-                    if review.reviewer
-                    else await _leads(session, review.reviewing_org_id)
+        match target:
+            case NotifyTarget.REVIEWER:
+                # Nobody assigned yet: the reviewing org's leads stand in.
+                add(
+                    *(
+                        [review.reviewer]
+                        if review.reviewer
+                        else await _leads(session, review.reviewing_org_id)
+                    )
                 )
-            )
-        elif target == "requester":
-            add(review.requester)
-        elif target == "area-backup":
-            area = await session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
-            if area is not None and area.org_id == review.reviewing_org_id:
-                add(area.backup)
-        elif target == "reviewing-org-leads":
-            add(*await _leads(session, review.reviewing_org_id))
-        elif target == "requesting-org-leads":
-            add(*await _leads(session, review.requester.org_id))
-        elif target.startswith("channel:") and target[8:] not in channels:
-            channels.append(target[8:])
+            case NotifyTarget.REQUESTER:
+                add(review.requester)
+            case NotifyTarget.AREA_BACKUP:
+                key = area_key(REVIEW_AREA)
+                area = await session.scalar(select(Area).where(Area.name_key == key))
+                if area is not None and area.org_id == review.reviewing_org_id:
+                    add(area.backup)
+            case NotifyTarget.REVIEWING_ORG_LEADS:
+                add(*await _leads(session, review.reviewing_org_id))
+            case NotifyTarget.REQUESTING_ORG_LEADS:
+                add(*await _leads(session, review.requester.org_id))
+            case ChannelTarget(name=name):
+                if name not in channels:
+                    channels.append(name)
+            case _:
+                assert_never(target)
     return list(people.values()), channels
 
 
@@ -146,7 +152,7 @@ def _message(
     verb = "acknowledge" if clock.kind == "ack" else "finish reviewing"
     command = f"/review {'ack' if clock.kind == 'ack' else 'approve'} {review.id}"
     lines: tuple[Line, ...]
-    if stage.name == WARN:
+    if stage.step == WARN:
         calendar = rc.calendar_of(review)
         # The deadline is where the clock reaches its target, on the clock's own calendar.
         deadline = rc.state_of(clock).instant_of(calendar, target) or due
@@ -158,7 +164,7 @@ def _message(
             when = f"now: its deadline, {_when(deadline, review)}, has passed"
         lines = (subject, line(f"Please {verb} it {when}."), line(code(command)))
         title = f"Review #{review.id}: {label} SLA due soon"
-    elif stage.name == BREACH:
+    elif stage.step == BREACH:
         lines = (
             subject,
             line(
@@ -167,8 +173,8 @@ def _message(
         )
         title = f"Review #{review.id}: {label} SLA breached"
     else:
-        level = stage.name.split(":")[0][1:]
-        repeat = " (reminder)" if ":r" in stage.name else ""
+        level = stage.step.level
+        repeat = " (reminder)" if stage.step.repeat else ""
         reviewer = (
             line("Reviewer: ", mention(person_ref(review.reviewer)))
             if review.reviewer
@@ -183,7 +189,7 @@ def _message(
         title = f"Review #{review.id}: {label} SLA escalation, level {level}{repeat}"
     footer = f"Sent late: this was due {_when(due, review)}." if late else ""
     return Message(
-        title=title, lines=lines, footer=footer, tone="warning" if stage.name == WARN else "error"
+        title=title, lines=lines, footer=footer, tone="warning" if stage.step == WARN else "error"
     )
 
 
@@ -221,7 +227,7 @@ async def _announce(
         )
 
     people, channels = await recipients(session, review, stage.notify)
-    if stage.name == BREACH:
+    if stage.step == BREACH:
         clocks = await rc.current_clocks(session, review)
         await send(
             ":card",
@@ -229,7 +235,7 @@ async def _announce(
             edit_of=card_key(review.id),
         )
         await send("", Message(lines=message.lines[1:]), thread_of=card_key(review.id))
-    elif stage.name != WARN:
+    elif stage.step != WARN:
         names = [f"@{p.handle}" for p in people] + [f"#{c}" for c in channels]
         await send(
             "",

@@ -29,6 +29,7 @@ from commands.reviews import compliance
 from commands.reviews.card import OPEN, REVIEW_AREA, STATE_LABELS, card, card_key, clock_text
 from commands.reviews.compliance import figures
 from commands.reviews.queries import ranked, summary_line
+from commands.reviews.rules import StageName
 from storage.models import (
     Area,
     Org,
@@ -579,7 +580,7 @@ def _describe_levels(escalation: Sequence[dict[str, Any]]) -> str:
     for n, level in enumerate(escalation, start=1):
         after = timedelta(seconds=level["after_seconds"])
         when = "at breach" if not after else f"breach + {format_duration(after)}"
-        text = f"L{n} {when} → {', '.join(level['notify'])}"
+        text = f"{StageName.escalation(n)} {when} → {', '.join(level['notify'])}"
         if level.get("repeat"):
             every = format_duration(timedelta(seconds=level["repeat"]["every_seconds"]))
             text += f", repeated every {every} up to {level['repeat']['times']} times"

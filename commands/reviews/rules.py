@@ -8,8 +8,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from commands.core.calendar import (
@@ -19,10 +20,99 @@ from commands.core.calendar import (
     parse_business_hours,
 )
 
-WARN = "warn"
-BREACH = "breach"
-# Escalation stages are "L<n>", and the repeats of the last level "L<n>:r<k>".
-_LEVEL = re.compile(r"L(\d+)(?::r\d+)?")
+# Escalation stages are "L<n>", and the repeats of the last level "L<n>:r<k>", counted from 1.
+_LEVEL = re.compile(r"L([1-9][0-9]*)(?::r([1-9][0-9]*))?")
+
+
+class StageKind(StrEnum):
+    """What a stage is: the warning before the target, the breach, or an escalation level."""
+
+    WARN = "warn"
+    BREACH = "breach"
+    LEVEL = "level"
+
+
+@dataclass(frozen=True)
+class StageName:
+    """Which stage of a clock: its warning, its breach, or an escalation level or a repeat of it.
+
+    Its string form ("warn", "breach", "L2", "L2:r1") is stored in review events and outbox keys,
+    so `str` and `parse` are the only places that spell it.
+    """
+
+    kind: StageKind
+    level: int | None = None
+    repeat: int = 0
+
+    def __post_init__(self) -> None:
+        # Only escalation levels have a number, and only they repeat: anything else would not
+        # survive the round trip through its stored string.
+        is_level = self.kind is StageKind.LEVEL
+        if is_level != (self.level is not None and self.level >= 1) or not (
+            self.repeat == 0 or (is_level and self.repeat >= 1)
+        ):
+            raise ValueError(f"not a stage: {self.kind}, level {self.level}, repeat {self.repeat}")
+
+    @classmethod
+    def escalation(cls, level: int, repeat: int = 0) -> StageName:
+        """Escalation level `level` (from 1), or its `repeat`th reminder."""
+        return cls(StageKind.LEVEL, level, repeat)
+
+    @classmethod
+    def parse(cls, text: str) -> StageName | None:
+        """The stage a stored name stands for, or None when it is not one."""
+        if text in (StageKind.WARN, StageKind.BREACH):
+            return cls(StageKind(text))
+        match = _LEVEL.fullmatch(text)
+        return cls.escalation(int(match[1]), int(match[2] or 0)) if match else None
+
+    def __str__(self) -> str:
+        """The stored form: "warn", "breach", "L2", "L2:r1"."""
+        if self.kind is not StageKind.LEVEL:
+            return self.kind.value
+        return f"L{self.level}" + (f":r{self.repeat}" if self.repeat else "")
+
+
+WARN = StageName(StageKind.WARN)
+BREACH = StageName(StageKind.BREACH)
+
+
+class NotifyTarget(StrEnum):
+    """Whom a stage tells, named by their part in the review (config `notify` lists)."""
+
+    REVIEWER = "reviewer"
+    REQUESTER = "requester"
+    AREA_BACKUP = "area-backup"
+    REVIEWING_ORG_LEADS = "reviewing-org-leads"
+    REQUESTING_ORG_LEADS = "requesting-org-leads"
+
+
+@dataclass(frozen=True)
+class ChannelTarget:
+    """A configured channel a stage tells, written "channel:<name>" in `notify` lists."""
+
+    name: str
+
+    PREFIX: ClassVar[str] = "channel:"
+
+    def __str__(self) -> str:
+        """The form config and stored policies use: "channel:shared"."""
+        return self.PREFIX + self.name
+
+
+Target = NotifyTarget | ChannelTarget
+# Channel names follow the config's rule for names: lowercase, starting with a letter or digit.
+_CHANNEL_TARGET = re.compile(re.escape(ChannelTarget.PREFIX) + r"([a-z0-9][a-z0-9_.-]*)")
+
+
+def parse_target(text: str) -> Target | None:
+    """The target a `notify` entry names, or None when it names none."""
+    try:
+        return NotifyTarget(text)
+    except ValueError:
+        pass
+    match = _CHANNEL_TARGET.fullmatch(text)
+    return ChannelTarget(match[1]) if match else None
 
 
 @dataclass(frozen=True)
@@ -30,7 +120,7 @@ class Level:
     """One escalation level: who hears, how long after the breach, and how often it repeats."""
 
     after: timedelta
-    notify: tuple[str, ...]
+    notify: tuple[Target, ...]
     repeat_every: timedelta | None = None
     repeat_times: int = 0
 
@@ -63,7 +153,10 @@ class Policy:
             levels.append(
                 Level(
                     after=timedelta(seconds=entry["after_seconds"]),
-                    notify=tuple(entry["notify"]),
+                    # An entry that names nobody (it cannot pass config checks) tells nobody.
+                    notify=tuple(
+                        t for name in entry["notify"] if (t := parse_target(name)) is not None
+                    ),
                     repeat_every=(timedelta(seconds=repeat["every_seconds"]) if repeat else None),
                     repeat_times=int(repeat.get("times", 0)),
                 )
@@ -86,30 +179,36 @@ class Policy:
 class Stage:
     """A moment in a clock's life, measured in business time since the clock started."""
 
-    name: str
+    step: StageName
     offset: timedelta
-    notify: tuple[str, ...]
+    notify: tuple[Target, ...]
+
+    @property
+    def name(self) -> str:
+        """The stage's stored name, as review events and outbox keys hold it: "L2:r1"."""
+        return str(self.step)
 
 
 def level_of(stage: str) -> int | None:
-    """The escalation level of a stage name ("L2", or its repeat "L2:r1"), or None."""
-    match = _LEVEL.fullmatch(stage)
-    return int(match[1]) if match else None
+    """The escalation level of a stored stage name ("L2", or its repeat "L2:r1"), or None."""
+    step = StageName.parse(stage)
+    return step.level if step else None
 
 
 def stages(policy: Policy, target: timedelta) -> list[Stage]:
     """Every stage of a clock with this target, in the order they fire."""
     out = [
-        Stage(WARN, target * policy.warn_at, ("reviewer",)),
+        Stage(WARN, target * policy.warn_at, (NotifyTarget.REVIEWER,)),
         # Without escalation levels the breach itself tells the reviewer.
-        Stage(BREACH, target, () if policy.levels else ("reviewer",)),
+        Stage(BREACH, target, () if policy.levels else (NotifyTarget.REVIEWER,)),
     ]
     for n, level in enumerate(policy.levels, start=1):
         at = target + level.after
-        out.append(Stage(f"L{n}", at, level.notify))
+        out.append(Stage(StageName.escalation(n), at, level.notify))
         if n == len(policy.levels) and level.repeat_every:
             for k in range(1, level.repeat_times + 1):
-                out.append(Stage(f"L{n}:r{k}", at + level.repeat_every * k, level.notify))
+                repeat = StageName.escalation(n, k)
+                out.append(Stage(repeat, at + level.repeat_every * k, level.notify))
     # Stable sort: stages at the same offset keep their declared order.
     return sorted(out, key=lambda s: s.offset)
 

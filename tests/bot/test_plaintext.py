@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.plaintext import render
 from commands.core.messages import (
     Action,
+    ActionId,
     Field,
     Link,
     Message,
@@ -22,7 +23,7 @@ def _message() -> Message:
         title="Review #4",
         lines=(line("Requested by ", mention(bob), ": ", bold("Fix"), " ", code("x=1")),),
         fields=(Field("Link", line(Link("PR 12", "https://example.org/pr/12"))),),
-        actions=(Action("review:ack:4", "Acknowledge", "primary"),),
+        actions=(Action(ActionId("review", "ack", "4"), "Acknowledge", "primary"),),
         footer="policy smart-contract",
         tone="warning",
     )
