@@ -25,7 +25,7 @@ run: $(VENV)/.installed-run
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot commands storage
+	$(BIN)/mypy bot commands storage bench
 	$(BIN)/hadolint Dockerfile
 
 test: lint

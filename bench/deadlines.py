@@ -128,7 +128,7 @@ async def make_template(url: str) -> tuple[Template, list[float]]:
             if not any(item.key == card_key(review.id) for item in written):
                 raise SystemExit("the template review has no card in the outbox")
             stages = rc.stages_of(review, clocks["ack"])
-            breach = next(i for i, s in enumerate(stages) if s.name == BREACH)
+            breach = next(i for i, s in enumerate(stages) if s.step == BREACH)
             template = Template(
                 review={
                     "requester_id": review.requester_id,
