@@ -196,7 +196,7 @@ async def _reviews_and_handoffs(s: Seeder) -> None:
         0, "14:30", "carol", f'/review request {PR}101 "ETH2x-FLI rebalance parameters"', name="fli"
     )
     await s.say(0, "15:10", "bob", "/review ack {fli}")
-    await s.say(1, "14:00", "carol", '/handoff start "Liquidity monitoring"')
+    await s.say(1, "14:00", "alice", '/handoff start "Liquidity monitoring"')
     await s.say(
         1, "14:30", "dave", f'/review request {PR}102 "Streaming fee split extension"', name="fee"
     )

@@ -41,14 +41,17 @@ def describe(registry: Registry, text: str) -> Message:
     group = registry.group(topic[0])
     if group is None:
         hint = did_you_mean(topic[0], [g.name for g in registry.groups()], before="/help ")
-        raise CommandError(f"There is no command /{topic[0]}.{hint}")
+        raise CommandError(f"There is no command /{topic[0]}.{hint} Type /help for the list.")
     commands = group.commands
     if len(topic) > 1:
         commands = [c for c in group.commands if c.path[1:] == tuple(topic[1:2])]
         if not commands:
             subs = [c.path[-1] for c in group.commands]
             hint = did_you_mean(topic[1], subs, before=f"/help {group.name} ")
-            raise CommandError(f"/{group.name} has no command {topic[1]!r}.{hint}")
+            raise CommandError(
+                f"/{group.name} has no command {topic[1]!r}.{hint} "
+                f"Type /help {group.name} for its commands."
+            )
     if len(commands) == 1:
         cmd = commands[0]
         lines = [line(code(cmd.usage)), line(cmd.summary + _ROLE_NOTE[cmd.role])]

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from commands.core.context import CommandError, Context
 from commands.core.grammar import Quarter
 from commands.core.messages import Line, Link, Message, bold, code, line, mention
+from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
 from storage.models import Org, RoadmapEvent, RoadmapItem, RoadmapStatus, Role
 
@@ -64,11 +65,11 @@ def item_line(item: RoadmapItem) -> Line:
     Param("title", Kind.TEXT, "What is planned", max_length=300),
     Param("link", Kind.URL, "A link to the details", required=False, keyword=True),
     role=Role.LEAD,
+    who=Who(Relation.OWNING_LEAD, "org", "edit the roadmap of"),
 )
 async def roadmap_add(ctx: Context, args: dict[str, Any]) -> Message:
     """Add an item to an org's roadmap (leads of that org, or admins)."""
     org: Org = args["org"]
-    await ctx.require_lead_of(org, what=f"edit the roadmap of `{org.key}`")
     quarter: Quarter = args["quarter"]
     item = RoadmapItem(
         org_id=org.id,
@@ -102,6 +103,7 @@ async def roadmap_add(ctx: Context, args: dict[str, Any]) -> Message:
     Param("status", Kind.CHOICE, "The new status", required=False, keyword=True, choices=_STATUSES),
     Param("quarter", Kind.QUARTER, "Move it to another quarter", required=False, keyword=True),
     role=Role.LEAD,
+    who=Who(Relation.OWNING_LEAD, "id", "edit the roadmap of"),
 )
 async def roadmap_update(ctx: Context, args: dict[str, Any]) -> Message:
     """Change a roadmap item's status or quarter (leads of its org, or admins)."""
@@ -113,7 +115,6 @@ async def roadmap_update(ctx: Context, args: dict[str, Any]) -> Message:
             "Say what changes: status=planned|in-progress|shipped|dropped and/or quarter=YYYYQn.",
             usage="/roadmap update <id> [status=...] [quarter=...]",
         )
-    await ctx.require_lead_of(item.org, what=f"edit the roadmap of `{item.org.key}`")
     changes: list[tuple[str, str | None, str]] = []
     if status is not None and status != item.status.value:
         changes.append(("status", item.status.value, status))

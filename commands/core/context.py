@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.messages import Message, PersonRef
 from commands.core.notifier import Notifier, person_ref
-from storage.models import Org, Person, Role
+from storage.models import Person
 
 
 class CommandError(Exception):
@@ -21,6 +20,10 @@ class CommandError(Exception):
         super().__init__(text)
         self.text = text
         self.usage = usage
+
+
+class PermissionDenied(CommandError):
+    """The caller may not run this command (on this subject); the text says who may."""
 
 
 @dataclass
@@ -68,27 +71,3 @@ class Context:
     ) -> bool:
         """Queue a notification in this transaction; it is sent only if the change commits."""
         return await self.notifier.notify(key, message, to=to, edit_of=edit_of, thread_of=thread_of)
-
-    def is_lead_of(self, org: Org | None) -> bool:
-        """Whether the caller is an admin, or a lead of `org`."""
-        if self.actor.role is Role.ADMIN:
-            return True
-        return self.actor.role is Role.LEAD and org is not None and self.actor.org_id == org.id
-
-    async def require_lead_of(self, *orgs: Org | None, what: str) -> None:
-        """Stop unless the caller leads one of `orgs` or is an admin; say whom to ask."""
-        if any(self.is_lead_of(o) for o in orgs):
-            return
-        keys = list(dict.fromkeys(o.key for o in orgs if o is not None))
-        leads = (
-            await self.session.scalars(
-                select(Person)
-                .join(Org, Person.org_id == Org.id)
-                .where(Org.key.in_(keys), Person.role == Role.LEAD)
-                .order_by(Person.handle)
-            )
-        ).all()
-        who = " or ".join(f"`{k}`" for k in keys) or "the owning org"
-        ask = ", ".join("@" + p.handle for p in leads)
-        hint = f" Ask {ask}, or an admin." if ask else " Ask an admin."
-        raise CommandError(f"Only leads of {who} (or an admin) can {what}.{hint}")

@@ -11,7 +11,7 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,10 +20,11 @@ from sqlalchemy.orm import selectinload
 
 from commands.core.arguments import convert, split
 from commands.core.clock import Clock
-from commands.core.context import CommandError, Context
+from commands.core.context import CommandError, Context, PermissionDenied
 from commands.core.grammar import GrammarError, tokenize
 from commands.core.messages import ActionId, Message, Reply, code, line
 from commands.core.notifier import Postbox
+from commands.core.permissions import allows, refusal
 from commands.core.registry import Command, CommandNotFound, Registry
 from storage.models import Identity, InboundRequest, Person, Role
 
@@ -122,10 +123,14 @@ class Dispatcher:
                     await self._first_time(session, request_key)
                 actor = await self._actor(session, caller)
                 if actor.role.rank < command.role.rank:
-                    raise CommandError(await self._role_refusal(session, actor, command))
+                    raise PermissionDenied(await self._role_refusal(session, actor, command))
                 args = await convert(session, command, raw, caller.platform)
+                if not allows(command.who, actor, args):
+                    raise PermissionDenied(await refusal(session, command.who, actor, args))
                 ctx = Context(session, actor, caller.platform, notifier)
                 message = await command.handler(ctx, args)
+        except PermissionDenied as exc:
+            return replace(error_reply(exc.text, exc.usage), denied=True)
         except CommandError as exc:
             return error_reply(exc.text, exc.usage)
         except AlreadyHandled:

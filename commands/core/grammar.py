@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -14,7 +16,11 @@ class GrammarError(ValueError):
 
 
 class Word(str):
-    """A word of a command line that remembers whether it was written in quotes."""
+    """A word of a command line that remembers whether it was written in quotes.
+
+    Only a word whose quote opens it counts as quoted: `"a=b"` is text, while `to="Index Coop"`
+    is the option `to` with a quoted value.
+    """
 
     quoted: bool = False
 
@@ -43,7 +49,7 @@ def tokenize(text: str) -> list[Word]:
             else:
                 current.append(char)
         elif char in _OPEN_QUOTES:
-            closing, quoted, in_word = _OPEN_QUOTES[char], True, True
+            closing, quoted, in_word = _OPEN_QUOTES[char], quoted or not in_word, True
         elif char.isspace():
             if in_word:
                 words.append(Word("".join(current), quoted))
@@ -56,6 +62,17 @@ def tokenize(text: str) -> list[Word]:
     if in_word:
         words.append(Word("".join(current), quoted))
     return words
+
+
+def quote(word: str) -> str:
+    """A word as it must be typed to come back from `tokenize` as itself (one word).
+
+    Words with spaces, nothing at all, or a quote at the start are wrapped in double quotes.
+    A word cannot contain a double quote itself: the grammar has no escape for one.
+    """
+    if word and not any(c.isspace() for c in word) and word[0] not in _OPEN_QUOTES:
+        return word
+    return f'"{word}"'
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
@@ -158,18 +175,20 @@ def parse_clock_time(text: str) -> str:
     return f"{int(match[1]):02d}:{match[2]}"
 
 
-def parse_timezone(text: str) -> str:
-    """Read an IANA time zone name such as Europe/London."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """Every IANA zone name, by its lower-case form (people type europe/london)."""
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
 
-    name = text.strip()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+
+def parse_timezone(text: str) -> str:
+    """Read an IANA time zone name such as Europe/London, in any case; return its proper name."""
+    name = _zone_names().get(text.strip().lower())
+    if name is None:
         raise GrammarError(
             f'"{text}" is not a time zone: expected an IANA name such as Europe/London '
             "or America/New_York"
-        ) from None
+        )
     return name
 
 

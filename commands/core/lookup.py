@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,8 @@ from storage.models import (
     SlaPolicy,
 )
 
+T = TypeVar("T")
+
 # Slack writes <@U123|name> or <@U123>; Discord writes <@123> or <@!123>.
 _PLATFORM_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
 
@@ -33,6 +36,15 @@ def area_key(name: str) -> str:
 
 
 MAX_AREA_NAME = 200
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key that puts "A2" before "A10": digits compare as numbers, the rest folded."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part)
+        for part in re.split(r"(\d+)", area_key(name))
+        if part
+    )
 
 
 def name_too_long(name: str) -> str | None:
@@ -110,9 +122,20 @@ async def require_area(session: AsyncSession, name: str) -> Area:
     )
 
 
+# Ids are 32-bit integer columns: a number outside them names nothing (and cannot be sent).
+_MAX_ID = 2**31 - 1
+
+
+async def by_id(session: AsyncSession, model: type[T], number: int) -> T | None:
+    """The row of `model` with this id, or None (also for numbers no id column can hold)."""
+    if not 1 <= number <= _MAX_ID:
+        return None
+    return await session.get(model, number)
+
+
 async def find_review(session: AsyncSession, number: int) -> Review:
     """The review with this number, or an answer saying how to find one."""
-    review = await session.get(Review, number)
+    review = await by_id(session, Review, number)
     if review is None:
         raise CommandError(f"There is no review #{number}. /review list shows the open ones.")
     return review
@@ -147,7 +170,7 @@ async def find_channel(session: AsyncSession, name: str) -> str:
 
 async def find_agenda_item(session: AsyncSession, number: int) -> AgendaItem:
     """The agenda item with this number (not removed), or an answer saying where to look."""
-    item = await session.get(AgendaItem, number)
+    item = await by_id(session, AgendaItem, number)
     if item is None or item.status is AgendaStatus.REMOVED:
         raise CommandError(f"There is no agenda item #{number}. /agenda list shows the agenda.")
     return item
@@ -155,7 +178,7 @@ async def find_agenda_item(session: AsyncSession, number: int) -> AgendaItem:
 
 async def find_action(session: AsyncSession, number: int) -> ActionItem:
     """The action item with this number, or an answer saying where to look."""
-    item = await session.get(ActionItem, number)
+    item = await by_id(session, ActionItem, number)
     if item is None:
         raise CommandError(f"There is no action item #{number}. /action list shows the open ones.")
     return item
@@ -163,7 +186,7 @@ async def find_action(session: AsyncSession, number: int) -> ActionItem:
 
 async def find_roadmap_item(session: AsyncSession, number: int) -> RoadmapItem:
     """The roadmap item with this number, or an answer saying where to look."""
-    item = await session.get(RoadmapItem, number)
+    item = await by_id(session, RoadmapItem, number)
     if item is None:
         raise CommandError(f"There is no roadmap item #{number}. /roadmap list shows them.")
     return item

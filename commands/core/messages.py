@@ -230,6 +230,8 @@ class Reply:
 
     message: Message
     ok: bool = True
+    # Refused because of who asked (their role, or their relation to the subject).
+    denied: bool = False
 
 
 def _field_to_dict(f: Field) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from commands.core.grammar import did_you_mean
+from commands.core.permissions import ANYONE, Who
 from storage.models import Role
 
 if TYPE_CHECKING:
@@ -108,6 +109,8 @@ class Command:
     handler: Handler
     summary: str
     details: str = ""
+    # Who may run it beyond the role: a relation to one of its parameters.
+    who: Who = ANYONE
 
     @property
     def name(self) -> str:
@@ -133,7 +136,7 @@ class Group:
         self.commands: list[Command] = []
 
     def command(
-        self, name: str | None, *params: Param, role: Role = Role.MEMBER
+        self, name: str | None, *params: Param, role: Role = Role.MEMBER, who: Who = ANYONE
     ) -> Callable[[Handler], Handler]:
         """Declare the decorated handler as `/group name`; None makes it `/group` itself."""
 
@@ -144,7 +147,7 @@ class Group:
             summary, _, details = doc.partition("\n")
             path = (self.name,) if name is None else (self.name, name)
             self.commands.append(
-                Command(path, tuple(params), role, handler, summary.strip(), details.strip())
+                Command(path, tuple(params), role, handler, summary.strip(), details.strip(), who)
             )
             return handler
 

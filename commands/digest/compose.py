@@ -265,7 +265,7 @@ async def _compliance(session: AsyncSession, now: datetime) -> tuple[Section | N
 async def _open_reviews(session: AsyncSession, now: datetime) -> Section | None:
     rows = await ranked(session, select(Review).where(Review.state.in_(OPEN)), now)
     lines = [
-        summary_line(r.review, r.left, _handle(r.review.reviewer) if r.review.reviewer else None)
+        summary_line(r, _handle(r.review.reviewer) if r.review.reviewer else None, now)
         for r in rows[:MAX_ITEMS]
     ]
     if not lines:

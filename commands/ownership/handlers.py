@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import select
 
 from commands.core.context import CommandError, Context
-from commands.core.lookup import area_key
+from commands.core.lookup import area_key, natural_key
 from commands.core.messages import Field, Line, Message, Span, bold, code, count, line, mention
+from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
 from commands.ownership.map import (
     PLANNED,
@@ -106,6 +107,7 @@ def _person_span(ctx: Context, person: Person | None) -> Span:
     Param("backup", Kind.PERSON, "Who stands in for the DRI", required=False, keyword=True),
     Param("org", Kind.ORG, "Owning org of a new area (default: the DRI's)", False, keyword=True),
     role=Role.LEAD,
+    who=Who(Relation.MAP_EDITOR, "area", "change"),
 )
 async def dri_set(ctx: Context, args: dict[str, Any]) -> Message:
     """Set the DRI of an area, and optionally its backup; a new name adds the area to the map."""
@@ -122,7 +124,6 @@ async def dri_set(ctx: Context, args: dict[str, Any]) -> Message:
             raise CommandError(
                 f"@{person.handle} is in no org, so I can't tell who owns {area!r}: add org=<key>."
             )
-        await ctx.require_lead_of(owner, what=f"add areas for `{owner.key}`")
         area = Area(
             name=area,
             name_key=area_key(area),
@@ -136,7 +137,6 @@ async def dri_set(ctx: Context, args: dict[str, Any]) -> Message:
         await ctx.session.refresh(area)
         changes.append(Change("created", None, owner.key))
     else:
-        await ctx.require_lead_of(area.org, area.handoff_to, what=f'change "{area.name}"')
         if org is not None and org.id != area.org_id:
             changes.append(Change("org", area.org.key, org.key))
             area.org_id = org.id
@@ -197,17 +197,19 @@ async def dri_who(ctx: Context, args: dict[str, Any]) -> Message:
 def _handoff_text(area: Area) -> str:
     label = STATE_LABELS[area.state].lower()
     if area.state is HandoffState.OWNED:
-        return "none planned"
+        return f"owned by `{_org_key(area.org)}`, no hand-off planned"
     route = f"{_org_key(area.handoff_from)} → {_org_key(area.handoff_to)}"
     quarter = f", target {area.target_quarter}" if area.target_quarter else ""
     return f"{label} ({route}{quarter})"
 
 
 async def _areas(ctx: Context, org: Org | None = None) -> Sequence[Area]:
-    query = select(Area).order_by(Area.name_key)
+    query = select(Area)
     if org is not None:
         query = query.where(Area.org_id == org.id)
-    return (await ctx.session.scalars(query)).unique().all()
+    return sorted(
+        (await ctx.session.scalars(query)).unique().all(), key=lambda a: natural_key(a.name)
+    )
 
 
 @dri.command("list", Param("org", Kind.ORG, "Only areas this org owns", required=False))
@@ -273,6 +275,7 @@ async def _default_target(ctx: Context, area: Area, to: Org | None) -> Org:
     Param("quarter", Kind.QUARTER, "Target quarter, e.g. 2026Q1", required=False),
     Param("to", Kind.ORG, "The org taking it over (default: the other org)", False, keyword=True),
     role=Role.LEAD,
+    who=Who(Relation.OWNING_LEAD, "area", "plan the hand-off of"),
 )
 async def handoff_plan(ctx: Context, args: dict[str, Any]) -> Message:
     """Plan the hand-off of an area, near-term or long-term, with an optional target quarter."""
@@ -283,7 +286,6 @@ async def handoff_plan(ctx: Context, args: dict[str, Any]) -> Message:
             f'finish it with /handoff done "{area.name}" or stop it with /handoff cancel.'
         )
     target = await _default_target(ctx, area, args["to"])
-    await ctx.require_lead_of(area.org, target, what=f'plan the hand-off of "{area.name}"')
     state = HandoffState.PLANNED_NEAR if args["horizon"] == "near" else HandoffState.PLANNED_LONG
     quarter = str(args["quarter"]) if args["quarter"] else None
     changes = [Change("state", area.state.value, state.value)]
@@ -300,7 +302,9 @@ async def handoff_plan(ctx: Context, args: dict[str, Any]) -> Message:
     return await _commit_handoff(ctx, area, changes, "Hand-off planned")
 
 
-@handoff.command("start", _AREA, role=Role.LEAD)
+@handoff.command(
+    "start", _AREA, role=Role.LEAD, who=Who(Relation.OWNING_LEAD, "area", "start handing off")
+)
 async def handoff_start(ctx: Context, args: dict[str, Any]) -> Message:
     """Mark a planned hand-off as in transition."""
     area: Area = args["area"]
@@ -311,13 +315,14 @@ async def handoff_start(ctx: Context, args: dict[str, Any]) -> Message:
             f'"{area.name}" has no planned hand-off: plan one first with '
             f'/handoff plan "{area.name}" near'
         )
-    await ctx.require_lead_of(area.org, area.handoff_to, what=f'start handing off "{area.name}"')
     changes = [Change("state", area.state.value, HandoffState.IN_TRANSITION.value)]
     area.state = HandoffState.IN_TRANSITION
     return await _commit_handoff(ctx, area, changes, "Hand-off started")
 
 
-@handoff.command("done", _AREA, role=Role.LEAD)
+@handoff.command(
+    "done", _AREA, role=Role.LEAD, who=Who(Relation.OWNING_LEAD, "area", "complete the hand-off of")
+)
 async def handoff_done(ctx: Context, args: dict[str, Any]) -> Message:
     """Complete a hand-off: the receiving org now owns the area."""
     area: Area = args["area"]
@@ -327,7 +332,6 @@ async def handoff_done(ctx: Context, args: dict[str, Any]) -> Message:
         )
     target = area.handoff_to
     assert target is not None, "a planned hand-off always has a target org"
-    await ctx.require_lead_of(area.org, target, what=f'complete the hand-off of "{area.name}"')
     changes = [
         Change("state", area.state.value, HandoffState.HANDED_OFF.value),
         Change("org", area.org.key, target.key),
@@ -345,15 +349,14 @@ async def handoff_done(ctx: Context, args: dict[str, Any]) -> Message:
     return reply
 
 
-@handoff.command("cancel", _AREA, role=Role.LEAD)
+@handoff.command(
+    "cancel", _AREA, role=Role.LEAD, who=Who(Relation.MAP_EDITOR, "area", "cancel the hand-off of")
+)
 async def handoff_cancel(ctx: Context, args: dict[str, Any]) -> Message:
     """Call off a planned or started hand-off; the area stays with its owner."""
     area: Area = args["area"]
     if area.state not in (*PLANNED, HandoffState.IN_TRANSITION):
         raise CommandError(f'"{area.name}" has no hand-off under way to cancel.')
-    await ctx.require_lead_of(
-        area.org, area.handoff_to, what=f'cancel the hand-off of "{area.name}"'
-    )
     changes = [Change("state", area.state.value, HandoffState.OWNED.value)]
     if area.target_quarter:
         changes.append(Change("quarter", area.target_quarter, None))

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.context import Context
+from commands.core.lookup import natural_key
 from commands.core.messages import Line, bold, line
 from storage.models import Area, AreaEvent, HandoffState
 
@@ -95,5 +96,6 @@ def route_line(route: Route) -> Line:
 
 
 async def all_areas(session: AsyncSession) -> Sequence[Area]:
-    """Every area on the map, by name."""
-    return (await session.scalars(select(Area).order_by(Area.name_key))).unique().all()
+    """Every area on the map, by name (A2 before A10)."""
+    areas = (await session.scalars(select(Area))).unique().all()
+    return sorted(areas, key=lambda a: natural_key(a.name))

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from commands.core.context import Context
 from commands.core.grammar import GrammarError, did_you_mean, parse_quarter
 from commands.core.lookup import area_key, clean_name, name_too_long
-from commands.core.messages import Message, line
+from commands.core.messages import Message, count, line
 from commands.ownership.map import Change, record
 from storage.models import Area, HandoffState, Org, Person
 
@@ -295,7 +295,7 @@ async def _apply(ctx: Context, rows: Sequence[_Row]) -> ImportReport:
             title="Ownership map imported",
             lines=(
                 line(
-                    f"{len(rows)} areas: {created} new, {changed} changed, "
+                    f"{count(len(rows), 'area')}: {created} new, {changed} changed, "
                     f"{unchanged} unchanged. /handoff board shows the map."
                 ),
             ),

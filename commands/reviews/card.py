@@ -42,6 +42,15 @@ STATE_LABELS = {
     ReviewState.APPROVED: "approved",
     ReviewState.CANCELLED: "cancelled",
 }
+# The same states as a sentence says them: "#4 is waiting for changes".
+STATE_PHRASES = {
+    ReviewState.REQUESTED: "waiting for acknowledgement",
+    ReviewState.ACKNOWLEDGED: "acknowledged",
+    ReviewState.IN_REVIEW: "in review",
+    ReviewState.CHANGES_REQUESTED: "waiting for changes (its clock is paused)",
+    ReviewState.APPROVED: "approved",
+    ReviewState.CANCELLED: "cancelled",
+}
 # The area whose DRI reviews by default, and whose backup hears of escalations.
 REVIEW_AREA = "code review"
 
@@ -58,7 +67,24 @@ def _local(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
-def clock_text(view: rc.ClockView, tz: ZoneInfo) -> str:
+# Less business time than this left reads as "due now", never as "0s left".
+_A_SECOND = timedelta(seconds=1)
+
+
+def left_text(left: timedelta, due: datetime | None, now: datetime) -> str:
+    """Time left on a running clock, or how long ago it breached, in words.
+
+    Business time stands still at night and at weekends, so how long ago a clock breached is
+    said on the wall clock: a breach on Friday is "2d 16h ago" on Monday, not "0s ago".
+    """
+    if left >= _A_SECOND:
+        return f"{format_duration(left)} left"
+    if left > timedelta(0) or due is None or now - due < _A_SECOND:
+        return "due now"
+    return f"BREACHED {format_duration(now - due)} ago"
+
+
+def clock_text(view: rc.ClockView, tz: ZoneInfo, now: datetime) -> str:
     """One clock in words: due when and how much is left, or how it ended."""
     spent = format_duration(view.elapsed)
     if view.status == "met":
@@ -68,13 +94,15 @@ def clock_text(view: rc.ClockView, tz: ZoneInfo) -> str:
         return f"stopped at {spent}"
     left = view.remaining
     if view.status == "paused":
-        if left <= timedelta(0):
-            return f"paused, breached by {format_duration(-left)}"
+        if left < _A_SECOND:
+            return f"paused, breached by {format_duration(max(-left, _A_SECOND))} of business time"
         return f"paused with {format_duration(left)} left"
-    due = f"due {_local(view.due, tz)}" if view.due else "due now"
-    if left <= timedelta(0):
-        return f"BREACHED {format_duration(-left)} ago ({due.replace('due ', 'was due ')})"
-    return f"{due}, {format_duration(left)} left"
+    if view.due is None:
+        return "due now"
+    words = left_text(left, view.due, now)
+    if words.startswith("BREACHED"):
+        return f"{words} (was due {_local(view.due, tz)})"
+    return f"due {_local(view.due, tz)}, {words}"
 
 
 def _actions(state: ReviewState, review_id: int) -> tuple[Action, ...]:
@@ -128,7 +156,9 @@ def card(review: Review, clocks: dict[str, ReviewClock], now: datetime, ref: Any
         if kind in clocks:
             v = rc.view(review, clocks[kind], now)
             running = v.status == "running" and v.remaining > timedelta(0)
-            fields.append(Field(v.label, line(clock_text(v, tz)), due=v.due if running else None))
+            fields.append(
+                Field(v.label, line(clock_text(v, tz, now)), due=v.due if running else None)
+            )
     cycle = f"cycle {review.cycle} · " if review.cycle > 1 else ""
     return Message(
         title=f"Review #{review.id}",

@@ -23,10 +23,20 @@ from commands.core.messages import (
     mention,
 )
 from commands.core.notifier import Wake
+from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
 from commands.reviews import clocks as rc
 from commands.reviews import compliance
-from commands.reviews.card import OPEN, REVIEW_AREA, STATE_LABELS, card, card_key, clock_text
+from commands.reviews.card import (
+    OPEN,
+    REVIEW_AREA,
+    STATE_LABELS,
+    STATE_PHRASES,
+    card,
+    card_key,
+    clock_text,
+    left_text,
+)
 from commands.reviews.compliance import figures
 from commands.reviews.queries import ranked, summary_line
 from commands.reviews.rules import StageName
@@ -37,7 +47,6 @@ from storage.models import (
     Review,
     ReviewEvent,
     ReviewState,
-    Role,
     SlaPolicy,
 )
 
@@ -72,25 +81,6 @@ async def record(ctx: Context, rv: Review, kind: str, **data: Any) -> ReviewEven
 # --- who may do what -----------------------------------------------------------------------------
 
 
-def _in_org(person: Person, org_id: int | None) -> bool:
-    return org_id is not None and person.org_id == org_id
-
-
-def _require_reviewing_side(ctx: Context, rv: Review, verb: str) -> None:
-    me = ctx.actor
-    if me.role is Role.ADMIN or me.id == rv.reviewer_id or _in_org(me, rv.reviewing_org_id):
-        return
-    who = f"@{rv.reviewer.handle} (the reviewer)" if rv.reviewer else "the reviewer"
-    raise CommandError(f"Only {who} or someone in `{rv.reviewing_org.key}` can {verb} #{rv.id}.")
-
-
-def _require_requesting_side(ctx: Context, rv: Review, verb: str) -> None:
-    me = ctx.actor
-    if me.role is Role.ADMIN or me.id == rv.requester_id or _in_org(me, rv.requester.org_id):
-        return
-    raise CommandError(f"Only @{rv.requester.handle} (who asked) or their org can {verb} #{rv.id}.")
-
-
 def _require_state(rv: Review, allowed: Sequence[ReviewState], verb: str) -> None:
     if rv.state in allowed:
         return
@@ -98,7 +88,7 @@ def _require_state(rv: Review, allowed: Sequence[ReviewState], verb: str) -> Non
         raise CommandError(
             f"#{rv.id} is already {rv.state.value}; /review reopen {rv.id} starts a new cycle."
         )
-    raise CommandError(f"#{rv.id} is {STATE_LABELS[rv.state]}, so it cannot be {verb} now.")
+    raise CommandError(f"#{rv.id} is {STATE_PHRASES[rv.state]}, so it cannot be {verb} now.")
 
 
 # --- /review request -----------------------------------------------------------------------------
@@ -197,7 +187,7 @@ async def request(ctx: Context, args: dict[str, Any]) -> Message:
     return Message(
         lines=(
             line(f"Review #{rv.id} requested from {org.name} under ", bold(policy.name), "."),
-            line(f"Acknowledge {clock_text(ack, ctx.tz)}.", *who),
+            line(f"Acknowledge {clock_text(ack, ctx.tz, ctx.now)}.", *who),
         ),
         tone="success",
     )
@@ -251,19 +241,18 @@ def _take(ctx: Context, rv: Review) -> None:
     # Whoever acts for the reviewing org on an unassigned review becomes its reviewer
     # (never the requester: nobody reviews their own request).
     me = ctx.actor
-    if rv.reviewer_id is None and _in_org(me, rv.reviewing_org_id) and me.id != rv.requester_id:
+    if rv.reviewer_id is None and me.org_id == rv.reviewing_org_id and me.id != rv.requester_id:
         rv.reviewer_id = ctx.actor.id
         rv.reviewer = ctx.actor
 
 
-@review.command("ack", _ID)
+@review.command("ack", _ID, who=Who(Relation.REVIEWING_SIDE, "id", "acknowledge"))
 async def ack(ctx: Context, args: dict[str, Any]) -> Message:
     """Acknowledge a review request: the acknowledge clock stops."""
     rv: Review = args["id"]
     if rv.state is not ReviewState.REQUESTED and rv.state in OPEN:
         raise CommandError(f"#{rv.id} is already acknowledged.")
     _require_state(rv, (ReviewState.REQUESTED,), "acknowledged")
-    _require_reviewing_side(ctx, rv, "acknowledge")
     _take(ctx, rv)
     me = mention(ctx.ref(ctx.actor))
     await _transition(
@@ -272,14 +261,13 @@ async def ack(ctx: Context, args: dict[str, Any]) -> Message:
     return _done(rv, "acknowledged")
 
 
-@review.command("start", _ID)
+@review.command("start", _ID, who=Who(Relation.REVIEWING_SIDE, "id", "start"))
 async def start(ctx: Context, args: dict[str, Any]) -> Message:
     """Start reviewing (acknowledges too, if that was still open)."""
     rv: Review = args["id"]
     if rv.state is ReviewState.IN_REVIEW:
         raise CommandError(f"#{rv.id} is already in review.")
     _require_state(rv, (ReviewState.REQUESTED, ReviewState.ACKNOWLEDGED), "started")
-    _require_reviewing_side(ctx, rv, "start")
     _take(ctx, rv)
     me = mention(ctx.ref(ctx.actor))
     await _transition(
@@ -289,7 +277,10 @@ async def start(ctx: Context, args: dict[str, Any]) -> Message:
 
 
 @review.command(
-    "changes", _ID, Param("note", Kind.TEXT, "What needs changing", False, max_length=500)
+    "changes",
+    _ID,
+    Param("note", Kind.TEXT, "What needs changing", False, max_length=500),
+    who=Who(Relation.REVIEWING_SIDE, "id", "request changes on"),
 )
 async def changes(ctx: Context, args: dict[str, Any]) -> Message:
     """Ask the requester for changes: the resolve clock pauses until they push them."""
@@ -301,7 +292,6 @@ async def changes(ctx: Context, args: dict[str, Any]) -> Message:
         (ReviewState.REQUESTED, ReviewState.ACKNOWLEDGED, ReviewState.IN_REVIEW),
         "sent back for changes",
     )
-    _require_reviewing_side(ctx, rv, "request changes on")
     _take(ctx, rv)
     note: str | None = args["note"]
     what = line(
@@ -329,28 +319,22 @@ async def changes(ctx: Context, args: dict[str, Any]) -> Message:
     return _done(rv, "is waiting for changes; its resolve clock is paused")
 
 
-@review.command("resume", _ID)
+@review.command("resume", _ID, who=Who(Relation.REQUESTING_SIDE, "id", "resume"))
 async def resume(ctx: Context, args: dict[str, Any]) -> Message:
     """Say the requested changes are pushed: the resolve clock runs again."""
     rv: Review = args["id"]
     _require_state(rv, (ReviewState.CHANGES_REQUESTED,), "resumed")
-    _require_requesting_side(ctx, rv, "resume")
     what = line(mention(ctx.ref(ctx.actor)), " pushed the changes; the clock runs again.")
     event = await _transition(ctx, rv, ReviewState.IN_REVIEW, "resumed", what, resume=("resolve",))
     await _tell(ctx, rv, event, rv.reviewer, f"#{rv.id} is ready again", what)
     return _done(rv, "is back in review; its resolve clock runs again")
 
 
-@review.command("approve", _ID)
+@review.command("approve", _ID, who=Who(Relation.REVIEWING_SIDE, "id", "approve"))
 async def approve(ctx: Context, args: dict[str, Any]) -> Message:
     """Approve the change: every clock stops; the review is done."""
     rv: Review = args["id"]
     _require_state(rv, OPEN, "approved")
-    _require_reviewing_side(ctx, rv, "approve")
-    if ctx.actor.id == rv.requester_id and ctx.actor.role is not Role.ADMIN:
-        raise CommandError(
-            f"You asked for #{rv.id}; someone in `{rv.reviewing_org.key}` approves it."
-        )
     _take(ctx, rv)
     what = line(mention(ctx.ref(ctx.actor)), " approved.")
     event = await _transition(ctx, rv, ReviewState.APPROVED, "approved", what, stop=rc.CLOCKS)
@@ -359,40 +343,27 @@ async def approve(ctx: Context, args: dict[str, Any]) -> Message:
     return _done(rv, "is approved")
 
 
-@review.command("cancel", _ID)
+@review.command("cancel", _ID, who=Who(Relation.REQUESTER_OR_LEAD, "id", "cancel"))
 async def cancel(ctx: Context, args: dict[str, Any]) -> Message:
     """Withdraw a request (the requester, or a lead): every clock stops."""
     rv: Review = args["id"]
     _require_state(rv, OPEN, "cancelled")
-    me = ctx.actor
-    lead = me.role is Role.ADMIN or (
-        me.role is Role.LEAD and me.org_id in (rv.requester.org_id, rv.reviewing_org_id)
-    )
-    if me.id != rv.requester_id and not lead:
-        raise CommandError(
-            f"Only @{rv.requester.handle} (who asked) or a lead can cancel #{rv.id}."
-        )
-    what = line(mention(ctx.ref(me)), " cancelled the request.")
+    what = line(mention(ctx.ref(ctx.actor)), " cancelled the request.")
     await _transition(ctx, rv, ReviewState.CANCELLED, "cancelled", what, stop=rc.CLOCKS)
     return _done(rv, "is cancelled")
 
 
-@review.command("reassign", _ID, Param("person", Kind.PERSON, "The new reviewer"))
+@review.command(
+    "reassign",
+    _ID,
+    Param("person", Kind.PERSON, "The new reviewer"),
+    who=Who(Relation.REVIEWER_OR_REVIEWING_LEAD, "id", "reassign"),
+)
 async def reassign(ctx: Context, args: dict[str, Any]) -> Message:
     """Give the review to someone else in the reviewing org; the clocks keep running."""
     rv: Review = args["id"]
     person: Person = args["person"]
     _require_state(rv, OPEN, "reassigned")
-    me = ctx.actor
-    allowed = (
-        me.role is Role.ADMIN
-        or me.id == rv.reviewer_id
-        or (me.role is Role.LEAD and me.org_id == rv.reviewing_org_id)
-    )
-    if not allowed:
-        raise CommandError(
-            f"Only the reviewer or a lead of `{rv.reviewing_org.key}` can reassign #{rv.id}."
-        )
     if person.org_id != rv.reviewing_org_id:
         raise CommandError(
             f"@{person.handle} is not in `{rv.reviewing_org.key}`, the org that reviews #{rv.id}."
@@ -403,7 +374,7 @@ async def reassign(ctx: Context, args: dict[str, Any]) -> Message:
         raise CommandError(
             f"@{person.handle} asked for #{rv.id}; choose someone else to review it."
         )
-    old = rv.reviewer
+    old, me = rv.reviewer, ctx.actor
     rv.reviewer_id, rv.reviewer = person.id, person
     if person.id == me.id:
         what = line(mention(ctx.ref(me)), " took the review.")
@@ -424,27 +395,19 @@ async def reassign(ctx: Context, args: dict[str, Any]) -> Message:
     return _done(rv, f"is now @{person.handle}'s")
 
 
-@review.command("reopen", _ID)
+@review.command("reopen", _ID, who=Who(Relation.EITHER_SIDE, "id", "reopen"))
 async def reopen(ctx: Context, args: dict[str, Any]) -> Message:
     """Reopen an approved or cancelled review: a new SLA cycle starts; earlier ones are kept."""
     rv: Review = args["id"]
     if rv.state in OPEN:
-        raise CommandError(f"#{rv.id} is still open ({STATE_LABELS[rv.state]}).")
-    me = ctx.actor
-    if not (
-        me.role is Role.ADMIN
-        or me.id == rv.requester_id
-        or _in_org(me, rv.reviewing_org_id)
-        or _in_org(me, rv.requester.org_id)
-    ):
-        raise CommandError(f"Only people in the two orgs of #{rv.id} can reopen it.")
+        raise CommandError(f"#{rv.id} is still open: it is {STATE_PHRASES[rv.state]}.")
     rv.cycle += 1
     rv.policy_snapshot = rc.snapshot(rv.policy)
     rv.state = ReviewState.REQUESTED
     rc.start_cycle(ctx.session, rv, ctx.now)
     await ctx.session.flush()
     event = await record(ctx, rv, "reopened")
-    what = line(mention(ctx.ref(me)), f" reopened it: cycle {rv.cycle} starts.")
+    what = line(mention(ctx.ref(ctx.actor)), f" reopened it: cycle {rv.cycle} starts.")
     await publish(ctx, rv, event, what)
     await _tell(ctx, rv, event, rv.reviewer, f"Review #{rv.id} is open again", what)
     return _done(rv, f"is reopened (cycle {rv.cycle})")
@@ -483,9 +446,7 @@ async def list_reviews(ctx: Context, args: dict[str, Any]) -> Message:
         org = f" for `{args['org'].key}` to review" if args["org"] is not None else ""
         return Message(lines=(line(_NONE[which].removesuffix(".") + org + "."),))
     lines = [
-        summary_line(
-            r.review, r.left, mention(ctx.ref(r.review.reviewer)) if r.review.reviewer else None
-        )
+        summary_line(r, mention(ctx.ref(r.review.reviewer)) if r.review.reviewer else None, ctx.now)
         for r in rows
     ]
     return Message(title=f"Reviews: {which} ({len(rows)})", lines=tuple(lines))
@@ -528,22 +489,12 @@ async def show(ctx: Context, args: dict[str, Any]) -> Message:
         if kind not in clocks:
             continue
         v = rc.view(rv, clocks[kind], ctx.now)
-        due = f", due {ctx.when(v.due)}" if v.due else ""
-        left = (
-            format_duration(v.remaining)
-            if v.remaining > timedelta(0)
-            else f"-{format_duration(-v.remaining)}"
-        )
-        fields.append(
-            Field(
-                v.label,
-                line(
-                    f"{v.status}: {format_duration(v.elapsed)} elapsed of "
-                    f"{format_duration(v.target)}, {left} left{due}"
-                ),
-                inline=False,
-            )
-        )
+        spent = f"{v.status}: {format_duration(v.elapsed)} elapsed of {format_duration(v.target)}"
+        if v.status == "running" and v.due is not None:
+            spent += f", {left_text(v.remaining, v.due, ctx.now)}, due {ctx.when(v.due)}"
+        elif v.status == "paused" and v.remaining >= timedelta(seconds=1):
+            spent += f", {format_duration(v.remaining)} left"
+        fields.append(Field(v.label, line(spent), inline=False))
     events = (
         (
             await ctx.session.scalars(

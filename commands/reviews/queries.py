@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.core.grammar import format_duration
 from commands.core.messages import (
     Line,
     Link,
@@ -18,20 +17,24 @@ from commands.core.messages import (
     line,
 )
 from commands.reviews import clocks as rc
-from commands.reviews.card import STATE_LABELS
+from commands.reviews.card import STATE_LABELS, left_text
 from storage.models import (
     Review,
     ReviewClock,
 )
 
 
-def _time_left(rv: Review, clocks: dict[str, ReviewClock], now: datetime) -> timedelta | None:
+def _most_urgent(
+    rv: Review, clocks: dict[str, ReviewClock], now: datetime
+) -> tuple[timedelta | None, datetime | None]:
+    """Business time left on the running clock with the least, and that clock's due instant."""
     running = [
         rc.view(rv, c, now)
         for c in clocks.values()
         if c.stopped_at is None and c.running_since is not None
     ]
-    return min((v.remaining for v in running), default=None)
+    urgent = min(running, key=lambda v: v.remaining, default=None)
+    return (urgent.remaining, urgent.due) if urgent is not None else (None, None)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class RankedReview:
     left: timedelta | None
     review: Review
     clocks: dict[str, ReviewClock]
+    # When the most urgent clock is (or was) due, for saying how long ago it breached.
+    due: datetime | None = None
 
     def breached(self, now: datetime) -> bool:
         """Whether a clock that is still running has passed its target."""
@@ -55,19 +60,17 @@ async def ranked(session: AsyncSession, query: Select[Review], now: datetime) ->
     rows: list[RankedReview] = []
     for rv in (await session.scalars(query)).unique():
         clocks = await rc.current_clocks(session, rv)
-        rows.append(RankedReview(_time_left(rv, clocks, now), rv, clocks))
+        left, due = _most_urgent(rv, clocks, now)
+        rows.append(RankedReview(left, rv, clocks, due))
     rows.sort(key=lambda r: (r.left is None, r.left or timedelta(0), r.review.id))
     return rows
 
 
-def summary_line(rv: Review, left: timedelta | None, reviewer: Span | None) -> Line:
+def summary_line(row: RankedReview, reviewer: Span | None, now: datetime) -> Line:
     """One review in a list: number, title, reviewer, state and time left (or breached)."""
+    rv = row.review
     status = STATE_LABELS[rv.state]
-    if left is not None:
-        status += (
-            f" · {format_duration(left)} left"
-            if left > timedelta(0)
-            else f" · BREACHED {format_duration(-left)} ago"
-        )
+    if row.left is not None:
+        status += " · " + left_text(row.left, row.due, now)
     who = reviewer or italic("unassigned")
     return line(bold(f"#{rv.id}"), " ", Link(rv.title, rv.link), " — ", who, f" · {status}")

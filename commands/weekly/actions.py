@@ -12,6 +12,7 @@ from typing import Any
 
 from commands.core.context import CommandError, Context
 from commands.core.messages import Message, code, line, mention
+from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
 from commands.weekly.chase import (
     action_line,
@@ -21,7 +22,7 @@ from commands.weekly.chase import (
     overdue_actions,
 )
 from commands.weekly.series import recent_meeting, series_of
-from storage.models import ActionItem, ActionStatus, Person, Role
+from storage.models import ActionItem, ActionStatus, Person
 
 action = Group("action", "Action items from the weekly sync: who does what by when")
 
@@ -78,18 +79,16 @@ async def action_add(ctx: Context, args: dict[str, Any]) -> Message:
     return Message(lines=(line("Added action item ", *action_line(item, ctx.now)),), tone="success")
 
 
-@action.command("done", Param("id", Kind.ACTION, "The action item's number"))
+@action.command(
+    "done",
+    Param("id", Kind.ACTION, "The action item's number"),
+    who=Who(Relation.ITEM_EDITOR, "id", "close"),
+)
 async def action_done(ctx: Context, args: dict[str, Any]) -> Message:
     """Mark an action item done (its owner, whoever added it, or a lead)."""
     item: ActionItem = args["id"]
     if item.status is ActionStatus.DONE:
         return Message(lines=(line(f"Action item #{item.id} is already done."),))
-    allowed = ctx.actor.id in (item.owner_id, item.created_by_id)
-    if not allowed and ctx.actor.role.rank < Role.LEAD.rank:
-        raise CommandError(
-            f"Only @{item.owner.handle} (the owner), whoever added it, or a lead can close "
-            f"action item #{item.id}."
-        )
     item.status, item.done_at, item.done_by_id = ActionStatus.DONE, ctx.now, ctx.actor.id
     item.next_chase_at = None
     return Message(lines=(line(f"Done: action item #{item.id}: ", item.text),), tone="success")

@@ -19,6 +19,7 @@ from commands.core.messages import (
     count,
     line,
 )
+from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
 from commands.weekly.posting import agenda_message
 from commands.weekly.series import (
@@ -36,7 +37,6 @@ from storage.models import (
     Meeting,
     MeetingState,
     Person,
-    Role,
 )
 
 agenda = Group("agenda", "The weekly sync's agenda: add, order, defer and remove topics")
@@ -130,9 +130,6 @@ async def _editable(ctx: Context, item: AgendaItem, what: str) -> None:
         )
     if item.meeting.state in (MeetingState.ENDED, MeetingState.SKIPPED):
         raise CommandError(f"Agenda item #{item.id} belongs to a past meeting.")
-    mine = ctx.actor.id in (item.added_by_id, item.owner_id)
-    if not mine and ctx.actor.role.rank < Role.LEAD.rank:
-        raise CommandError(f"Only whoever added #{item.id}, its owner, or a lead can change it.")
 
 
 async def _renumber(ctx: Context, order: Sequence[AgendaItem]) -> None:
@@ -141,7 +138,7 @@ async def _renumber(ctx: Context, order: Sequence[AgendaItem]) -> None:
     await ctx.session.flush()
 
 
-@agenda.command("remove", _ITEM)
+@agenda.command("remove", _ITEM, who=Who(Relation.ITEM_EDITOR, "id", "remove"))
 async def agenda_remove(ctx: Context, args: dict[str, Any]) -> Message:
     """Take a topic off the agenda."""
     item: AgendaItem = args["id"]
@@ -158,6 +155,7 @@ async def agenda_remove(ctx: Context, args: dict[str, Any]) -> Message:
     "move",
     _ITEM,
     Param("position", Kind.INT, "Its new place on the agenda, from 1"),
+    who=Who(Relation.ITEM_EDITOR, "id", "move"),
 )
 async def agenda_move(ctx: Context, args: dict[str, Any]) -> Message:
     """Move a topic to another place on its meeting's agenda."""
@@ -177,7 +175,7 @@ async def agenda_move(ctx: Context, args: dict[str, Any]) -> Message:
     )
 
 
-@agenda.command("defer", _ITEM)
+@agenda.command("defer", _ITEM, who=Who(Relation.ITEM_EDITOR, "id", "defer"))
 async def agenda_defer(ctx: Context, args: dict[str, Any]) -> Message:
     """Move a topic to the meeting after the one it is on."""
     item: AgendaItem = args["id"]

@@ -72,16 +72,35 @@ async def test_a_lead_of_the_other_org_cannot_change_an_area(chat: Chat) -> None
     assert "Only leads of `set` (or an admin)" in answer and "Ask @alice" in answer
 
 
-async def test_leads_of_the_receiving_org_can_run_the_hand_off(chat: Chat) -> None:
+async def test_only_the_owning_org_runs_the_hand_off_and_the_receiver_then_sets_the_dri(
+    chat: Chat,
+) -> None:
     await chat.ok(f"/dri set {SCR} @bob")
     await chat.ok(f"/handoff plan {SCR} near 2026Q1")
-    await chat.ok(f"/handoff start {SCR}", as_="carol")
-    done = await chat.ok(f"/handoff done {SCR}", as_="carol")
+    refused = await chat.fails(f"/handoff start {SCR}", as_="carol")
+    assert refused.startswith("Only leads of `set` (or an admin) can start handing off")
+    await chat.ok(f"/handoff start {SCR}")
+    assert "Only leads of `set`" in await chat.fails(f"/handoff done {SCR}", as_="carol")
+    done = await chat.ok(f"/handoff done {SCR}")
     assert "handed off (set → ic" in done.reply
     assert "The DRI is not in `ic` yet" in done.reply
     await chat.ok(f"/dri set {SCR} @dave", as_="carol")
     who = await chat.ok(f"/dri who {SCR}")
     assert "Owned by: Index Coop" in who.reply and "DRI: @dave" in who.reply
+
+
+async def test_the_receiving_org_cannot_take_an_area_without_the_owner(chat: Chat) -> None:
+    # The takeover path: plan a hand-off of the other org's area to yourself, then complete it.
+    await chat.ok(f"/dri set {SCR} @bob")
+    refused = await chat.fails(f"/handoff plan {SCR} near to=ic", as_="carol")
+    assert refused == (
+        'Only leads of `set` (or an admin) can plan the hand-off of "Smart contract review". '
+        "Ask @alice, or an admin."
+    )
+    assert "Only leads of `set`" in await chat.fails(f"/dri set {SCR} @dave", as_="carol")
+    assert "Only leads of `set`" in await chat.fails(f"/handoff done {SCR}", as_="carol")
+    who = await chat.ok(f"/dri who {SCR}")
+    assert "Owned by: Set Protocol" in who.reply and "DRI: @bob" in who.reply
 
 
 async def test_malformed_line_gets_a_clear_answer(chat: Chat) -> None:

@@ -233,7 +233,7 @@ async def test_only_the_right_people_move_a_review(chat: Chat) -> None:
     assert "Only @alice (who asked) or a lead" in await chat.fails("/review cancel 1", as_="dave")
     await chat.ok(f"/review request {PR} Own org=set policy=hotfix")
     answer = await chat.fails("/review approve 2")
-    assert answer == "You asked for #2; someone in `set` approves it."
+    assert answer == "You asked for #2; someone in `set` can approve it, not you."
 
 
 async def test_an_unassigned_review_goes_to_whoever_acts_for_the_reviewing_org(chat: Chat) -> None:
@@ -380,7 +380,10 @@ async def test_the_last_level_repeats_on_business_days_then_stops(chat: Chat) ->
 async def test_a_requester_never_becomes_reviewer_of_their_own_request(chat: Chat) -> None:
     chat.clock.set(_at(2026, 1, 5, 9, 0))
     await chat.ok(f"/review request {PR} Own policy=hotfix org=ic", as_="carol")
-    await chat.ok("/review start 1", as_="carol")
+    refused = await chat.fails("/review start 1", as_="carol")
+    assert refused == "You asked for #1; someone in `ic` can start it, not you."
+    for verb in ("ack", "changes", "approve"):
+        assert (await chat.fails(f"/review {verb} 1", as_="carol")).startswith("You asked for #1")
     assert "Reviewer: unassigned" in (await chat.ok("/review show 1")).reply
     answer = await chat.fails("/review reassign 1 @carol", as_="carol")
     assert answer == "@carol asked for #1; choose someone else to review it."
