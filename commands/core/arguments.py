@@ -45,6 +45,9 @@ FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
 MAX_DURATION = timedelta(days=366)
 # Text with no limit of its own (a help topic, a meeting date) is still not a novel.
 MAX_TEXT = 1000
+# Nothing but free text is longer than this: a longer name, number or link is refused before
+# it is looked up (or repeated back in an answer).
+MAX_WORD = 500
 # Characters that reorder or hide text (bidi embeddings, overrides and isolates).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -136,6 +139,11 @@ async def convert(
             continue
         kind = TYPES[param.kind]
         try:
+            if not kind.multiline and len(text.strip()) > MAX_WORD:
+                raise GrammarError(
+                    f"The {param.name} is {len(text.strip())} characters long; "
+                    f"the most is {MAX_WORD}."
+                )
             cleaned = clean_text(text.strip(), "The " + param.name, multiline=kind.multiline)
             values[param.name] = await kind.convert(session, param, cleaned, platform)
         except GrammarError as exc:
@@ -276,7 +284,8 @@ async def _choice(session: AsyncSession, param: Param, text: str, platform: str)
 
 
 async def _int(session: AsyncSession, param: Param, text: str, platform: str) -> int:
-    return number(text)
+    # Counts are never negative; each command says which of them make sense (weeks 1 to 104).
+    return number(text, low=0)
 
 
 async def _policy(session: AsyncSession, param: Param, text: str, platform: str) -> Any:

@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from commands.core.arguments import parse_plan_date
 from commands.core.context import CommandError, Context
-from commands.core.grammar import WEEKDAYS, GrammarError, parse_date
+from commands.core.grammar import WEEKDAYS, GrammarError
 from commands.core.messages import (
     Message,
     bold,
@@ -102,7 +103,7 @@ async def agenda_list(ctx: Context, args: dict[str, Any]) -> Message:
         m = await upcoming(ctx.session, series, ctx.now)
     else:
         try:
-            day = parse_date(which)
+            day = parse_plan_date(which)
         except GrammarError:
             raise CommandError(
                 f'"{args["meeting"]}" is not a meeting: say "next" or a date, e.g. 2026-01-08.',

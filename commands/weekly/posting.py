@@ -27,6 +27,8 @@ from commands.weekly.chase import overdue_actions
 from commands.weekly.series import (
     Section,
     date_after,
+    discussed_items,
+    duration_of,
     local_times,
     meeting_on,
     open_items,
@@ -193,12 +195,31 @@ def _times(n: int) -> str:
 async def agenda_message(
     session: AsyncSession, m: Meeting, now: datetime, *, automatic: bool = True
 ) -> Message:
-    """The agenda of a meeting: its items in order, then what Liaison adds (if `automatic`)."""
+    """The agenda of a meeting: its items in order, then what Liaison adds (if `automatic`).
+
+    A meeting that is over shows what was discussed at it, and nothing added by Liaison: its
+    automatic sections were of their day, and today's belong to the next meeting.
+    """
     series = m.series
-    items = await open_items(session, m)
     lines: list[Line] = [line(await local_times(session, m.starts_at))]
-    if m.state is MeetingState.ENDED:
-        lines.append(line(italic("This meeting has ended.")))
+    over = m.state in (MeetingState.ENDED, MeetingState.SKIPPED) or (
+        m.state is MeetingState.SCHEDULED and m.starts_at + duration_of(series) <= now
+    )
+    if over:
+        discussed = await discussed_items(session, m)
+        held = m.state is MeetingState.ENDED
+        lines.append(
+            line(italic("This meeting has ended." if held else "This meeting was not held."))
+        )
+        if discussed:
+            lines.append(line(bold("Discussed")))
+            lines.extend(item_line(i, n) for n, i in enumerate(discussed, start=1))
+        else:
+            lines.append(line("Nothing was recorded as discussed at this meeting."))
+        return Message(
+            title=f"Agenda of the weekly sync, {m.date:%a} {m.date.isoformat()}", lines=tuple(lines)
+        )
+    items = await open_items(session, m)
     if items:
         lines.extend(item_line(i, n) for n, i in enumerate(items, start=1))
         minutes = sum(i.minutes or 0 for i in items)

@@ -166,6 +166,16 @@ async def open_items(session: AsyncSession, meeting: Meeting) -> list[AgendaItem
     return list(rows.unique())
 
 
+async def discussed_items(session: AsyncSession, meeting: Meeting) -> list[AgendaItem]:
+    """The items closed as discussed at a meeting, in agenda order."""
+    rows = await session.scalars(
+        select(AgendaItem)
+        .where(AgendaItem.meeting_id == meeting.id, AgendaItem.status == AgendaStatus.DISCUSSED)
+        .order_by(AgendaItem.position, AgendaItem.id)
+    )
+    return list(rows.unique())
+
+
 async def carry(
     session: AsyncSession,
     items: Sequence[AgendaItem],
