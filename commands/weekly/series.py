@@ -158,19 +158,18 @@ async def roll_over(
 
 async def open_items(session: AsyncSession, meeting: Meeting) -> list[AgendaItem]:
     """The open agenda items of a meeting, in agenda order."""
-    rows = await session.scalars(
-        select(AgendaItem)
-        .where(AgendaItem.meeting_id == meeting.id, AgendaItem.status == AgendaStatus.OPEN)
-        .order_by(AgendaItem.position, AgendaItem.id)
-    )
-    return list(rows.unique())
+    return await _items(session, meeting, AgendaStatus.OPEN)
 
 
 async def discussed_items(session: AsyncSession, meeting: Meeting) -> list[AgendaItem]:
     """The items closed as discussed at a meeting, in agenda order."""
+    return await _items(session, meeting, AgendaStatus.DISCUSSED)
+
+
+async def _items(session: AsyncSession, meeting: Meeting, status: AgendaStatus) -> list[AgendaItem]:
     rows = await session.scalars(
         select(AgendaItem)
-        .where(AgendaItem.meeting_id == meeting.id, AgendaItem.status == AgendaStatus.DISCUSSED)
+        .where(AgendaItem.meeting_id == meeting.id, AgendaItem.status == status)
         .order_by(AgendaItem.position, AgendaItem.id)
     )
     return list(rows.unique())
