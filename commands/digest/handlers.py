@@ -27,7 +27,7 @@ async def preview(ctx: Context, args: dict[str, Any]) -> Message:
     """
     made = await compose(ctx.session, ctx.now, ctx.tz)
     messages = made.messages()
-    part = args["part"] or 1
+    part = 1 if args["part"] is None else args["part"]
     if not 1 <= part <= len(messages):
         raise CommandError(
             f"This week's digest has {len(messages)} part"
