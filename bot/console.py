@@ -7,6 +7,7 @@ scheduled ones that arrive while it waits for input.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import textwrap
@@ -55,6 +56,8 @@ class Console:
         self.files = files or Path(tempfile.gettempdir()) / "liaison"
         self._interactive = False
         self._sent = 0
+        # Set when whoever reads the output has gone (`liaison console | head -1`).
+        self.closed = False
         self.transcript: list[Entry] = []
 
     # --- the sending side (bot.delivery.Sender) -------------------------------------------------
@@ -72,6 +75,10 @@ class Console:
     ) -> str | None:
         """Print a notification, prefixed with where it went."""
         self._sent += 1
+        if self.closed:
+            # Nobody reads the output any more: the message is dropped, as a closed terminal
+            # drops it, rather than retried and logged for every notification still due.
+            return f"console:{self._sent}"
         text = render(message) + self._saved_image(message)
         self.transcript.append(Entry("thread" if thread else "notification", text, to.address))
         marks = ("(thread) " if thread else "") + ("(late) " if late else "")
@@ -97,15 +104,27 @@ class Console:
     def _show(self, prefix: str, text: str) -> None:
         body = textwrap.indent(text, " " * len(prefix)).lstrip(" ") if "\n" in text else text
         lead = "\n" if self._interactive else ""
-        self.out.write(f"{lead}{prefix}{body}\n")
-        if self._interactive:
-            self.out.write(PROMPT)
-        self.out.flush()
+        self._write(f"{lead}{prefix}{body}\n" + (PROMPT if self._interactive else ""))
+
+    def _write(self, text: str) -> None:
+        """Print to the output; once its reader has gone, note it and print nothing more."""
+        if self.closed:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except BrokenPipeError:
+            self.closed = True
+            _silence(self.out)
 
     # --- the reading side -----------------------------------------------------------------------
 
     async def run(self, stdin: TextIO | None = None) -> int:
-        """Run commands line by line until end of input; return the exit status."""
+        """Run commands line by line until end of input; return the exit status.
+
+        It is 1 if the output was closed before the end (as for any `liaison` command whose
+        reader goes away), else 0.
+        """
         stdin = stdin or sys.stdin
         self._interactive = stdin.isatty() and self.out.isatty()
         if self._interactive:
@@ -113,7 +132,7 @@ class Console:
         await self.runtime.start()
         try:
             await self.runtime.worker.drain()
-            while (text := await self._read(stdin)) is not None:
+            while not self.closed and (text := await self._read(stdin)) is not None:
                 text = text.strip()
                 if not text or text.startswith("#"):
                     continue
@@ -123,19 +142,20 @@ class Console:
         finally:
             if self._interactive:
                 _save_history()
-        return 0
+        return 1 if self.closed else 0
 
     async def say(self, text: str) -> None:
         """Run one command line: print the reply, then every notification it caused."""
         if not self._interactive:
-            self.out.write(f"> {text}\n")
+            self._write(f"> {text}\n")
+        if self.closed:
+            return
         reply = await self.runtime.dispatcher.run_text(
             text, Caller(PLATFORM, self.handle, self.handle)
         )
         text = render(reply.message) + self._saved_image(reply.message)
         self.transcript.append(Entry("reply", text, ok=reply.ok))
-        self.out.write(text + "\n")
-        self.out.flush()
+        self._write(text + "\n")
         await self.runtime.worker.drain()
 
     async def _read(self, stdin: TextIO) -> str | None:
@@ -143,10 +163,21 @@ class Console:
             try:
                 return await asyncio.to_thread(input, PROMPT)
             except EOFError:
-                self.out.write("\n")
+                self._write("\n")
                 return None
         text = await asyncio.to_thread(stdin.readline)
         return text if text else None
+
+
+def _silence(out: TextIO) -> None:
+    """Point a closed output at /dev/null, so nothing fails again when Python flushes it at exit."""
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError):
+        return  # not a file (a test's StringIO): nothing is flushed at exit
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
 
 
 def _load_history() -> None:

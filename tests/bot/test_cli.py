@@ -165,6 +165,32 @@ def test_the_installed_console_on_an_unmigrated_database_says_to_run_db_upgrade(
     )
 
 
+def test_the_installed_console_ends_quietly_when_its_reader_goes_away(
+    sqlite_config: Path, tmp_path: Path
+) -> None:
+    # `liaison console | head -1`, with the reader gone before the first line: the pending
+    # notifications of a map import are being delivered when the pipe closes.
+    rows = "".join(f"Area {n},set,bob,,owned,,,\n" for n in range(40))
+    (tmp_path / "map.csv").write_text("area,org,dri,backup,state,from,to,quarter\n" + rows)
+    assert succeeded(invoke(sqlite_config, "map", "import", str(tmp_path / "map.csv")))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIAISON_")}
+    with subprocess.Popen(
+        [str(LIAISON), "-c", str(sqlite_config), "console"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        proc.stdout.close()
+        _, err = proc.communicate("/whoami\n" * 50, timeout=60)
+
+    assert err == ""
+    assert proc.returncode == 1
+
+
 # --- the console, in-process ---------------------------------------------------------------------
 
 

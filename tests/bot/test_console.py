@@ -27,3 +27,27 @@ async def test_the_console_saves_a_picture_and_shows_its_path(chat: Chat, tmp_pa
     saved = tmp_path / "files" / "chart.png"
     assert saved.read_bytes() == PNG
     assert f"SLA chart: {saved}" in out.getvalue()
+
+
+class ClosingPipe(io.StringIO):
+    """An output whose reader goes away after `lines` writes, as `head` does."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def write(self, text: str) -> int:
+        if self.lines <= 0:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.lines -= 1
+        return super().write(text)
+
+
+async def test_the_console_stops_reading_once_its_output_is_closed(chat: Chat) -> None:
+    out = ClosingPipe(lines=2)
+    console = Console(chat.runtime, "alice", out=out)
+    commands = io.StringIO('/whoami\n/dri set "Smart contract review" @bob\n/whoami\n')
+    assert await console.run(commands) == 1
+    assert out.getvalue().startswith("> /whoami\nYou are @alice")
+    # The line whose echo met the closed pipe was not run, nor anything after it.
+    assert [e.kind for e in console.transcript] == ["reply"]
