@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from sqlalchemy import func, select
@@ -92,18 +92,37 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run async work, turning expected failures into one clear line and exit status 2."""
     try:
         return asyncio.run(work())
-    except (Failure, db.NotMigrated, MapFileError, PlatformError) as exc:
-        for text in str(exc).splitlines():
-            typer.echo(f"liaison: {text}", err=True)
-        raise typer.Exit(2) from None
-    except (DBAPIError, OSError) as exc:
-        # The database cannot be reached or opened: say so in one line, not a traceback.
+    except (Failure, db.NotMigrated, db.BadRevision, MapFileError, PlatformError) as exc:
+        _fail(*str(exc).splitlines())
+    except (DBAPIError, db.Unavailable) as exc:
+        # The database cannot be reached or opened (or failed under us): one line, and where
+        # its address is set.
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        typer.echo(f"liaison: cannot use the database: {reason}", err=True)
-        typer.echo("liaison: check [database] url (or LIAISON_DATABASE_URL)", err=True)
-        raise typer.Exit(2) from None
+        _fail(
+            f"cannot use the database: {reason}",
+            "check [database] url (or LIAISON_DATABASE_URL)",
+        )
+    except BrokenPipeError:
+        raise  # whoever read the output has gone: typer ends quietly with status 1
+    except OSError as exc:
+        # A file, a directory or the network: name it, not the database.
+        _fail(_os_reason(exc))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+
+
+def _fail(*lines: str) -> NoReturn:
+    """Print each line as `liaison: ...` on stderr and exit with status 2."""
+    for text in lines:
+        typer.echo(f"liaison: {text}", err=True)
+    raise typer.Exit(2)
+
+
+def _os_reason(exc: OSError) -> str:
+    """An OS error in words: "Permission denied: /some/file", without the errno."""
+    if exc.strerror and exc.filename is not None:
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc.strerror or exc).splitlines()[0]
 
 
 def _load(ctx: typer.Context) -> Settings:
@@ -301,13 +320,16 @@ def map_export(
             _runtime(settings, _platforms(settings)) as runtime,
             _context(runtime, None) as context,
         ):
-            return render_map(await export_rows(context), fmt)
+            text = render_map(await export_rows(context), fmt)
+        if output is not None:
+            # Written inside _run, so a directory that is missing is said in one line.
+            output.write_text(text, encoding="utf-8")
+        return text
 
     text = _run(work)
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}", err=True)
 
 

@@ -328,6 +328,23 @@ def test_a_database_that_cannot_be_opened_is_explained_not_a_traceback(
     assert hint == "liaison: check [database] url (or LIAISON_DATABASE_URL)"
 
 
+def test_db_upgrade_to_a_revision_that_does_not_exist_is_one_line(sqlite_config: Path) -> None:
+    assert refused(invoke(sqlite_config, "db", "upgrade", "bogus")) == [
+        "liaison: cannot upgrade to 'bogus': Can't locate revision identified by 'bogus' "
+        f"(the revisions are {', '.join(db.revisions())}; head is the newest)"
+    ]
+    assert db.revisions()[0] == "0001" and db.revisions()[-1] == db.head()
+
+
+def test_a_file_that_cannot_be_written_is_named_not_the_database(
+    sqlite_config: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "no" / "such" / "map.csv"
+    assert refused(invoke(sqlite_config, "map", "export", "-o", str(target))) == [
+        f"liaison: No such file or directory: {target}"
+    ]
+
+
 # --- liaison demo seed ---------------------------------------------------------------------------
 
 DIGEST_SECTIONS = (
