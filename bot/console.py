@@ -52,8 +52,9 @@ class Console:
         self.runtime = runtime
         self.handle = handle
         self.out = out or sys.stdout
-        # Pictures (the digest's chart) are saved here and shown as a path.
-        self.files = files or Path(tempfile.gettempdir()) / "liaison"
+        # Pictures (the digest's chart) are saved here and shown as a path; by default in a
+        # directory made for this process on the first picture (see _saved_image).
+        self.files = files
         self._interactive = False
         self._sent = 0
         # Set when whoever reads the output has gone (`liaison console | head -1`).
@@ -93,13 +94,22 @@ class Console:
         return ref
 
     def _saved_image(self, message: Message) -> str:
-        """Save a message's picture as a file; the line that points at it."""
+        """Save a message's picture as a file; the line that points at it, or says why not."""
         if message.image is None:
             return ""
-        self.files.mkdir(parents=True, exist_ok=True)
-        path = self.files / Path(message.image.filename).name
-        path.write_bytes(message.image.data)
-        return f"\n{clean(message.image.alt) or 'Picture'}: {path}"
+        alt = clean(message.image.alt) or "Picture"
+        try:
+            if self.files is None:
+                # Our own directory (mode 0700), not a shared /tmp/liaison: that one may belong
+                # to another user, who could also read or replace what is written there.
+                self.files = Path(tempfile.mkdtemp(prefix="liaison-"))
+            self.files.mkdir(parents=True, exist_ok=True)
+            path = self.files / Path(message.image.filename).name
+            path.write_bytes(message.image.data)
+        except OSError as exc:
+            # The text is what matters; a picture that cannot be saved is said, not fatal.
+            return f"\n{alt}: not saved ({exc.strerror or exc}: {exc.filename or self.files})"
+        return f"\n{alt}: {path}"
 
     def _show(self, prefix: str, text: str) -> None:
         body = textwrap.indent(text, " " * len(prefix)).lstrip(" ") if "\n" in text else text
