@@ -292,6 +292,22 @@ def test_the_config_file_can_come_from_liaison_config(
     assert problem.startswith(f"liaison: config error: {config}: database.url: ")
 
 
+@pytest.mark.parametrize(
+    "variable",
+    ["LIAISON_CHANNELS", "LIAISON_DATABASE", "LIAISON_DIGEST", "LIAISON_DIGEST_CHANNELS"],
+)
+def test_a_variable_that_is_not_json_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    config = demo_config(tmp_path / "liaison.toml")
+    monkeypatch.setenv(variable, '[{"name": "ops"')
+    assert refused(invoke(config, "db", "current")) == [
+        f"liaison: config error: {variable}: not valid JSON (Expecting ',' delimiter: line 1 "
+        "column 16 (char 15)); a section or list set in the environment is written as JSON "
+        "(docs/configuration.md)"
+    ]
+
+
 # --- a database that cannot be used --------------------------------------------------------------
 
 
