@@ -60,6 +60,22 @@ class Options:
     """Options given before the sub-command."""
 
     config: str | None
+    # Whether `config` came from LIAISON_CONFIG, which a --config after the command overrides.
+    from_environment: bool = False
+
+
+# `liaison console --config x.toml` is what people type: every command that reads the
+# configuration takes the option after its name too, as well as before it.
+ConfigOption = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (also accepted before the command; default: LIAISON_CONFIG, "
+        "liaison.toml, else the shipped examples/demo.toml).",
+        show_default=False,
+    ),
+]
 
 
 class Failure(Exception):
@@ -85,7 +101,8 @@ def _options(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    ctx.obj = Options(config)
+    source = ctx.get_parameter_source("config")
+    ctx.obj = Options(config, source is not None and source.name == "ENVIRONMENT")
 
 
 def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -125,14 +142,18 @@ def _os_reason(exc: OSError) -> str:
     return str(exc.strerror or exc).splitlines()[0]
 
 
-def _load(ctx: typer.Context) -> Settings:
+def _load(ctx: typer.Context, config: str | None) -> Settings:
+    """The settings from --config given before or after the sub-command (or the default)."""
+    options: Options = ctx.find_object(Options) or Options(None)
+    if options.from_environment and config:
+        options = Options(None)  # an option typed on the command line beats the variable
+    if config and options.config and Path(config) != Path(options.config):
+        # Two different files: neither is silently dropped.
+        _fail(f"--config is given twice ({options.config} and {config}): give it once")
     try:
-        options: Options = ctx.obj
-        return load_settings(options.config)
+        return load_settings(config or options.config)
     except ConfigError as exc:
-        for text in str(exc).splitlines():
-            typer.echo(f"liaison: config error: {text}", err=True)
-        raise typer.Exit(2) from None
+        _fail(*(f"config error: {text}" for text in str(exc).splitlines()))
 
 
 @asynccontextmanager
@@ -179,9 +200,9 @@ async def _console(settings: Settings, handle: str | None) -> int:
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
+def run(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Start the bot on every configured platform (the local console when none is)."""
-    settings = _load(ctx)
+    settings = _load(ctx, config)
     chat = settings.chat_platforms
     if not chat:
         typer.echo(
@@ -202,21 +223,24 @@ def run(ctx: typer.Context) -> None:
 @app.command()
 def console(
     ctx: typer.Context,
+    config: ConfigOption = None,
     as_: Annotated[
         str | None, typer.Option("--as", help="Act as this person (default: the first admin/lead).")
     ] = None,
 ) -> None:
     """Chat with Liaison in the terminal: type commands, see replies and notifications."""
-    settings = _load(ctx)
+    settings = _load(ctx, config)
     raise typer.Exit(_run(lambda: _console(settings, as_)))
 
 
 @db_app.command("upgrade")
 def db_upgrade(
-    ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision.")] = "head"
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    config: ConfigOption = None,
 ) -> None:
     """Migrate the database to the newest schema (or to REVISION)."""
-    settings = _load(ctx)
+    settings = _load(ctx, config)
 
     async def work() -> str | None:
         await db.upgrade(settings.database.url, revision)
@@ -230,9 +254,9 @@ def db_upgrade(
 
 
 @db_app.command("current")
-def db_current(ctx: typer.Context) -> None:
-    """Show the database's schema revision and the newest one."""
-    settings = _load(ctx)
+def db_current(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Show the database's schema revision and the newest one; exit 1 if an upgrade is needed."""
+    settings = _load(ctx, config)
 
     async def work() -> str | None:
         engine = create_engine(settings.database.url)
@@ -245,6 +269,9 @@ def db_current(ctx: typer.Context) -> None:
     want = db.head()
     state = "up to date" if at == want else "needs `liaison db upgrade`"
     typer.echo(f"database at revision {at or 'none (empty)'}; newest is {want}: {state}")
+    if at != want:
+        # Scripts ask "is an upgrade needed?" by the status: 1 = yes (2 stays "could not tell").
+        raise typer.Exit(1)
 
 
 async def _as_person(runtime: Runtime, handle: str | None) -> Person:
@@ -278,12 +305,13 @@ def _platforms(settings: Settings) -> list[str]:
 def map_import(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="A .csv, .yaml or .yml map file.", exists=True)],
+    config: ConfigOption = None,
     as_: Annotated[
         str | None, typer.Option("--as", help="Record the changes as this person.")
     ] = None,
 ) -> None:
     """Load the ownership map from a file: every row is checked before anything is written."""
-    settings = _load(ctx)
+    settings = _load(ctx, config)
 
     async def work() -> str:
         rows = parse(read(file), format_for(str(file)))
@@ -303,6 +331,7 @@ def map_import(
 @map_app.command("export")
 def map_export(
     ctx: typer.Context,
+    config: ConfigOption = None,
     fmt: Annotated[
         Literal["csv", "yaml"], typer.Option("--format", "-f", help="csv or yaml.")
     ] = "csv",
@@ -313,7 +342,7 @@ def map_export(
     """Write the whole ownership map as CSV or YAML."""
     from commands.ownership.mapfile import render as render_map
 
-    settings = _load(ctx)
+    settings = _load(ctx, config)
 
     async def work() -> str:
         async with (
@@ -334,9 +363,9 @@ def map_export(
 
 
 @outbox_app.command("failed")
-def outbox_failed(ctx: typer.Context) -> None:
+def outbox_failed(ctx: typer.Context, config: ConfigOption = None) -> None:
     """List notifications that could not be delivered, with the reason."""
-    settings = _load(ctx)
+    settings = _load(ctx, config)
 
     async def work() -> list[str]:
         async with (
@@ -361,26 +390,38 @@ def outbox_failed(ctx: typer.Context) -> None:
 @slack_app.command("manifest")
 def slack_manifest(
     ctx: typer.Context,
+    config: ConfigOption = None,
     url: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--url",
-            help="The bot's public https base URL (http mode); Slack posts to URL/slack/events.",
+            help='The bot\'s public https base URL, for [slack] mode = "http"; Slack posts to '
+            "URL/slack/events. Socket Mode needs none.",
+            show_default=False,
         ),
-    ] = "https://liaison.example.com",
+    ] = None,
 ) -> None:
     """Print the Slack app manifest (YAML): paste it into "Create an app > From a manifest"."""
-    from bot.slack.manifest import manifest_yaml
+    from bot.slack.manifest import PLACEHOLDER_URL, manifest_yaml
     from commands import build_registry
 
-    settings = _load(ctx)
-    if not url.startswith("https://"):
+    settings = _load(ctx, config)
+    if url is not None and not url.startswith("https://"):
+        _fail(f"--url must start with https:// (Slack only posts to https), got {url}")
+    # Said on stderr, so the manifest on stdout can still be piped or pasted as it is.
+    if settings.slack.mode == "socket" and url is not None:
         typer.echo(
-            f"liaison: --url must start with https:// (Slack only posts to https), got {url}",
+            'liaison: note: --url is ignored: [slack] mode is "socket", where Slack sends '
+            'everything over the socket; set mode = "http" to have Slack post to the URL',
             err=True,
         )
-        raise typer.Exit(2)
-    typer.echo(manifest_yaml(settings, build_registry(), url), nl=False)
+    elif settings.slack.mode == "http" and url is None:
+        typer.echo(
+            f"liaison: note: no --url: the manifest points Slack at {PLACEHOLDER_URL}; "
+            "pass --url with the bot's public https address",
+            err=True,
+        )
+    typer.echo(manifest_yaml(settings, build_registry(), url or PLACEHOLDER_URL), nl=False)
 
 
 # --- Discord -------------------------------------------------------------------------------------
@@ -415,6 +456,7 @@ def discord_commands(
 @discord_app.command("sync")
 def discord_sync(
     ctx: typer.Context,
+    config: ConfigOption = None,
     guild: Annotated[
         int | None,
         typer.Option(
@@ -429,7 +471,7 @@ def discord_sync(
     from bot.discord.publish import PublishError, publish
     from commands import build_registry
 
-    settings = _load(ctx)
+    settings = _load(ctx, config)
     token = settings.discord.token
     if token is None:
         typer.echo(
@@ -455,6 +497,7 @@ def discord_sync(
 @demo_app.command("seed")
 def demo_seed(
     ctx: typer.Context,
+    config: ConfigOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Seed even if the database already has data.")
     ] = False,
@@ -462,7 +505,7 @@ def demo_seed(
     """Fill the database with a month of realistic history between the demo orgs, ending now."""
     from bot.demo import SeedError, seed
 
-    settings = _load(ctx)
+    settings = _load(ctx, config)
 
     async def work() -> str:
         try:

@@ -226,12 +226,39 @@ def test_outbox_failed_on_a_fresh_database_says_there_are_none(config: Path) -> 
     assert succeeded(invoke(config, "outbox", "failed")) == "no failed notifications\n"
 
 
-def test_db_current_on_an_empty_database_says_it_needs_an_upgrade(tmp_path: Path) -> None:
+def test_db_current_on_an_empty_database_says_it_needs_an_upgrade_and_exits_1(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "empty.db").touch()
     config = demo_config(tmp_path / "c.toml", f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
-    assert succeeded(invoke(config, "db", "current")) == (
+    result = invoke(config, "db", "current")
+    # Scripts ask by the status: 0 up to date, 1 an upgrade is needed, 2 could not tell.
+    assert result.exit_code == 1 and result.stderr == ""
+    assert result.stdout == (
         f"database at revision none (empty); newest is {db.head()}: needs `liaison db upgrade`\n"
     )
+
+
+def test_config_is_accepted_after_the_command_too(
+    sqlite_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = succeeded(
+        CliRunner().invoke(app, ["console", "--config", str(sqlite_config)], "/whoami\n")
+    )
+    assert "You are @alice" in out
+    # Typed on the command line, it beats LIAISON_CONFIG, wherever it is.
+    monkeypatch.setenv("LIAISON_CONFIG", str(tmp_path / "nowhere.toml"))
+    assert succeeded(CliRunner().invoke(app, ["db", "current", "-c", str(sqlite_config)]))
+
+
+def test_two_different_config_files_are_refused_not_one_dropped(
+    sqlite_config: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.toml"
+    result = CliRunner().invoke(app, ["-c", str(other), "console", "-c", str(sqlite_config)])
+    assert refused(result) == [
+        f"liaison: --config is given twice ({other} and {sqlite_config}): give it once"
+    ]
 
 
 # --- configuration errors ---------------------------------------------------------------------
