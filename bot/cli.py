@@ -8,12 +8,14 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import db
 from bot.config import ConfigError, Settings, load_settings
@@ -34,7 +36,7 @@ from commands.ownership.mapfile import (
 )
 from storage import outbox
 from storage.engine import create_engine
-from storage.models import Identity, Person
+from storage.models import Identity, Person, Role
 
 app = typer.Typer(
     add_completion=False,
@@ -165,30 +167,61 @@ async def _runtime(settings: Settings, platforms: list[str]) -> AsyncIterator[Ru
         await runtime.close()
 
 
-async def _console_handle(runtime: Runtime, handle: str | None) -> str:
+# Who the console and the CLI act as when the configuration names nobody to act as.
+OPERATOR = "operator"
+
+
+async def _person(runtime: Runtime, handle: str | None) -> Person:
+    """Who a CLI command acts as: --as HANDLE (any configured person, any case, @ or not), else
+    the first admin, lead or person configured, else the local operator."""
     settings = runtime.settings
     if handle is None:
-        leader = settings.first_leader()
-        if leader is None:
-            raise Failure("no lead or admin in the configuration: pass --as HANDLE")
-        return leader.handle
+        chosen = settings.first_leader() or next(iter(settings.people), None)
+        handle = chosen.handle if chosen else OPERATOR
     handle = handle.lstrip("@").lower()
-    async with runtime.sessions() as session:
-        found = await session.scalar(
-            select(Identity.user_id).where(
-                Identity.platform == CONSOLE, func.lower(Identity.user_id) == handle
-            )
+    async with runtime.sessions.begin() as session:
+        person = await session.scalar(
+            select(Person)
+            .join(Identity)
+            .where(Identity.platform == CONSOLE, func.lower(Identity.user_id) == handle)
         )
-        if found is None:
-            known = ", ".join(p.handle for p in settings.people)
-            raise Failure(f"no person called @{handle} in the configuration (known: {known})")
-    return found
+        if person is not None:
+            return person
+        if handle == OPERATOR and not settings.people:
+            return await _operator(session, runtime.clock.now())
+    if not settings.people:
+        raise Failure(
+            f"no person called @{handle}: the configuration has no [[people]]; leave out --as "
+            f"to act as the local @{OPERATOR}, or add people (docs/configuration.md)"
+        )
+    known = ", ".join(p.handle for p in settings.people)
+    raise Failure(f"no person called @{handle} in the configuration (known: {known})")
+
+
+async def _operator(session: AsyncSession, now: datetime) -> Person:
+    """The local operator: an admin who exists only in the console, for a configuration with
+    no people (whoever runs the console can edit the configuration and the database anyway)."""
+    taken = await session.scalar(select(Person).where(Person.handle == OPERATOR))
+    if taken is not None:
+        raise Failure(
+            f"@{OPERATOR} is a person from chat, not the local operator: pass --as HANDLE"
+        )
+    person = Person(
+        handle=OPERATOR,
+        name="Local operator",
+        role=Role.ADMIN,
+        created_at=now,
+        identities=[Identity(platform=CONSOLE, user_id=OPERATOR)],
+    )
+    session.add(person)
+    await session.flush()
+    return person
 
 
 async def _console(settings: Settings, handle: str | None) -> int:
     # The console sees its notifications; the chat platforms get theirs when the bot sends them.
     async with _runtime(settings, [*settings.chat_platforms, CONSOLE]) as runtime:
-        me = await _console_handle(runtime, handle)
+        me = (await _person(runtime, handle)).handle
         console = Console(runtime, me)
         runtime.worker.senders.append(console)
         if sys.stdin.isatty():
@@ -225,7 +258,12 @@ def console(
     ctx: typer.Context,
     config: ConfigOption = None,
     as_: Annotated[
-        str | None, typer.Option("--as", help="Act as this person (default: the first admin/lead).")
+        str | None,
+        typer.Option(
+            "--as",
+            help="Act as this configured person (default: the first admin, else lead, else "
+            "person; with no people configured, the local @operator).",
+        ),
     ] = None,
 ) -> None:
     """Chat with Liaison in the terminal: type commands, see replies and notifications."""
@@ -274,23 +312,10 @@ def db_current(ctx: typer.Context, config: ConfigOption = None) -> None:
         raise typer.Exit(1)
 
 
-async def _as_person(runtime: Runtime, handle: str | None) -> Person:
-    async with runtime.sessions() as session:
-        if handle is None:
-            leader = runtime.settings.first_leader()
-            if leader is None:
-                raise Failure("no lead or admin in the configuration: pass --as HANDLE")
-            handle = leader.handle
-        person = await session.scalar(select(Person).where(Person.handle == handle.lstrip("@")))
-        if person is None:
-            raise Failure(f"no person called @{handle.lstrip('@')}")
-        return person
-
-
 @asynccontextmanager
 async def _context(runtime: Runtime, handle: str | None) -> AsyncIterator[Context]:
     """A command context outside chat (for the CLI), in one transaction."""
-    actor = await _as_person(runtime, handle)
+    actor = await _person(runtime, handle)
     async with runtime.postbox.transaction(runtime.clock.now()) as notifier:
         actor = await notifier.session.merge(actor)
         yield Context(notifier.session, actor, "cli", notifier)
@@ -307,7 +332,8 @@ def map_import(
     file: Annotated[Path, typer.Argument(help="A .csv, .yaml or .yml map file.", exists=True)],
     config: ConfigOption = None,
     as_: Annotated[
-        str | None, typer.Option("--as", help="Record the changes as this person.")
+        str | None,
+        typer.Option("--as", help="Record the changes as this person (default: as the console)."),
     ] = None,
 ) -> None:
     """Load the ownership map from a file: every row is checked before anything is written."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -212,6 +213,37 @@ def test_console_as_an_unknown_handle_exits_2_naming_the_known_handles(
         "liaison: no person called @zed in the configuration (known: alice, bob, carol, dave)"
     ]
     assert "You are" not in result.stdout
+
+
+def _people(config: Path, keep: str) -> Path:
+    """The config with only the [[people]] entries whose text contains `keep` ("" for none)."""
+    text = config.read_text(encoding="utf-8")
+    blocks = re.findall(r"\[\[people\]\]\n(?:[^\n]+\n)*\n", text)
+    assert len(blocks) >= 4
+    for block in blocks:
+        if not keep or keep not in block:
+            text = text.replace(block, "")
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def test_with_no_lead_or_admin_the_console_and_the_map_act_as_the_first_person(
+    sqlite_config: Path,
+) -> None:
+    _people(sqlite_config, keep='role = "member"')
+    assert "You are @bob\n" in succeeded(invoke(sqlite_config, "console", input="/whoami\n"))
+    assert succeeded(invoke(sqlite_config, "map", "export")).startswith("area,org,dri")
+
+
+def test_with_no_people_the_console_acts_as_the_local_operator(sqlite_config: Path) -> None:
+    _people(sqlite_config, keep="")
+    out = succeeded(invoke(sqlite_config, "console", input="/whoami\n/whoami\n"))
+    assert out.count("You are @operator\n") == 2 and "Role: admin" in out
+    assert succeeded(invoke(sqlite_config, "map", "export")).startswith("area,org,dri")
+    assert refused(invoke(sqlite_config, "console", "--as", "zed", input="")) == [
+        "liaison: no person called @zed: the configuration has no [[people]]; leave out --as "
+        "to act as the local @operator, or add people (docs/configuration.md)"
+    ]
 
 
 def test_run_with_no_chat_tokens_starts_the_local_console_and_ends_with_its_input(
