@@ -173,7 +173,7 @@ OPERATOR = "operator"
 
 async def _person(runtime: Runtime, handle: str | None) -> Person:
     """Who a CLI command acts as: --as HANDLE (any configured person, any case, @ or not), else
-    the first admin, lead or person configured, else the local operator."""
+    the first lead, admin or person configured, else the local operator."""
     settings = runtime.settings
     if handle is None:
         chosen = settings.first_leader() or next(iter(settings.people), None)
@@ -261,7 +261,7 @@ def console(
         str | None,
         typer.Option(
             "--as",
-            help="Act as this configured person (default: the first admin, else lead, else "
+            help="Act as this configured person (default: the first lead, else admin, else "
             "person; with no people configured, the local @operator).",
         ),
     ] = None,

@@ -383,8 +383,10 @@ class Settings(BaseSettings):
         return list(dict.fromkeys(self.digest.channels)) or [self.announce_channel]
 
     def first_leader(self) -> PersonSettings | None:
-        """The first admin in the configuration, else the first lead."""
-        for role in (Role.ADMIN, Role.LEAD):
+        """The first lead in the configuration, else the first admin."""
+        # A lead first: the console's default is someone who runs an org's day-to-day work
+        # (the demo's alice), while an admin is there for roles and the meeting schedule.
+        for role in (Role.LEAD, Role.ADMIN):
             for person in self.people:
                 if person.role is role:
                     return person

@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
 from bot import db
 from bot.cli import app
 from storage.engine import create_engine
-from storage.models import ActionItem, ActionStatus
+from storage.models import ActionItem, ActionStatus, AgendaItem, Area, Meeting, Review
 from tests.conftest import DEMO
 from tests.harness import problems, refused, succeeded
 
@@ -200,6 +200,22 @@ def test_console_without_as_acts_as_the_first_lead(config: Path) -> None:
     assert "> /whoami\nYou are @alice\n" in out
 
 
+def test_the_demo_has_an_admin_who_can_set_roles_and_move_the_meeting(
+    sqlite_config: Path,
+) -> None:
+    out = succeeded(
+        invoke(
+            sqlite_config,
+            "console",
+            "--as",
+            "erin",
+            input="/people role @bob lead\n/meeting schedule friday 15:00 Europe/London\n",
+        )
+    )
+    assert "Done: @bob is now a `lead`." in out
+    assert "Done: the weekly sync is now Fridays 15:00 Europe/London" in out
+
+
 def test_console_as_a_handle_with_an_at_sign_acts_as_that_person(sqlite_config: Path) -> None:
     out = succeeded(invoke(sqlite_config, "console", "--as", "@dave", input="/whoami\n"))
     assert "You are @dave\n" in out and "Org: Index Coop" in out
@@ -210,7 +226,7 @@ def test_console_as_an_unknown_handle_exits_2_naming_the_known_handles(
 ) -> None:
     result = invoke(sqlite_config, "console", "--as", "zed", input="/whoami\n")
     assert refused(result) == [
-        "liaison: no person called @zed in the configuration (known: alice, bob, carol, dave)"
+        "liaison: no person called @zed in the configuration (known: alice, bob, carol, dave, erin)"
     ]
     assert "You are" not in result.stdout
 
@@ -473,7 +489,50 @@ def test_demo_seed_then_digest_preview_shows_every_section_and_the_chart(
     assert all(at.weekday() < 5 for at in chases)
 
     again = problems(invoke(config, "demo", "seed"))
-    assert again == [
+    assert again[0] == (
         "this database already has reviews or areas: seeding would mix the demo into them. "
         "Use an empty database, or add --force to seed anyway."
+    )
+    assert again[1].startswith("the demo cannot write its weekly syncs: ")
+    assert again[2:] == ["nothing was written"]
+
+
+async def _written(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {
+                model.__tablename__: await conn.scalar(select(func.count()).select_from(model)) or 0
+                for model in (Area, Review, Meeting, AgendaItem)
+            }
+    finally:
+        await engine.dispose()
+
+
+def test_demo_seed_without_the_demo_policies_writes_nothing(sqlite_config: Path) -> None:
+    text = sqlite_config.read_text(encoding="utf-8")
+    sqlite_config.write_text(text.replace('name = "hotfix"', 'name = "urgent"'), encoding="utf-8")
+    assert problems(invoke(sqlite_config, "demo", "seed")) == [
+        "the demo's SLA policies are missing: hotfix (copy [[policies]] from examples/demo.toml)",
+        "nothing was written",
     ]
+    url = _url(sqlite_config)
+    assert asyncio.run(_written(url)) == {"area": 0, "review": 0, "meeting": 0, "agenda_item": 0}
+
+
+def test_demo_seed_force_over_a_meeting_it_would_write_writes_nothing(
+    sqlite_config: Path,
+) -> None:
+    # /agenda add makes the next weekly sync, one of the five the demo writes.
+    said = succeeded(invoke(sqlite_config, "console", "--as", "carol", input="/agenda add Hello\n"))
+    assert "Added" in said
+    (problem, last) = problems(invoke(sqlite_config, "demo", "seed", "--force"))
+    assert problem.startswith("the demo cannot write its weekly syncs: this database already has ")
+    assert last == "nothing was written"
+    url = _url(sqlite_config)
+    assert asyncio.run(_written(url)) == {"area": 0, "review": 0, "meeting": 1, "agenda_item": 1}
+
+
+def _url(config: Path) -> str:
+    """The database of `sqlite_config`, beside it."""
+    return f"sqlite+aiosqlite:///{config.parent / 'liaison.db'}"
