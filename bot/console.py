@@ -7,10 +7,13 @@ scheduled ones that arrive while it waits for input.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
 import textwrap
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -146,9 +149,14 @@ class Console:
                 text = text.strip()
                 if not text or text.startswith("#"):
                     continue
-                if text.lstrip("/") in ("quit", "exit"):
+                if text.lstrip("/").lower() in ("quit", "exit"):
                     break
                 await self.say(text)
+        except asyncio.CancelledError:
+            # Ctrl-C (asyncio.run cancels this task): end the prompt's line before the shell's.
+            if self._interactive:
+                self._write("\n")
+            raise
         finally:
             if self._interactive:
                 _save_history()
@@ -171,12 +179,44 @@ class Console:
     async def _read(self, stdin: TextIO) -> str | None:
         if self._interactive:
             try:
-                return await asyncio.to_thread(input, PROMPT)
+                return await _in_daemon_thread(lambda: input(PROMPT))
             except EOFError:
                 self._write("\n")
                 return None
-        text = await asyncio.to_thread(stdin.readline)
+        text = await _in_daemon_thread(stdin.readline)
         return text if text else None
+
+
+async def _in_daemon_thread(read: Callable[[], str]) -> str:
+    """Wait for a blocking read in a daemon thread.
+
+    Not asyncio.to_thread: asyncio.run joins that pool's threads when it ends, so Ctrl-C at the
+    prompt was swallowed until Enter. A daemon thread still blocked on the terminal is left
+    behind, and the process ends at once.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str] = loop.create_future()
+
+    def settle(text: str | None, error: BaseException | None) -> None:
+        if future.done():
+            return  # cancelled (Ctrl-C) while the line was being typed
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(text or "")
+
+    def work() -> None:
+        text, error = None, None
+        try:
+            text = read()
+        except BaseException as exc:  # EOFError above all; handed to the waiting task
+            error = exc
+        # RuntimeError: the loop has closed, and nobody waits for this line any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, text, error)
+
+    threading.Thread(target=work, name="console-input", daemon=True).start()
+    return await future
 
 
 def _silence(out: TextIO) -> None:

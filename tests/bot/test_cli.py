@@ -12,10 +12,12 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from select import select as wait_readable
 
 import pytest
 from sqlalchemy import func, select
@@ -190,6 +192,33 @@ def test_the_installed_console_ends_quietly_when_its_reader_goes_away(
 
     assert err == ""
     assert proc.returncode == 1
+
+
+def test_ctrl_c_at_the_prompt_ends_the_installed_console_at_once(sqlite_config: Path) -> None:
+    # A terminal, so the console prompts; Ctrl-C there used to wait for Enter.
+    main, terminal = os.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIAISON_")}
+    env["HOME"] = str(sqlite_config.parent)  # the line history is written there
+    proc = subprocess.Popen(
+        [str(LIAISON), "-c", str(sqlite_config), "console"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+    )
+    try:
+        os.close(terminal)
+        shown = b""
+        while b"liaison> " not in shown:
+            ready, _, _ = wait_readable([main], [], [], 30)
+            assert ready, shown
+            shown += os.read(main, 4096)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(main)
 
 
 # --- the console, in-process ---------------------------------------------------------------------

@@ -93,3 +93,10 @@ async def test_a_picture_that_cannot_be_saved_is_said_and_the_message_still_show
     await console.send(Destination("shared", None, "#shared"), message, late=False)
     assert "Weekly digest" in out.getvalue()
     assert f"SLA chart: not saved (Not a directory: {blocker / 'files'})" in out.getvalue()
+
+
+@pytest.mark.parametrize("word", ["QUIT", "Exit", "/quit"])
+async def test_quit_or_exit_in_any_case_ends_the_console(chat: Chat, word: str) -> None:
+    console = Console(chat.runtime, "alice", out=io.StringIO())
+    assert await console.run(io.StringIO(f"/whoami\n{word}\n/whoami\n")) == 0
+    assert [e.kind for e in console.transcript] == ["reply"]
