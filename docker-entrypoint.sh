@@ -5,6 +5,7 @@
 #   docker run IMAGE console         -> liaison db upgrade, then liaison console
 #   docker run IMAGE db upgrade      -> liaison db upgrade (once)
 #   docker run IMAGE -c FILE run     -> both steps use FILE
+#   docker run IMAGE run -c FILE     -> both steps use FILE too
 #
 # Set MIGRATE_ON_START=0 to skip the migration step, e.g. when several replicas start at once
 # and `db upgrade` runs as a separate release step (docs/operations.md).
@@ -28,11 +29,21 @@ while (($#)); do
     esac
 done
 
+# `--config FILE` may also follow the command (`console -c FILE`): the migration reads it too.
+migrate=("${globals[@]}")
+rest=("$@")
+for ((i = 0; i < ${#rest[@]}; i++)); do
+    case "${rest[i]}" in
+        -c | --config) migrate+=("${rest[i]}" "${rest[i + 1]:-}") ;;
+        --config=*) migrate+=("${rest[i]}") ;;
+    esac
+done
+
 case "${1:-}" in
     db | --help | "") ;; # a migration command itself, or just help: nothing to do first
     *)
         if [[ "${MIGRATE_ON_START:-1}" != "0" ]]; then
-            liaison "${globals[@]}" db upgrade
+            liaison "${migrate[@]}" db upgrade
         fi
         ;;
 esac

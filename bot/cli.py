@@ -8,12 +8,14 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import db
 from bot.config import ConfigError, Settings, load_settings
@@ -34,7 +36,7 @@ from commands.ownership.mapfile import (
 )
 from storage import outbox
 from storage.engine import create_engine
-from storage.models import Identity, Person
+from storage.models import Identity, Person, Role
 
 app = typer.Typer(
     add_completion=False,
@@ -60,6 +62,22 @@ class Options:
     """Options given before the sub-command."""
 
     config: str | None
+    # Whether `config` came from LIAISON_CONFIG, which a --config after the command overrides.
+    from_environment: bool = False
+
+
+# `liaison console --config x.toml` is what people type: every command that reads the
+# configuration takes the option after its name too, as well as before it.
+ConfigOption = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (also accepted before the command; default: LIAISON_CONFIG, "
+        "liaison.toml, else the shipped examples/demo.toml).",
+        show_default=False,
+    ),
+]
 
 
 class Failure(Exception):
@@ -85,35 +103,59 @@ def _options(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    ctx.obj = Options(config)
+    source = ctx.get_parameter_source("config")
+    ctx.obj = Options(config, source is not None and source.name == "ENVIRONMENT")
 
 
 def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run async work, turning expected failures into one clear line and exit status 2."""
     try:
         return asyncio.run(work())
-    except (Failure, db.NotMigrated, MapFileError, PlatformError) as exc:
-        for text in str(exc).splitlines():
-            typer.echo(f"liaison: {text}", err=True)
-        raise typer.Exit(2) from None
-    except (DBAPIError, OSError) as exc:
-        # The database cannot be reached or opened: say so in one line, not a traceback.
+    except (Failure, db.NotMigrated, db.BadRevision, MapFileError, PlatformError) as exc:
+        _fail(*str(exc).splitlines())
+    except (DBAPIError, db.Unavailable) as exc:
+        # The database cannot be reached or opened (or failed under us): one line, and where
+        # its address is set.
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        typer.echo(f"liaison: cannot use the database: {reason}", err=True)
-        typer.echo("liaison: check [database] url (or LIAISON_DATABASE_URL)", err=True)
-        raise typer.Exit(2) from None
+        _fail(
+            f"cannot use the database: {reason}",
+            "check [database] url (or LIAISON_DATABASE_URL)",
+        )
+    except BrokenPipeError:
+        raise  # whoever read the output has gone: typer ends quietly with status 1
+    except OSError as exc:
+        # A file, a directory or the network: name it, not the database.
+        _fail(_os_reason(exc))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 
 
-def _load(ctx: typer.Context) -> Settings:
+def _fail(*lines: str) -> NoReturn:
+    """Print each line as `liaison: ...` on stderr and exit with status 2."""
+    for text in lines:
+        typer.echo(f"liaison: {text}", err=True)
+    raise typer.Exit(2)
+
+
+def _os_reason(exc: OSError) -> str:
+    """An OS error in words: "Permission denied: /some/file", without the errno."""
+    if exc.strerror and exc.filename is not None:
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc.strerror or exc).splitlines()[0]
+
+
+def _load(ctx: typer.Context, config: str | None) -> Settings:
+    """The settings from --config given before or after the sub-command (or the default)."""
+    options: Options = ctx.find_object(Options) or Options(None)
+    if options.from_environment and config:
+        options = Options(None)  # an option typed on the command line beats the variable
+    if config and options.config and Path(config) != Path(options.config):
+        # Two different files: neither is silently dropped.
+        _fail(f"--config is given twice ({options.config} and {config}): give it once")
     try:
-        options: Options = ctx.obj
-        return load_settings(options.config)
+        return load_settings(config or options.config)
     except ConfigError as exc:
-        for text in str(exc).splitlines():
-            typer.echo(f"liaison: config error: {text}", err=True)
-        raise typer.Exit(2) from None
+        _fail(*(f"config error: {text}" for text in str(exc).splitlines()))
 
 
 @asynccontextmanager
@@ -125,30 +167,61 @@ async def _runtime(settings: Settings, platforms: list[str]) -> AsyncIterator[Ru
         await runtime.close()
 
 
-async def _console_handle(runtime: Runtime, handle: str | None) -> str:
+# Who the console and the CLI act as when the configuration names nobody to act as.
+OPERATOR = "operator"
+
+
+async def _person(runtime: Runtime, handle: str | None) -> Person:
+    """Who a CLI command acts as: --as HANDLE (any configured person, any case, @ or not), else
+    the first lead, admin or person configured, else the local operator."""
     settings = runtime.settings
     if handle is None:
-        leader = settings.first_leader()
-        if leader is None:
-            raise Failure("no lead or admin in the configuration: pass --as HANDLE")
-        return leader.handle
+        chosen = settings.first_leader() or next(iter(settings.people), None)
+        handle = chosen.handle if chosen else OPERATOR
     handle = handle.lstrip("@").lower()
-    async with runtime.sessions() as session:
-        found = await session.scalar(
-            select(Identity.user_id).where(
-                Identity.platform == CONSOLE, func.lower(Identity.user_id) == handle
-            )
+    async with runtime.sessions.begin() as session:
+        person = await session.scalar(
+            select(Person)
+            .join(Identity)
+            .where(Identity.platform == CONSOLE, func.lower(Identity.user_id) == handle)
         )
-        if found is None:
-            known = ", ".join(p.handle for p in settings.people)
-            raise Failure(f"no person called @{handle} in the configuration (known: {known})")
-    return found
+        if person is not None:
+            return person
+        if handle == OPERATOR and not settings.people:
+            return await _operator(session, runtime.clock.now())
+    if not settings.people:
+        raise Failure(
+            f"no person called @{handle}: the configuration has no [[people]]; leave out --as "
+            f"to act as the local @{OPERATOR}, or add people (docs/configuration.md)"
+        )
+    known = ", ".join(p.handle for p in settings.people)
+    raise Failure(f"no person called @{handle} in the configuration (known: {known})")
+
+
+async def _operator(session: AsyncSession, now: datetime) -> Person:
+    """The local operator: an admin who exists only in the console, for a configuration with
+    no people (whoever runs the console can edit the configuration and the database anyway)."""
+    taken = await session.scalar(select(Person).where(Person.handle == OPERATOR))
+    if taken is not None:
+        raise Failure(
+            f"@{OPERATOR} is a person from chat, not the local operator: pass --as HANDLE"
+        )
+    person = Person(
+        handle=OPERATOR,
+        name="Local operator",
+        role=Role.ADMIN,
+        created_at=now,
+        identities=[Identity(platform=CONSOLE, user_id=OPERATOR)],
+    )
+    session.add(person)
+    await session.flush()
+    return person
 
 
 async def _console(settings: Settings, handle: str | None) -> int:
     # The console sees its notifications; the chat platforms get theirs when the bot sends them.
     async with _runtime(settings, [*settings.chat_platforms, CONSOLE]) as runtime:
-        me = await _console_handle(runtime, handle)
+        me = (await _person(runtime, handle)).handle
         console = Console(runtime, me)
         runtime.worker.senders.append(console)
         if sys.stdin.isatty():
@@ -160,9 +233,9 @@ async def _console(settings: Settings, handle: str | None) -> int:
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
+def run(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Start the bot on every configured platform (the local console when none is)."""
-    settings = _load(ctx)
+    settings = _load(ctx, config)
     chat = settings.chat_platforms
     if not chat:
         typer.echo(
@@ -183,21 +256,29 @@ def run(ctx: typer.Context) -> None:
 @app.command()
 def console(
     ctx: typer.Context,
+    config: ConfigOption = None,
     as_: Annotated[
-        str | None, typer.Option("--as", help="Act as this person (default: the first admin/lead).")
+        str | None,
+        typer.Option(
+            "--as",
+            help="Act as this configured person (default: the first lead, else admin, else "
+            "person; with no people configured, the local @operator).",
+        ),
     ] = None,
 ) -> None:
     """Chat with Liaison in the terminal: type commands, see replies and notifications."""
-    settings = _load(ctx)
+    settings = _load(ctx, config)
     raise typer.Exit(_run(lambda: _console(settings, as_)))
 
 
 @db_app.command("upgrade")
 def db_upgrade(
-    ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision.")] = "head"
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    config: ConfigOption = None,
 ) -> None:
     """Migrate the database to the newest schema (or to REVISION)."""
-    settings = _load(ctx)
+    settings = _load(ctx, config)
 
     async def work() -> str | None:
         await db.upgrade(settings.database.url, revision)
@@ -211,9 +292,9 @@ def db_upgrade(
 
 
 @db_app.command("current")
-def db_current(ctx: typer.Context) -> None:
-    """Show the database's schema revision and the newest one."""
-    settings = _load(ctx)
+def db_current(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Show the database's schema revision and the newest one; exit 1 if an upgrade is needed."""
+    settings = _load(ctx, config)
 
     async def work() -> str | None:
         engine = create_engine(settings.database.url)
@@ -226,25 +307,15 @@ def db_current(ctx: typer.Context) -> None:
     want = db.head()
     state = "up to date" if at == want else "needs `liaison db upgrade`"
     typer.echo(f"database at revision {at or 'none (empty)'}; newest is {want}: {state}")
-
-
-async def _as_person(runtime: Runtime, handle: str | None) -> Person:
-    async with runtime.sessions() as session:
-        if handle is None:
-            leader = runtime.settings.first_leader()
-            if leader is None:
-                raise Failure("no lead or admin in the configuration: pass --as HANDLE")
-            handle = leader.handle
-        person = await session.scalar(select(Person).where(Person.handle == handle.lstrip("@")))
-        if person is None:
-            raise Failure(f"no person called @{handle.lstrip('@')}")
-        return person
+    if at != want:
+        # Scripts ask "is an upgrade needed?" by the status: 1 = yes (2 stays "could not tell").
+        raise typer.Exit(1)
 
 
 @asynccontextmanager
 async def _context(runtime: Runtime, handle: str | None) -> AsyncIterator[Context]:
     """A command context outside chat (for the CLI), in one transaction."""
-    actor = await _as_person(runtime, handle)
+    actor = await _person(runtime, handle)
     async with runtime.postbox.transaction(runtime.clock.now()) as notifier:
         actor = await notifier.session.merge(actor)
         yield Context(notifier.session, actor, "cli", notifier)
@@ -259,12 +330,14 @@ def _platforms(settings: Settings) -> list[str]:
 def map_import(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="A .csv, .yaml or .yml map file.", exists=True)],
+    config: ConfigOption = None,
     as_: Annotated[
-        str | None, typer.Option("--as", help="Record the changes as this person.")
+        str | None,
+        typer.Option("--as", help="Record the changes as this person (default: as the console)."),
     ] = None,
 ) -> None:
     """Load the ownership map from a file: every row is checked before anything is written."""
-    settings = _load(ctx)
+    settings = _load(ctx, config)
 
     async def work() -> str:
         rows = parse(read(file), format_for(str(file)))
@@ -284,6 +357,7 @@ def map_import(
 @map_app.command("export")
 def map_export(
     ctx: typer.Context,
+    config: ConfigOption = None,
     fmt: Annotated[
         Literal["csv", "yaml"], typer.Option("--format", "-f", help="csv or yaml.")
     ] = "csv",
@@ -294,27 +368,30 @@ def map_export(
     """Write the whole ownership map as CSV or YAML."""
     from commands.ownership.mapfile import render as render_map
 
-    settings = _load(ctx)
+    settings = _load(ctx, config)
 
     async def work() -> str:
         async with (
             _runtime(settings, _platforms(settings)) as runtime,
             _context(runtime, None) as context,
         ):
-            return render_map(await export_rows(context), fmt)
+            text = render_map(await export_rows(context), fmt)
+        if output is not None:
+            # Written inside _run, so a directory that is missing is said in one line.
+            output.write_text(text, encoding="utf-8")
+        return text
 
     text = _run(work)
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}", err=True)
 
 
 @outbox_app.command("failed")
-def outbox_failed(ctx: typer.Context) -> None:
+def outbox_failed(ctx: typer.Context, config: ConfigOption = None) -> None:
     """List notifications that could not be delivered, with the reason."""
-    settings = _load(ctx)
+    settings = _load(ctx, config)
 
     async def work() -> list[str]:
         async with (
@@ -339,26 +416,38 @@ def outbox_failed(ctx: typer.Context) -> None:
 @slack_app.command("manifest")
 def slack_manifest(
     ctx: typer.Context,
+    config: ConfigOption = None,
     url: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--url",
-            help="The bot's public https base URL (http mode); Slack posts to URL/slack/events.",
+            help='The bot\'s public https base URL, for [slack] mode = "http"; Slack posts to '
+            "URL/slack/events. Socket Mode needs none.",
+            show_default=False,
         ),
-    ] = "https://liaison.example.com",
+    ] = None,
 ) -> None:
     """Print the Slack app manifest (YAML): paste it into "Create an app > From a manifest"."""
-    from bot.slack.manifest import manifest_yaml
+    from bot.slack.manifest import PLACEHOLDER_URL, manifest_yaml
     from commands import build_registry
 
-    settings = _load(ctx)
-    if not url.startswith("https://"):
+    settings = _load(ctx, config)
+    if url is not None and not url.startswith("https://"):
+        _fail(f"--url must start with https:// (Slack only posts to https), got {url}")
+    # Said on stderr, so the manifest on stdout can still be piped or pasted as it is.
+    if settings.slack.mode == "socket" and url is not None:
         typer.echo(
-            f"liaison: --url must start with https:// (Slack only posts to https), got {url}",
+            'liaison: note: --url is ignored: [slack] mode is "socket", where Slack sends '
+            'everything over the socket; set mode = "http" to have Slack post to the URL',
             err=True,
         )
-        raise typer.Exit(2)
-    typer.echo(manifest_yaml(settings, build_registry(), url), nl=False)
+    elif settings.slack.mode == "http" and url is None:
+        typer.echo(
+            f"liaison: note: no --url: the manifest points Slack at {PLACEHOLDER_URL}; "
+            "pass --url with the bot's public https address",
+            err=True,
+        )
+    typer.echo(manifest_yaml(settings, build_registry(), url or PLACEHOLDER_URL), nl=False)
 
 
 # --- Discord -------------------------------------------------------------------------------------
@@ -393,6 +482,7 @@ def discord_commands(
 @discord_app.command("sync")
 def discord_sync(
     ctx: typer.Context,
+    config: ConfigOption = None,
     guild: Annotated[
         int | None,
         typer.Option(
@@ -407,7 +497,7 @@ def discord_sync(
     from bot.discord.publish import PublishError, publish
     from commands import build_registry
 
-    settings = _load(ctx)
+    settings = _load(ctx, config)
     token = settings.discord.token
     if token is None:
         typer.echo(
@@ -433,6 +523,7 @@ def discord_sync(
 @demo_app.command("seed")
 def demo_seed(
     ctx: typer.Context,
+    config: ConfigOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Seed even if the database already has data.")
     ] = False,
@@ -440,7 +531,7 @@ def demo_seed(
     """Fill the database with a month of realistic history between the demo orgs, ending now."""
     from bot.demo import SeedError, seed
 
-    settings = _load(ctx)
+    settings = _load(ctx, config)
 
     async def work() -> str:
         try:

@@ -5,6 +5,7 @@ A wrong value stops start-up with one line per problem, naming the key and what 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -24,7 +25,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from commands.core.calendar import country_holidays, parse_business_hours
 from commands.core.grammar import (
@@ -377,8 +383,10 @@ class Settings(BaseSettings):
         return list(dict.fromkeys(self.digest.channels)) or [self.announce_channel]
 
     def first_leader(self) -> PersonSettings | None:
-        """The first admin in the configuration, else the first lead."""
-        for role in (Role.ADMIN, Role.LEAD):
+        """The first lead in the configuration, else the first admin."""
+        # A lead first: the console's default is someone who runs an org's day-to-day work
+        # (the demo's alice), while an admin is there for roles and the meeting schedule.
+        for role in (Role.LEAD, Role.ADMIN):
             for person in self.people:
                 if person.role is role:
                     return person
@@ -421,6 +429,9 @@ def load_settings(path: str | None = None) -> Settings:
         raise ConfigError(f"{chosen}: not valid TOML: {exc}") from None
     try:
         return Settings(**data)
+    except SettingsError as exc:
+        # A LIAISON_* variable for a section or list holds text that is not JSON.
+        raise ConfigError(_not_json(exc)) from None
     except ValidationError as exc:
         lines = [
             f"{_source(e, chosen)}: {text}"
@@ -428,6 +439,30 @@ def load_settings(path: str | None = None) -> Settings:
             for text in _describe(e).splitlines()
         ]
         raise ConfigError("\n".join(lines)) from None
+
+
+def _not_json(exc: SettingsError) -> str:
+    """Name the LIAISON_* variable(s) whose value pydantic-settings could not read as JSON."""
+    found = re.search(r'field "([^"]+)"', str(exc))
+    prefix = f"LIAISON_{found[1]}".upper() if found else "LIAISON_"
+    # The section's own variable (LIAISON_CHANNELS) or one of its keys (LIAISON_DIGEST_CHANNELS).
+    named = sorted(
+        n for n in os.environ if n.upper() == prefix or n.upper().startswith(prefix + "_")
+    )
+    broken = [name for name in named if not _is_json(os.environ[name])] or named
+    reason = str(exc.__cause__ or exc).splitlines()[0]
+    return (
+        f"{' or '.join(broken) or prefix}: not valid JSON ({reason}); a section or list set in "
+        "the environment is written as JSON (docs/configuration.md)"
+    )
+
+
+def _is_json(value: str) -> bool:
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _source(error: Any, path: Path) -> str:

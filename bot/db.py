@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
@@ -18,6 +21,33 @@ if TYPE_CHECKING:
 # Alembic is imported where it is used: it costs a sixth of a second at start-up otherwise.
 _REVISION = re.compile(r"^revision(?:: str)? = [\"']([^\"']+)[\"']", re.MULTILINE)
 _DOWN_REVISION = re.compile(r"^down_revision(?:: [^=]+)? = [\"']([^\"']+)[\"']", re.MULTILINE)
+
+
+class Unavailable(Exception):
+    """The database cannot be reached or opened; the message is the driver's reason."""
+
+
+class BadRevision(ValueError):
+    """`liaison db upgrade REVISION` names a revision the migrations do not have."""
+
+
+@asynccontextmanager
+async def connecting() -> AsyncIterator[None]:
+    """Report a failure to reach or open the database as Unavailable, with its first line.
+
+    An OSError only means "the database" here, where a connection is being made (asyncpg
+    raises the socket's own error); elsewhere it is a file, a pipe or the network.
+    """
+    try:
+        yield
+    except DBAPIError as exc:
+        raise Unavailable(_first_line(exc.orig or exc)) from exc
+    except OSError as exc:
+        raise Unavailable(_first_line(exc)) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__).splitlines()[0]
 
 
 def alembic_config(url: str) -> Config:
@@ -33,8 +63,18 @@ def alembic_config(url: str) -> Config:
 async def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database to `revision` (Alembic runs its own loop, so in a thread)."""
     from alembic import command
+    from alembic.util import CommandError
 
-    await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
+    try:
+        async with connecting():
+            await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
+    except CommandError as exc:
+        # Alembic's own words ("Can't locate revision identified by 'bogus'", "... is not a
+        # valid upgrade target ..."): it checks the target before changing anything.
+        raise BadRevision(
+            f"cannot upgrade to {revision!r}: {_first_line(exc)} "
+            f"(the revisions are {', '.join(revisions())}; head is the newest)"
+        ) from None
 
 
 async def downgrade(url: str, revision: str) -> None:
@@ -42,6 +82,15 @@ async def downgrade(url: str, revision: str) -> None:
     from alembic import command
 
     await asyncio.to_thread(command.downgrade, alembic_config(url), revision)
+
+
+def revisions() -> list[str]:
+    """Every revision the migration files define, oldest first (they are numbered)."""
+    found = (
+        _REVISION.search(path.read_text(encoding="utf-8"))
+        for path in (Path(migrations.__file__).parent / "versions").glob("*.py")
+    )
+    return sorted(match[1] for match in found if match)
 
 
 def head() -> str | None:
@@ -66,7 +115,7 @@ def head() -> str | None:
 
 async def current(engine: AsyncEngine) -> str | None:
     """The revision the database is at (None for an empty database)."""
-    async with engine.connect() as conn:
+    async with connecting(), engine.connect() as conn:
         has_table = await conn.run_sync(lambda c: inspect(c).has_table("alembic_version"))
         if not has_table:
             return None

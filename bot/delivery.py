@@ -124,8 +124,11 @@ class DeliveryWorker:
                 await self.drain()
             except Exception:
                 log.exception("delivery pass failed; trying again shortly")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that
+            # arrives as the wake-up does, and closing the runtime then waits for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def drain(self) -> int:

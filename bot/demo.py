@@ -44,6 +44,8 @@ from storage.models import (
     RoadmapEvent,
     RoadmapItem,
     RoadmapStatus,
+    Role,
+    SlaPolicy,
 )
 
 PEOPLE = ("alice", "bob", "carol", "dave")
@@ -125,20 +127,29 @@ class Seeder:
             self.ids[name] = int(found[1])
 
 
+# The areas each lead creates: (area, DRI, extra options).
+SET_AREAS = (
+    ("Code review", "bob", " backup=@alice"),
+    ("Smart contract deployment", "bob", ""),
+    ("Rebalance parameterization", "bob", " backup=@alice"),
+    ("Liquidity monitoring", "bob", ""),
+    ("Keeper infrastructure", "alice", " backup=@bob"),
+    ("Product launch process", "alice", ""),
+    ("Oracle monitoring", "bob", ""),
+    ("Gas cost reporting", "alice", ""),
+)
+IC_AREAS = (("Analytics dashboards", "dave", ""), ("Index methodology", "carol", ""))
+AREAS = tuple(area for area, _, _ in SET_AREAS + IC_AREAS)
+# Who must be configured for the script to run: (handle, org, may they run an org's areas).
+CAST = (("alice", "set", True), ("bob", "set", False), ("carol", "ic", True), ("dave", "ic", False))
+POLICIES = ("smart-contract", "hotfix")
+
+
 async def _map(s: Seeder, q: str, q1: str) -> None:
-    for area, dri, extra in (
-        ("Code review", "bob", " backup=@alice"),
-        ("Smart contract deployment", "bob", ""),
-        ("Rebalance parameterization", "bob", " backup=@alice"),
-        ("Liquidity monitoring", "bob", ""),
-        ("Keeper infrastructure", "alice", " backup=@bob"),
-        ("Product launch process", "alice", ""),
-        ("Oracle monitoring", "bob", ""),
-        ("Gas cost reporting", "alice", ""),
-    ):
+    for area, dri, extra in SET_AREAS:
         await s.say(0, "14:00", "alice", f'/dri set "{area}" @{dri}{extra}')
-    for area, dri in (("Analytics dashboards", "dave"), ("Index methodology", "carol")):
-        await s.say(0, "14:10", "carol", f'/dri set "{area}" @{dri}')
+    for area, dri, extra in IC_AREAS:
+        await s.say(0, "14:10", "carol", f'/dri set "{area}" @{dri}{extra}')
     await s.say(0, "14:20", "alice", f'/handoff plan "Liquidity monitoring" near {q}')
     await s.say(0, "14:21", "alice", f'/handoff plan "Rebalance parameterization" near {q}')
     await s.say(0, "14:22", "alice", f'/handoff plan "Product launch process" near {q1}')
@@ -355,6 +366,89 @@ async def _person(runtime: Runtime, handle: str) -> Person:
         return person
 
 
+def _meeting_dates(series: MeetingSeries, now: datetime) -> list[date]:
+    """The next meeting on the series' weekday after now, and the four before it."""
+    local = now.astimezone(ZoneInfo(series.timezone))
+    ahead = (series.weekday - local.weekday()) % 7 or 7
+    return [local.date() + timedelta(days=ahead - 7 * back) for back in range(4, -1, -1)]
+
+
+async def _problems(runtime: Runtime, now: datetime, *, force: bool) -> list[str]:
+    """Everything that would stop the script part-way, found before anything is written.
+
+    The script is ~110 commands, each its own transaction, so it cannot be one transaction:
+    instead every precondition of those commands is checked first.
+    """
+    problems: list[str] = []
+    async with runtime.sessions() as session:
+        people = {
+            p.handle: p
+            for p in (await session.scalars(select(Person).where(Person.handle.in_(PEOPLE))))
+        }
+        for handle, org, runs in CAST:
+            person = people.get(handle)
+            if person is None:
+                problems.append(f"@{handle} is missing (the demo needs {_cast()})")
+            elif person.org is None or person.org.key != org:
+                problems.append(f"@{handle} must be in org {org} (the demo needs {_cast()})")
+            elif runs and person.role.rank < Role.LEAD.rank:
+                problems.append(f"@{handle} must be a lead (the demo needs {_cast()})")
+        policies = set(
+            (
+                await session.scalars(select(SlaPolicy.name).where(SlaPolicy.retired.is_(False)))
+            ).all()
+        )
+        if missing := [p for p in POLICIES if p not in policies]:
+            problems.append(
+                "the demo's SLA policies are missing: "
+                + ", ".join(missing)
+                + " (copy [[policies]] from examples/demo.toml)"
+            )
+        used = (await session.scalar(select(func.count()).select_from(Review)) or 0) + (
+            await session.scalar(select(func.count()).select_from(Area)) or 0
+        )
+        if used and not force:
+            problems.append(
+                "this database already has reviews or areas: seeding would mix the demo into "
+                "them. Use an empty database, or add --force to seed anyway."
+            )
+        elif force:
+            # --force mixes the demo into other data, but cannot replay it over itself.
+            taken = (
+                await session.scalars(
+                    select(Area.name).where(Area.name.in_(AREAS)).order_by(Area.name)
+                )
+            ).all()
+            if taken:
+                problems.append(
+                    "even with --force the demo cannot be seeded over its own areas, which this "
+                    f"database already has: {', '.join(taken)}. Use an empty database."
+                )
+        # A meeting is made by /agenda add alone, so this holds without reviews or areas too.
+        series = await session.scalar(select(MeetingSeries))
+        if series is not None:
+            held = (
+                await session.scalars(
+                    select(Meeting.date)
+                    .where(
+                        Meeting.series_id == series.id,
+                        Meeting.date.in_(_meeting_dates(series, now)),
+                    )
+                    .order_by(Meeting.date)
+                )
+            ).all()
+            if held:
+                problems.append(
+                    "the demo cannot write its weekly syncs: this database already has meetings "
+                    f"on {', '.join(f'{d:%a %Y-%m-%d}' for d in held)}. Use an empty database."
+                )
+    return problems
+
+
+def _cast() -> str:
+    return ", ".join(f"@{h} ({org}{', lead' if runs else ''})" for h, org, runs in CAST)
+
+
 async def _sync(s: Seeder, now: datetime) -> None:
     """Four weekly syncs behind, one ahead: agenda, decisions, actions, and both roadmaps."""
     people = {h: await _person(s.runtime, h) for h in PEOPLE}
@@ -376,10 +470,7 @@ async def _sync(s: Seeder, now: datetime) -> None:
             await session.flush()
         zone = ZoneInfo(series.timezone)
         hour, minute = (int(p) for p in series.time.split(":"))
-        # The next meeting on the series' weekday after now, and the four before it.
-        local = now.astimezone(zone)
-        ahead = (series.weekday - local.weekday()) % 7 or 7
-        dates = [local.date() + timedelta(days=ahead - 7 * back) for back in range(4, -1, -1)]
+        dates = _meeting_dates(series, now)
         meetings = []
         for day in dates:
             starts = datetime.combine(day, time(hour, minute), tzinfo=zone).astimezone(UTC)
@@ -631,25 +722,8 @@ async def seed(
     fake = FakeClock(datetime.combine(days[0], time(8, 0), tzinfo=UTC))
     runtime = await open_runtime(settings, platforms=platforms, clock=fake)
     try:
-        async with runtime.sessions() as session:
-            known = set(
-                (
-                    await session.scalars(select(Person.handle).where(Person.handle.in_(PEOPLE)))
-                ).all()
-            )
-            used = (await session.scalar(select(func.count()).select_from(Review)) or 0) + (
-                await session.scalar(select(func.count()).select_from(Area)) or 0
-            )
-        if missing := [h for h in PEOPLE if h not in known]:
-            raise SeedError(
-                "the demo needs the people of examples/demo.toml; missing: "
-                + ", ".join("@" + h for h in missing)
-            )
-        if used and not force:
-            raise SeedError(
-                "this database already has reviews or areas: seeding would mix the demo into "
-                "them. Use an empty database, or add --force to seed anyway."
-            )
+        if problems := await _problems(runtime, now, force=force):
+            raise SeedError("\n".join([*problems, "nothing was written"]))
         seeder = Seeder(runtime, fake, days)
         q, q1 = quarters(now.date())
         await _map(seeder, q, q1)

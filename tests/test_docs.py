@@ -233,6 +233,13 @@ def test_the_entrypoint_gives_the_migration_the_same_global_options(tmp_path: Pa
     ]
 
 
+def test_the_entrypoint_migrates_with_a_config_given_after_the_command(tmp_path: Path) -> None:
+    assert _entrypoint(tmp_path, "console", "--as", "carol", "-c", "/etc/l.toml") == [
+        "-c /etc/l.toml db upgrade",
+        "console --as carol -c /etc/l.toml",
+    ]
+
+
 def test_the_entrypoint_runs_db_commands_alone(tmp_path: Path) -> None:
     assert _entrypoint(tmp_path, "db", "upgrade") == ["db upgrade"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import discord
 
 from bot.discord.client import LiaisonClient
@@ -37,6 +38,13 @@ async def publish(token: str, registry: Registry, guild: int | None) -> list[str
         ) from None
     except discord.HTTPException as exc:
         raise PublishError(f"Discord refused the commands: {exc.status} {exc.text}") from None
+    except (aiohttp.ClientError, OSError) as exc:
+        # No answer at all (DNS, a proxy, no route, a timeout): the network, not the commands.
+        reason = str(exc) or type(exc).__name__
+        raise PublishError(
+            f"cannot reach Discord ({discord.http.Route.BASE}): {reason}; "
+            "check the network (or a proxy) and try again"
+        ) from None
     finally:
         await client.close()
     return [c.name for c in synced]

@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from select import select as wait_readable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
 from bot import db
 from bot.cli import app
 from storage.engine import create_engine
-from storage.models import ActionItem, ActionStatus
+from storage.models import ActionItem, ActionStatus, AgendaItem, Area, Meeting, Review
 from tests.conftest import DEMO
 from tests.harness import problems, refused, succeeded
 
@@ -165,12 +168,81 @@ def test_the_installed_console_on_an_unmigrated_database_says_to_run_db_upgrade(
     )
 
 
+def test_the_installed_console_ends_quietly_when_its_reader_goes_away(
+    sqlite_config: Path, tmp_path: Path
+) -> None:
+    # `liaison console | head -1`, with the reader gone before the first line: the pending
+    # notifications of a map import are being delivered when the pipe closes.
+    rows = "".join(f"Area {n},set,bob,,owned,,,\n" for n in range(40))
+    (tmp_path / "map.csv").write_text("area,org,dri,backup,state,from,to,quarter\n" + rows)
+    assert succeeded(invoke(sqlite_config, "map", "import", str(tmp_path / "map.csv")))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIAISON_")}
+    with subprocess.Popen(
+        [str(LIAISON), "-c", str(sqlite_config), "console"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        proc.stdout.close()
+        _, err = proc.communicate("/whoami\n" * 50, timeout=60)
+
+    assert err == ""
+    assert proc.returncode == 1
+
+
+def test_ctrl_c_at_the_prompt_ends_the_installed_console_at_once(sqlite_config: Path) -> None:
+    # A terminal, so the console prompts; Ctrl-C there used to wait for Enter.
+    main, terminal = os.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIAISON_")}
+    env["HOME"] = str(sqlite_config.parent)  # the line history is written there
+    proc = subprocess.Popen(
+        [str(LIAISON), "-c", str(sqlite_config), "console"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+    )
+    try:
+        os.close(terminal)
+        shown = b""
+        while b"liaison> " not in shown:
+            ready, _, _ = wait_readable([main], [], [], 30)
+            assert ready, shown
+            shown += os.read(main, 4096)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(main)
+
+
 # --- the console, in-process ---------------------------------------------------------------------
 
 
 def test_console_without_as_acts_as_the_first_lead(config: Path) -> None:
     out = succeeded(invoke(config, "console", input="/whoami\n"))
     assert "> /whoami\nYou are @alice\n" in out
+
+
+def test_the_demo_has_an_admin_who_can_set_roles_and_move_the_meeting(
+    sqlite_config: Path,
+) -> None:
+    out = succeeded(
+        invoke(
+            sqlite_config,
+            "console",
+            "--as",
+            "erin",
+            input="/people role @bob lead\n/meeting schedule friday 15:00 Europe/London\n",
+        )
+    )
+    assert "Done: @bob is now a `lead`." in out
+    assert "Done: the weekly sync is now Fridays 15:00 Europe/London" in out
 
 
 def test_console_as_a_handle_with_an_at_sign_acts_as_that_person(sqlite_config: Path) -> None:
@@ -183,9 +255,40 @@ def test_console_as_an_unknown_handle_exits_2_naming_the_known_handles(
 ) -> None:
     result = invoke(sqlite_config, "console", "--as", "zed", input="/whoami\n")
     assert refused(result) == [
-        "liaison: no person called @zed in the configuration (known: alice, bob, carol, dave)"
+        "liaison: no person called @zed in the configuration (known: alice, bob, carol, dave, erin)"
     ]
     assert "You are" not in result.stdout
+
+
+def _people(config: Path, keep: str) -> Path:
+    """The config with only the [[people]] entries whose text contains `keep` ("" for none)."""
+    text = config.read_text(encoding="utf-8")
+    blocks = re.findall(r"\[\[people\]\]\n(?:[^\n]+\n)*\n", text)
+    assert len(blocks) >= 4
+    for block in blocks:
+        if not keep or keep not in block:
+            text = text.replace(block, "")
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def test_with_no_lead_or_admin_the_console_and_the_map_act_as_the_first_person(
+    sqlite_config: Path,
+) -> None:
+    _people(sqlite_config, keep='role = "member"')
+    assert "You are @bob\n" in succeeded(invoke(sqlite_config, "console", input="/whoami\n"))
+    assert succeeded(invoke(sqlite_config, "map", "export")).startswith("area,org,dri")
+
+
+def test_with_no_people_the_console_acts_as_the_local_operator(sqlite_config: Path) -> None:
+    _people(sqlite_config, keep="")
+    out = succeeded(invoke(sqlite_config, "console", input="/whoami\n/whoami\n"))
+    assert out.count("You are @operator\n") == 2 and "Role: admin" in out
+    assert succeeded(invoke(sqlite_config, "map", "export")).startswith("area,org,dri")
+    assert refused(invoke(sqlite_config, "console", "--as", "zed", input="")) == [
+        "liaison: no person called @zed: the configuration has no [[people]]; leave out --as "
+        "to act as the local @operator, or add people (docs/configuration.md)"
+    ]
 
 
 def test_run_with_no_chat_tokens_starts_the_local_console_and_ends_with_its_input(
@@ -200,12 +303,39 @@ def test_outbox_failed_on_a_fresh_database_says_there_are_none(config: Path) -> 
     assert succeeded(invoke(config, "outbox", "failed")) == "no failed notifications\n"
 
 
-def test_db_current_on_an_empty_database_says_it_needs_an_upgrade(tmp_path: Path) -> None:
+def test_db_current_on_an_empty_database_says_it_needs_an_upgrade_and_exits_1(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "empty.db").touch()
     config = demo_config(tmp_path / "c.toml", f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
-    assert succeeded(invoke(config, "db", "current")) == (
+    result = invoke(config, "db", "current")
+    # Scripts ask by the status: 0 up to date, 1 an upgrade is needed, 2 could not tell.
+    assert result.exit_code == 1 and result.stderr == ""
+    assert result.stdout == (
         f"database at revision none (empty); newest is {db.head()}: needs `liaison db upgrade`\n"
     )
+
+
+def test_config_is_accepted_after_the_command_too(
+    sqlite_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = succeeded(
+        CliRunner().invoke(app, ["console", "--config", str(sqlite_config)], "/whoami\n")
+    )
+    assert "You are @alice" in out
+    # Typed on the command line, it beats LIAISON_CONFIG, wherever it is.
+    monkeypatch.setenv("LIAISON_CONFIG", str(tmp_path / "nowhere.toml"))
+    assert succeeded(CliRunner().invoke(app, ["db", "current", "-c", str(sqlite_config)]))
+
+
+def test_two_different_config_files_are_refused_not_one_dropped(
+    sqlite_config: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.toml"
+    result = CliRunner().invoke(app, ["-c", str(other), "console", "-c", str(sqlite_config)])
+    assert refused(result) == [
+        f"liaison: --config is given twice ({other} and {sqlite_config}): give it once"
+    ]
 
 
 # --- configuration errors ---------------------------------------------------------------------
@@ -266,6 +396,22 @@ def test_the_config_file_can_come_from_liaison_config(
     assert problem.startswith(f"liaison: config error: {config}: database.url: ")
 
 
+@pytest.mark.parametrize(
+    "variable",
+    ["LIAISON_CHANNELS", "LIAISON_DATABASE", "LIAISON_DIGEST", "LIAISON_DIGEST_CHANNELS"],
+)
+def test_a_variable_that_is_not_json_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    config = demo_config(tmp_path / "liaison.toml")
+    monkeypatch.setenv(variable, '[{"name": "ops"')
+    assert refused(invoke(config, "db", "current")) == [
+        f"liaison: config error: {variable}: not valid JSON (Expecting ',' delimiter: line 1 "
+        "column 16 (char 15)); a section or list set in the environment is written as JSON "
+        "(docs/configuration.md)"
+    ]
+
+
 # --- a database that cannot be used --------------------------------------------------------------
 
 
@@ -300,6 +446,23 @@ def test_a_database_that_cannot_be_opened_is_explained_not_a_traceback(
     first, hint = refused(invoke(config, *command, input=""))
     assert first.startswith("liaison: cannot use the database: ") and reason in first
     assert hint == "liaison: check [database] url (or LIAISON_DATABASE_URL)"
+
+
+def test_db_upgrade_to_a_revision_that_does_not_exist_is_one_line(sqlite_config: Path) -> None:
+    assert refused(invoke(sqlite_config, "db", "upgrade", "bogus")) == [
+        "liaison: cannot upgrade to 'bogus': Can't locate revision identified by 'bogus' "
+        f"(the revisions are {', '.join(db.revisions())}; head is the newest)"
+    ]
+    assert db.revisions()[0] == "0001" and db.revisions()[-1] == db.head()
+
+
+def test_a_file_that_cannot_be_written_is_named_not_the_database(
+    sqlite_config: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "no" / "such" / "map.csv"
+    assert refused(invoke(sqlite_config, "map", "export", "-o", str(target))) == [
+        f"liaison: No such file or directory: {target}"
+    ]
 
 
 # --- liaison demo seed ---------------------------------------------------------------------------
@@ -355,7 +518,50 @@ def test_demo_seed_then_digest_preview_shows_every_section_and_the_chart(
     assert all(at.weekday() < 5 for at in chases)
 
     again = problems(invoke(config, "demo", "seed"))
-    assert again == [
+    assert again[0] == (
         "this database already has reviews or areas: seeding would mix the demo into them. "
         "Use an empty database, or add --force to seed anyway."
+    )
+    assert again[1].startswith("the demo cannot write its weekly syncs: ")
+    assert again[2:] == ["nothing was written"]
+
+
+async def _written(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {
+                model.__tablename__: await conn.scalar(select(func.count()).select_from(model)) or 0
+                for model in (Area, Review, Meeting, AgendaItem)
+            }
+    finally:
+        await engine.dispose()
+
+
+def test_demo_seed_without_the_demo_policies_writes_nothing(sqlite_config: Path) -> None:
+    text = sqlite_config.read_text(encoding="utf-8")
+    sqlite_config.write_text(text.replace('name = "hotfix"', 'name = "urgent"'), encoding="utf-8")
+    assert problems(invoke(sqlite_config, "demo", "seed")) == [
+        "the demo's SLA policies are missing: hotfix (copy [[policies]] from examples/demo.toml)",
+        "nothing was written",
     ]
+    url = _url(sqlite_config)
+    assert asyncio.run(_written(url)) == {"area": 0, "review": 0, "meeting": 0, "agenda_item": 0}
+
+
+def test_demo_seed_force_over_a_meeting_it_would_write_writes_nothing(
+    sqlite_config: Path,
+) -> None:
+    # /agenda add makes the next weekly sync, one of the five the demo writes.
+    said = succeeded(invoke(sqlite_config, "console", "--as", "carol", input="/agenda add Hello\n"))
+    assert "Added" in said
+    (problem, last) = problems(invoke(sqlite_config, "demo", "seed", "--force"))
+    assert problem.startswith("the demo cannot write its weekly syncs: this database already has ")
+    assert last == "nothing was written"
+    url = _url(sqlite_config)
+    assert asyncio.run(_written(url)) == {"area": 0, "review": 0, "meeting": 1, "agenda_item": 1}
+
+
+def _url(config: Path) -> str:
+    """The database of `sqlite_config`, beside it."""
+    return f"sqlite+aiosqlite:///{config.parent / 'liaison.db'}"

@@ -132,13 +132,15 @@ def loads(tmp_path: Path, text: str) -> Settings:
 
 def test_the_shipped_demo_config_loads() -> None:
     settings = load_settings(str(DEMO))
-    # What the tests and the README rely on: two orgs, four people, one shared channel.
+    # What the tests and the README rely on: two orgs, a lead and a member in each, an admin,
+    # one shared channel.
     assert [o.key for o in settings.orgs] == ["set", "ic"]
     assert [(p.handle, p.org, p.role) for p in settings.people] == [
         ("alice", "set", Role.LEAD),
         ("bob", "set", Role.MEMBER),
         ("carol", "ic", Role.LEAD),
         ("dave", "ic", Role.MEMBER),
+        ("erin", "ic", Role.ADMIN),
     ]
     assert settings.announce_channel == "shared"
     first = settings.first_leader()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -214,3 +215,18 @@ async def test_waiting_for_the_message_to_edit_uses_up_no_attempts(
         await worker.drain()
         clock.advance(timedelta(seconds=1))
     assert fake.received == [("send", "C-shared", "card"), ("edit:m1", "C-shared", "card:v2")]
+
+
+async def test_a_worker_woken_as_it_is_cancelled_still_stops(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # A command commits (waking the worker) and the process shuts down in the same instant: the
+    # cancellation must not be lost, or closing the runtime waits for ever.
+    worker = DeliveryWorker(sessions, FakeClock(), [Platform()], poll_interval=60)
+    task = asyncio.create_task(worker.run_forever())
+    await worker.drain()  # the first pass is over: the worker is waiting to be woken
+    await asyncio.sleep(0.1)
+    worker.wake()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert done == {task} and task.cancelled()

@@ -14,7 +14,7 @@ async def test_whoami_shows_org_role_and_accounts(chat: Chat) -> None:
 
 async def test_people_list_by_org(chat: Chat) -> None:
     everyone = await chat.ok("/people list")
-    assert "People (4)" in everyone.reply
+    assert "People (5)" in everyone.reply
     ic = await chat.ok("/people list ic")
     assert "@carol" in ic.reply and "@alice" not in ic.reply
 
@@ -42,10 +42,10 @@ async def test_an_admin_changes_a_role_and_it_is_announced(chat: Chat) -> None:
 
 
 async def test_someone_new_is_recorded_on_first_use(chat: Chat) -> None:
-    said = await chat.ok("/whoami", as_="erin")
-    assert "You are @erin" in said.reply and "none yet: ask an admin" in said.reply
+    said = await chat.ok("/whoami", as_="frank")
+    assert "You are @frank" in said.reply and "none yet: ask an admin" in said.reply
     listed = await chat.ok("/people list")
-    assert "@erin — erin, member (no org)" in listed.reply
+    assert "@frank — frank, member (no org)" in listed.reply
 
 
 async def test_help_lists_groups_and_explains_commands(chat: Chat) -> None:

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import discord
 import pytest
 from typer.testing import CliRunner
 
@@ -163,3 +164,16 @@ def test_sync_without_a_token_says_how_to_set_one() -> None:
     result = CliRunner().invoke(app, ["discord", "sync"])
     assert result.exit_code == 2
     assert "LIAISON_DISCORD_TOKEN" in result.stderr
+
+
+def test_sync_when_discord_cannot_be_reached_names_the_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Port 1 on this machine refuses the connection, as a network without a route does.
+    monkeypatch.setattr(discord.http.Route, "BASE", "http://127.0.0.1:1/api/v10")
+    monkeypatch.setenv("LIAISON_DISCORD_TOKEN", "test-token")
+    result = CliRunner().invoke(app, ["discord", "sync"])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("liaison: cannot reach Discord (http://127.0.0.1:1/api/v10): ")
+    assert "database" not in line and line.endswith("check the network (or a proxy) and try again")

@@ -17,7 +17,7 @@ from commands.core.clock import FakeClock
 from tests.bot.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, Sent, SlackUser
 
 SHARED = "CSHARED"
-USERS = {"alice": "UALICE", "bob": "UBOB", "carol": "UCAROL", "dave": "UDAVE"}
+USERS = {"alice": "UALICE", "bob": "UBOB", "carol": "UCAROL", "dave": "UDAVE", "erin": "UERIN"}
 
 
 def slack_settings(settings: Settings, fake: FakeSlack) -> Settings:

@@ -23,9 +23,7 @@ def _commands(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_the_manifest_has_one_command_per_group_plus_the_catch_all(tmp_path: Path) -> None:
     config = demo_config(tmp_path / "liaison.toml")
-    data = yaml.safe_load(
-        succeeded(invoke(config, "slack", "manifest", "--url", "https://bot.example.org/"))
-    )
+    data = yaml.safe_load(succeeded(invoke(config, "slack", "manifest")))
     groups = [g.name for g in build_registry().groups()]
     assert list(_commands(data)) == [f"/{g}" for g in groups] + ["/liaison"]
     review = _commands(data)["/review"]
@@ -67,3 +65,25 @@ def test_a_url_that_is_not_https_is_refused(tmp_path: Path) -> None:
     config = demo_config(tmp_path / "liaison.toml")
     (problem,) = refused(invoke(config, "slack", "manifest", "--url", "http://x"))
     assert "https://" in problem
+
+
+def test_a_url_in_socket_mode_is_said_to_be_ignored(tmp_path: Path) -> None:
+    config = demo_config(tmp_path / "liaison.toml")
+    result = invoke(config, "slack", "manifest", "--url", "https://bot.example.org")
+    data = yaml.safe_load(succeeded(result))
+    assert data["settings"]["socket_mode_enabled"] is True
+    assert result.stderr == (
+        'liaison: note: --url is ignored: [slack] mode is "socket", where Slack sends everything '
+        'over the socket; set mode = "http" to have Slack post to the URL\n'
+    )
+
+
+def test_http_mode_without_a_url_says_the_manifest_has_a_placeholder(tmp_path: Path) -> None:
+    config = demo_config(tmp_path / "liaison.toml")
+    config.write_text(config.read_text() + '\n[slack]\nmode = "http"\n')
+    result = invoke(config, "slack", "manifest")
+    assert "https://liaison.example.com/slack/events" in succeeded(result)
+    assert result.stderr == (
+        "liaison: note: no --url: the manifest points Slack at https://liaison.example.com; "
+        "pass --url with the bot's public https address\n"
+    )

@@ -383,7 +383,7 @@ def test_a_changed_dri_records_one_history_event_shown_by_dri_history(
 def test_an_import_as_an_unknown_person_is_refused(sqlite_liaison: Liaison, tmp_path: Path) -> None:
     path = write_map(tmp_path / "map.csv", map_rows(2))
     assert problems(sqlite_liaison("map", "import", str(path), "--as", "zed")) == [
-        "no person called @zed"
+        "no person called @zed in the configuration (known: alice, bob, carol, dave, erin)"
     ]
     assert sqlite_liaison.export("csv") == HEADER
 
