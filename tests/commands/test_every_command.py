@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from bot.config import PersonSettings, Settings
+from bot.config import Settings
 from commands import build_registry
 from commands.core.arguments import TYPES, convert
 from commands.core.clock import FakeClock
@@ -22,7 +22,7 @@ from commands.core.context import CommandError
 from commands.core.dispatch import Caller
 from commands.core.permissions import allows
 from commands.core.registry import Command, Kind, Param
-from storage.models import Base, Person, Role
+from storage.models import Base, Person
 from tests.harness import Chat, open_chat
 
 REGISTRY = build_registry()
@@ -111,16 +111,9 @@ def _raw(command: Command, **override: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def admin_settings(settings: Settings) -> Settings:
-    """The demo configuration plus an admin, erin of `set`."""
-    erin = PersonSettings(handle="erin", name="Erin Admin", org="set", role=Role.ADMIN)
-    return settings.model_copy(update={"people": [*settings.people, erin]})
-
-
-@pytest.fixture
-async def world(admin_settings: Settings) -> AsyncIterator[Chat]:
-    """The demo orgs with one of everything a command can name, each #1."""
-    chat = await open_chat(admin_settings, FakeClock())
+async def world(settings: Settings) -> AsyncIterator[Chat]:
+    """The demo orgs (and their admin, erin) with one of everything a command can name, each #1."""
+    chat = await open_chat(settings, FakeClock())
     await chat.ok(f'/dri set "{AREA}" @bob backup=@alice')
     await chat.ok(f"/review request {PR} Audit reviewer=@dave", as_="bob")
     await chat.ok("/agenda add Roadmap review", as_="bob")
