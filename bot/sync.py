@@ -50,6 +50,9 @@ async def apply_config(
                 wanted["slack"] = cfg_person.slack
             if cfg_person.discord:
                 wanted["discord"] = cfg_person.discord
+            if cfg_person.github:
+                # GitHub logins ignore case; webhooks spell them as the user last chose.
+                wanted["github"] = cfg_person.github.lower()
             await _link(session, person, wanted)
 
         channels = {c.name: c for c in (await session.scalars(select(Channel))).all()}
