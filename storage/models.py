@@ -241,6 +241,8 @@ class ReviewState(enum.StrEnum):
     ACKNOWLEDGED = "acknowledged"
     IN_REVIEW = "in-review"
     CHANGES_REQUESTED = "changes-requested"
+    # On hold (a pull request turned back into a draft): every clock paused.
+    PAUSED = "paused"
     APPROVED = "approved"
     CANCELLED = "cancelled"
 

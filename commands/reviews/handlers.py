@@ -17,17 +17,16 @@ from commands.core.messages import (
     Link,
     Message,
     bold,
-    code,
     italic,
     line,
     mention,
 )
-from commands.core.notifier import Wake
 from commands.core.registry import Group, Kind, Param
 from commands.reviews import clocks as rc
-from commands.reviews import compliance
-from commands.reviews.card import OPEN, REVIEW_AREA, STATE_LABELS, card, card_key, clock_text
+from commands.reviews import compliance, lifecycle
+from commands.reviews.card import OPEN, REVIEW_AREA, STATE_LABELS, clock_text
 from commands.reviews.compliance import figures
+from commands.reviews.lifecycle import in_org
 from commands.reviews.queries import ranked, summary_line
 from storage.models import (
     Area,
@@ -46,38 +45,12 @@ sla = Group("sla", "SLA policies and how well they are met")
 _ID = Param("id", Kind.REVIEW, "The review number, e.g. 12 or #12")
 
 
-async def publish(ctx: Context, rv: Review, event: ReviewEvent, what: Line) -> None:
-    """Redraw the card in place and add a line to its thread, once per event."""
-    clocks = await rc.current_clocks(ctx.session, rv)
-    fresh = card(rv, clocks, ctx.now, ctx.ref)
-    await ctx.notify(f"{card_key(rv.id)}:e{event.id}", fresh, edit_of=card_key(rv.id))
-    await ctx.notify(
-        f"review:{rv.id}:thread:e{event.id}", Message(lines=(what,)), thread_of=card_key(rv.id)
-    )
-
-
-async def record(ctx: Context, rv: Review, kind: str, **data: Any) -> ReviewEvent:
-    """Add an event to the review's timeline."""
-    rv.updated_at = ctx.now
-    event = ReviewEvent(
-        review_id=rv.id, cycle=rv.cycle, at=ctx.now, actor_id=ctx.actor.id, kind=kind, data=data
-    )
-    ctx.session.add(event)
-    await ctx.session.flush()
-    ctx.notifier.changed(Wake.DEADLINES)
-    return event
-
-
 # --- who may do what -----------------------------------------------------------------------------
-
-
-def _in_org(person: Person, org_id: int | None) -> bool:
-    return org_id is not None and person.org_id == org_id
 
 
 def _require_reviewing_side(ctx: Context, rv: Review, verb: str) -> None:
     me = ctx.actor
-    if me.role is Role.ADMIN or me.id == rv.reviewer_id or _in_org(me, rv.reviewing_org_id):
+    if me.role is Role.ADMIN or me.id == rv.reviewer_id or in_org(me, rv.reviewing_org_id):
         return
     who = f"@{rv.reviewer.handle} (the reviewer)" if rv.reviewer else "the reviewer"
     raise CommandError(f"Only {who} or someone in `{rv.reviewing_org.key}` can {verb} #{rv.id}.")
@@ -85,7 +58,7 @@ def _require_reviewing_side(ctx: Context, rv: Review, verb: str) -> None:
 
 def _require_requesting_side(ctx: Context, rv: Review, verb: str) -> None:
     me = ctx.actor
-    if me.role is Role.ADMIN or me.id == rv.requester_id or _in_org(me, rv.requester.org_id):
+    if me.role is Role.ADMIN or me.id == rv.requester_id or in_org(me, rv.requester.org_id):
         return
     raise CommandError(f"Only @{rv.requester.handle} (who asked) or their org can {verb} #{rv.id}.")
 
@@ -154,43 +127,9 @@ async def request(ctx: Context, args: dict[str, Any]) -> Message:
     reviewer: Person | None = args["reviewer"] or await _area_dri(ctx, org)
     if reviewer is not None and reviewer.org_id != org.id:
         raise CommandError(f"@{reviewer.handle} is not in `{org.key}`, the org that reviews.")
-    rv = Review(
-        link=args["link"],
-        title=args["title"],
-        requester_id=ctx.actor.id,
-        reviewing_org_id=org.id,
-        reviewer_id=reviewer.id if reviewer else None,
-        policy_id=policy.id,
-        policy_snapshot=rc.snapshot(policy),
-        state=ReviewState.REQUESTED,
-        cycle=1,
-        created_at=ctx.now,
-        updated_at=ctx.now,
+    rv, clocks = await lifecycle.open_review(
+        ctx, link=args["link"], title=args["title"], org=org, policy=policy, reviewer=reviewer
     )
-    ctx.session.add(rv)
-    await ctx.session.flush()
-    await ctx.session.refresh(rv)
-    clocks = {c.kind: c for c in rc.start_cycle(ctx.session, rv, ctx.now)}
-    await ctx.session.flush()
-    await record(ctx, rv, "requested", policy=policy.name)
-    await ctx.notify(card_key(rv.id), card(rv, clocks, ctx.now, ctx.ref))
-    if reviewer is not None:
-        await ctx.notify(
-            f"review:{rv.id}:c1:assigned:{reviewer.id}",
-            Message(
-                title=f"Review #{rv.id} is yours",
-                lines=(
-                    line(
-                        mention(ctx.ref(ctx.actor)),
-                        " asked you to review ",
-                        Link(rv.title, rv.link),
-                        ".",
-                    ),
-                    line("Acknowledge with ", code(f"/review ack {rv.id}"), "."),
-                ),
-            ),
-            to=reviewer,
-        )
     ack = rc.view(rv, clocks["ack"], ctx.now)
     who = line(" Reviewer: ", mention(ctx.ref(reviewer))) if reviewer else line(" No reviewer yet.")
     return Message(
@@ -205,54 +144,8 @@ async def request(ctx: Context, args: dict[str, Any]) -> Message:
 # --- the lifecycle -------------------------------------------------------------------------------
 
 
-async def _transition(
-    ctx: Context,
-    rv: Review,
-    new: ReviewState,
-    kind: str,
-    what: Line,
-    *,
-    stop: Sequence[str] = (),
-    pause: Sequence[str] = (),
-    resume: Sequence[str] = (),
-    **data: Any,
-) -> ReviewEvent:
-    clocks = await rc.current_clocks(ctx.session, rv)
-    for k in stop:
-        rc.stop(rv, clocks[k], ctx.now, "cancelled" if new is ReviewState.CANCELLED else "met")
-    for k in pause:
-        rc.pause(rv, clocks[k], ctx.now)
-    for k in resume:
-        rc.resume(rv, clocks[k], ctx.now)
-    rv.state = new
-    event = await record(ctx, rv, kind, **data)
-    await publish(ctx, rv, event, what)
-    return event
-
-
 def _done(rv: Review, text: str) -> Message:
     return Message(lines=(line(f"#{rv.id} {text}."),), tone="success")
-
-
-async def _tell(
-    ctx: Context, rv: Review, event: ReviewEvent, person: Person | None, title: str, *lines: Line
-) -> None:
-    """Write to one person about an event on a review, once per event (not about their own acts)."""
-    if person is not None and person.id != ctx.actor.id:
-        await ctx.notify(
-            f"review:{rv.id}:e{event.id}:@{person.handle}",
-            Message(title=title, lines=lines),
-            to=person,
-        )
-
-
-def _take(ctx: Context, rv: Review) -> None:
-    # Whoever acts for the reviewing org on an unassigned review becomes its reviewer
-    # (never the requester: nobody reviews their own request).
-    me = ctx.actor
-    if rv.reviewer_id is None and _in_org(me, rv.reviewing_org_id) and me.id != rv.requester_id:
-        rv.reviewer_id = ctx.actor.id
-        rv.reviewer = ctx.actor
 
 
 @review.command("ack", _ID)
@@ -263,11 +156,7 @@ async def ack(ctx: Context, args: dict[str, Any]) -> Message:
         raise CommandError(f"#{rv.id} is already acknowledged.")
     _require_state(rv, (ReviewState.REQUESTED,), "acknowledged")
     _require_reviewing_side(ctx, rv, "acknowledge")
-    _take(ctx, rv)
-    me = mention(ctx.ref(ctx.actor))
-    await _transition(
-        ctx, rv, ReviewState.ACKNOWLEDGED, "acknowledged", line(me, " acknowledged."), stop=("ack",)
-    )
+    await lifecycle.acknowledge(ctx, rv)
     return _done(rv, "acknowledged")
 
 
@@ -279,11 +168,7 @@ async def start(ctx: Context, args: dict[str, Any]) -> Message:
         raise CommandError(f"#{rv.id} is already in review.")
     _require_state(rv, (ReviewState.REQUESTED, ReviewState.ACKNOWLEDGED), "started")
     _require_reviewing_side(ctx, rv, "start")
-    _take(ctx, rv)
-    me = mention(ctx.ref(ctx.actor))
-    await _transition(
-        ctx, rv, ReviewState.IN_REVIEW, "started", line(me, " started reviewing."), stop=("ack",)
-    )
+    await lifecycle.start(ctx, rv)
     return _done(rv, "is in review")
 
 
@@ -301,30 +186,7 @@ async def changes(ctx: Context, args: dict[str, Any]) -> Message:
         "sent back for changes",
     )
     _require_reviewing_side(ctx, rv, "request changes on")
-    _take(ctx, rv)
-    note: str | None = args["note"]
-    what = line(
-        mention(ctx.ref(ctx.actor)), " requested changes", *((": ", note) if note else ()), "."
-    )
-    event = await _transition(
-        ctx,
-        rv,
-        ReviewState.CHANGES_REQUESTED,
-        "changes",
-        what,
-        stop=("ack",),
-        pause=("resolve",),
-        note=note,
-    )
-    await _tell(
-        ctx,
-        rv,
-        event,
-        rv.requester,
-        f"Changes requested on #{rv.id}",
-        what,
-        line("When they are pushed: ", code(f"/review resume {rv.id}")),
-    )
+    await lifecycle.request_changes(ctx, rv, args["note"])
     return _done(rv, "is waiting for changes; its resolve clock is paused")
 
 
@@ -334,9 +196,7 @@ async def resume(ctx: Context, args: dict[str, Any]) -> Message:
     rv: Review = args["id"]
     _require_state(rv, (ReviewState.CHANGES_REQUESTED,), "resumed")
     _require_requesting_side(ctx, rv, "resume")
-    what = line(mention(ctx.ref(ctx.actor)), " pushed the changes; the clock runs again.")
-    event = await _transition(ctx, rv, ReviewState.IN_REVIEW, "resumed", what, resume=("resolve",))
-    await _tell(ctx, rv, event, rv.reviewer, f"#{rv.id} is ready again", what)
+    await lifecycle.resume(ctx, rv)
     return _done(rv, "is back in review; its resolve clock runs again")
 
 
@@ -350,11 +210,7 @@ async def approve(ctx: Context, args: dict[str, Any]) -> Message:
         raise CommandError(
             f"You asked for #{rv.id}; someone in `{rv.reviewing_org.key}` approves it."
         )
-    _take(ctx, rv)
-    what = line(mention(ctx.ref(ctx.actor)), " approved.")
-    event = await _transition(ctx, rv, ReviewState.APPROVED, "approved", what, stop=rc.CLOCKS)
-    approved = line(Link(rv.title, rv.link), " was approved by ", mention(ctx.ref(ctx.actor)), ".")
-    await _tell(ctx, rv, event, rv.requester, f"#{rv.id} approved", approved)
+    await lifecycle.approve(ctx, rv)
     return _done(rv, "is approved")
 
 
@@ -371,8 +227,7 @@ async def cancel(ctx: Context, args: dict[str, Any]) -> Message:
         raise CommandError(
             f"Only @{rv.requester.handle} (who asked) or a lead can cancel #{rv.id}."
         )
-    what = line(mention(ctx.ref(me)), " cancelled the request.")
-    await _transition(ctx, rv, ReviewState.CANCELLED, "cancelled", what, stop=rc.CLOCKS)
+    await lifecycle.cancel(ctx, rv)
     return _done(rv, "is cancelled")
 
 
@@ -402,24 +257,7 @@ async def reassign(ctx: Context, args: dict[str, Any]) -> Message:
         raise CommandError(
             f"@{person.handle} asked for #{rv.id}; choose someone else to review it."
         )
-    old = rv.reviewer
-    rv.reviewer_id, rv.reviewer = person.id, person
-    if person.id == me.id:
-        what = line(mention(ctx.ref(me)), " took the review.")
-    else:
-        what = line(mention(ctx.ref(me)), " gave the review to ", mention(ctx.ref(person)), ".")
-    event = await _transition(
-        ctx,
-        rv,
-        rv.state,
-        "reassigned",
-        what,
-        previous=old.handle if old else None,
-        reviewer=person.handle,
-    )
-    await _tell(
-        ctx, rv, event, person, f"Review #{rv.id} is yours", what, line(Link(rv.title, rv.link))
-    )
+    await lifecycle.reassign(ctx, rv, person)
     return _done(rv, f"is now @{person.handle}'s")
 
 
@@ -433,19 +271,11 @@ async def reopen(ctx: Context, args: dict[str, Any]) -> Message:
     if not (
         me.role is Role.ADMIN
         or me.id == rv.requester_id
-        or _in_org(me, rv.reviewing_org_id)
-        or _in_org(me, rv.requester.org_id)
+        or in_org(me, rv.reviewing_org_id)
+        or in_org(me, rv.requester.org_id)
     ):
         raise CommandError(f"Only people in the two orgs of #{rv.id} can reopen it.")
-    rv.cycle += 1
-    rv.policy_snapshot = rc.snapshot(rv.policy)
-    rv.state = ReviewState.REQUESTED
-    rc.start_cycle(ctx.session, rv, ctx.now)
-    await ctx.session.flush()
-    event = await record(ctx, rv, "reopened")
-    what = line(mention(ctx.ref(me)), f" reopened it: cycle {rv.cycle} starts.")
-    await publish(ctx, rv, event, what)
-    await _tell(ctx, rv, event, rv.reviewer, f"Review #{rv.id} is open again", what)
+    await lifecycle.reopen(ctx, rv)
     return _done(rv, f"is reopened (cycle {rv.cycle})")
 
 
