@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -44,6 +44,8 @@ class Runtime:
     # The process's one scheduler (the SLA wake-up and the cron jobs) and one task spawner.
     scheduler: AsyncIOScheduler
     tasks: Spawner
+    # Called when a review starts following a pull request (set when GitHub is read).
+    on_github: Callable[[], None] | None = None
 
     async def start(self) -> None:
         """Start delivery, the SLA wake-up and the cron jobs (each first catches up)."""
@@ -60,6 +62,8 @@ class Runtime:
             self.deadlines.changed()
         if Wake.JOBS in what:
             self.jobs.changed()
+        if Wake.GITHUB in what and self.on_github is not None:
+            self.on_github()
 
     async def close(self) -> None:
         """Stop the running parts and release the database connections."""

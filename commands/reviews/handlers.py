@@ -10,7 +10,6 @@ from sqlalchemy import or_, select
 
 from commands.core.context import CommandError, Context
 from commands.core.grammar import format_duration
-from commands.core.lookup import area_key
 from commands.core.messages import (
     Field,
     Line,
@@ -21,15 +20,16 @@ from commands.core.messages import (
     line,
     mention,
 )
+from commands.core.notifier import Wake
 from commands.core.registry import Group, Kind, Param
+from commands.github import pulls
 from commands.reviews import clocks as rc
 from commands.reviews import compliance, lifecycle
-from commands.reviews.card import OPEN, REVIEW_AREA, STATE_LABELS, clock_text
+from commands.reviews.card import OPEN, STATE_LABELS, clock_text
 from commands.reviews.compliance import figures
 from commands.reviews.lifecycle import in_org
 from commands.reviews.queries import ranked, summary_line
 from storage.models import (
-    Area,
     Org,
     Person,
     Review,
@@ -63,6 +63,18 @@ def _require_requesting_side(ctx: Context, rv: Review, verb: str) -> None:
     raise CommandError(f"Only @{rv.requester.handle} (who asked) or their org can {verb} #{rv.id}.")
 
 
+def _require_either_side(ctx: Context, rv: Review, verb: str) -> None:
+    me = ctx.actor
+    if (
+        me.role is Role.ADMIN
+        or me.id == rv.requester_id
+        or in_org(me, rv.reviewing_org_id)
+        or in_org(me, rv.requester.org_id)
+    ):
+        return
+    raise CommandError(f"Only people in the two orgs of #{rv.id} can {verb} it.")
+
+
 def _require_state(rv: Review, allowed: Sequence[ReviewState], verb: str) -> None:
     if rv.state in allowed:
         return
@@ -86,25 +98,22 @@ async def _other_org(ctx: Context, org_id: int | None) -> Org:
 
 
 async def _default_policy(ctx: Context) -> SlaPolicy:
-    policy = await ctx.session.scalar(
-        select(SlaPolicy).where(SlaPolicy.is_default, SlaPolicy.retired.is_(False))
-    )
+    policy = await lifecycle.default_policy(ctx.session)
     if policy is None:
         raise CommandError("No SLA policy is configured: an admin adds [[policies]] to the config.")
     return policy
 
 
-async def _area_dri(ctx: Context, org: Org) -> Person | None:
-    area = await ctx.session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
-    if area is not None and area.org_id == org.id and area.dri is not None:
-        return area.dri
-    return None
-
-
 @review.command(
     "request",
     Param("link", Kind.URL, "The pull request or diff to review (http/https)"),
-    Param("title", Kind.TEXT, "What it is, in a few words", max_length=200),
+    Param(
+        "title",
+        Kind.TEXT,
+        "What it is, in a few words (for a GitHub pull request: its title, by default)",
+        False,
+        max_length=200,
+    ),
     Param(
         "policy", Kind.POLICY, "SLA policy (default: the configured default)", False, keyword=True
     ),
@@ -124,12 +133,22 @@ async def request(ctx: Context, args: dict[str, Any]) -> Message:
     """
     org: Org = args["org"] or await _other_org(ctx, ctx.actor.org_id)
     policy: SlaPolicy = args["policy"] or await _default_policy(ctx)
-    reviewer: Person | None = args["reviewer"] or await _area_dri(ctx, org)
+    reviewer: Person | None = args["reviewer"] or await lifecycle.area_dri(ctx.session, org)
     if reviewer is not None and reviewer.org_id != org.id:
         raise CommandError(f"@{reviewer.handle} is not in `{org.key}`, the org that reviews.")
+    ref = pulls.parse_url(args["link"])
+    if ref is None and not args["title"]:
+        raise CommandError("Give a title: only a GitHub pull request link brings its own.")
+    # Until GitHub is read (with [github] token set), a pull request is named by its number.
+    title = args["title"] or str(ref)
     rv, clocks = await lifecycle.open_review(
-        ctx, link=args["link"], title=args["title"], org=org, policy=policy, reviewer=reviewer
+        ctx, link=args["link"], title=title, org=org, policy=policy, reviewer=reviewer
     )
+    # A pull request an open review follows already stays with it; this one is by hand.
+    if ref is not None and await _followed_by(ctx, ref) is None:
+        await pulls.link(ctx.session, rv, ref, args["link"])
+        if not args["title"]:
+            ctx.notifier.changed(Wake.GITHUB)
     ack = rc.view(rv, clocks["ack"], ctx.now)
     who = line(" Reviewer: ", mention(ctx.ref(reviewer))) if reviewer else line(" No reviewer yet.")
     return Message(
@@ -139,6 +158,36 @@ async def request(ctx: Context, args: dict[str, Any]) -> Message:
         ),
         tone="success",
     )
+
+
+async def _followed_by(ctx: Context, ref: pulls.PullRef) -> int | None:
+    """The open review that follows this pull request, if one does."""
+    row = await pulls.tracked(ctx.session, ref)
+    return row.review_id if row is not None and row.review.state in OPEN else None
+
+
+@review.command(
+    "link", _ID, Param("pull", Kind.URL, "The pull request on GitHub (https://github.com/...)")
+)
+async def link(ctx: Context, args: dict[str, Any]) -> Message:
+    """Tie a review to its GitHub pull request: from then on, GitHub's events move it."""
+    rv: Review = args["id"]
+    ref = pulls.parse_url(args["pull"])
+    if ref is None:
+        raise CommandError(
+            "That is not a GitHub pull request link, e.g. https://github.com/owner/name/pull/12."
+        )
+    _require_either_side(ctx, rv, "link")
+    other = await _followed_by(ctx, ref)
+    if other is not None and other != rv.id:
+        raise CommandError(f"{ref} is followed by review #{other} already.")
+    await pulls.link(ctx.session, rv, ref, args["pull"])
+    rv.link = args["pull"]
+    event = await lifecycle.record(ctx, rv, "linked", url=args["pull"])
+    what = line(mention(ctx.ref(ctx.actor)), " linked it to ", Link(str(ref), args["pull"]), ".")
+    await lifecycle.publish(ctx, rv, event, what)
+    ctx.notifier.changed(Wake.GITHUB)
+    return _done(rv, f"follows {ref} now")
 
 
 # --- the lifecycle -------------------------------------------------------------------------------
@@ -267,14 +316,7 @@ async def reopen(ctx: Context, args: dict[str, Any]) -> Message:
     rv: Review = args["id"]
     if rv.state in OPEN:
         raise CommandError(f"#{rv.id} is still open ({STATE_LABELS[rv.state]}).")
-    me = ctx.actor
-    if not (
-        me.role is Role.ADMIN
-        or me.id == rv.requester_id
-        or in_org(me, rv.reviewing_org_id)
-        or in_org(me, rv.requester.org_id)
-    ):
-        raise CommandError(f"Only people in the two orgs of #{rv.id} can reopen it.")
+    _require_either_side(ctx, rv, "reopen")
     await lifecycle.reopen(ctx, rv)
     return _done(rv, f"is reopened (cycle {rv.cycle})")
 
@@ -336,6 +378,11 @@ _EVENT_TEXT = {
     "cancelled": "cancelled",
     "reassigned": "reassigned",
     "reopened": "reopened",
+    "paused": "paused",
+    "unpaused": "resumed",
+    "linked": "linked to GitHub",
+    "merged": "merged on GitHub",
+    "closed": "closed on GitHub",
 }
 
 
@@ -397,7 +444,12 @@ async def show(ctx: Context, args: dict[str, Any]) -> Message:
                 text += f": {ev.data['note']}"
             if ev.kind == "reassigned":
                 text += f" to @{ev.data.get('reviewer')}"
-        timeline.append(line(f"{ctx.when(ev.at)} · c{ev.cycle} · ", actor, " ", text))
+        where: tuple[Link | str, ...] = ()
+        if ev.data.get("url"):
+            found = ", found by reconciliation" if ev.data.get("reconciled") else ""
+            what = f"{ev.data['via']} on GitHub" if ev.data.get("via") else "on GitHub"
+            where = (" (", Link(what, ev.data["url"]), f"{found})")
+        timeline.append(line(f"{ctx.when(ev.at)} · c{ev.cycle} · ", actor, " ", text, *where))
     return Message(title=f"Review #{rv.id}", lines=tuple(timeline), fields=tuple(fields))
 
 

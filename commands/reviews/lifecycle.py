@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.context import Context
+from commands.core.lookup import area_key
 from commands.core.messages import Line, Link, Message, Span, code, line, mention
 from commands.core.notifier import Wake
 from commands.reviews import clocks as rc
-from commands.reviews.card import OPEN, card, card_key
-from storage.models import Org, Person, Review, ReviewEvent, ReviewState, SlaPolicy
+from commands.reviews.card import OPEN, REVIEW_AREA, card, card_key
+from storage.models import Area, Org, Person, Review, ReviewEvent, ReviewState, SlaPolicy
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,21 @@ async def _transition(
     event = await record(ctx, rv, kind, **data, **(via.data() if via else {}))
     await publish(ctx, rv, event, what)
     return event
+
+
+async def default_policy(session: AsyncSession) -> SlaPolicy | None:
+    """The policy a review gets when nobody names one."""
+    return await session.scalar(
+        select(SlaPolicy).where(SlaPolicy.is_default, SlaPolicy.retired.is_(False))
+    )
+
+
+async def area_dri(session: AsyncSession, org: Org) -> Person | None:
+    """Who reviews for an org by default: the DRI of its "code review" area, if it has one."""
+    area = await session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
+    if area is not None and area.org_id == org.id and area.dri is not None:
+        return area.dri
+    return None
 
 
 # --- the steps -----------------------------------------------------------------------------------
