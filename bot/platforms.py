@@ -61,6 +61,11 @@ async def serve(runtime: Runtime, platforms: list[str]) -> int:
             started.append(adapter)
             await adapter.start()
             log.warning("connected to %s", adapter.platform)
+        if runtime.settings.github.webhook_secret is not None:
+            # Imported here: gidgethub is loaded only by a bot that talks to GitHub.
+            from bot import github
+
+            await github.start(runtime)
         await runtime.start()
         await stop.wait()
         log.warning("stopping")

@@ -128,13 +128,13 @@ async def _pull_request(notifier: Notifier, payload: dict[str, Any]) -> str:
         if rules.first_match(await rules.load(session), pull) is not None:
             raise Ignored(f"{pull.ref} still matches a rule")
         if action == "unlabeled":
-            reason = f"label {(payload.get('label') or {}).get('name')} removed"
+            what, reason = "label", f"label {(payload.get('label') or {}).get('name')} removed"
         else:
             who = (payload.get("requested_reviewer") or {}).get("login") or (
                 payload.get("requested_team") or {}
             ).get("slug")
-            reason = f"review request for {who} removed"
-        await lifecycle.cancel(ctx, rv, reason, Via(reason.split(" for ")[0], pull.html_url))
+            what, reason = "review request", f"review request for {who} removed"
+        await lifecycle.cancel(ctx, rv, reason, Via(what, pull.html_url))
         _remember(row, pull)
         return f"#{rv.id} cancelled"
     if action == "synchronize":
