@@ -12,8 +12,6 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
-
 from commands.core.context import Context
 from commands.core.notifier import Notifier
 from commands.github import rules
@@ -76,6 +74,11 @@ async def reconcile(
     if data is None:
         return done
     pull = Pull.from_json(data)
+    if pull.title and pull.title[:200] != rv.title:
+        author = await _as(notifier, pull.author)
+        rv.title = pull.title[:200]
+        await lifecycle.note(author, rv, "retitled", " titled it on GitHub")
+        done.append(f"#{rv.id} retitled")
     if not lifecycle.is_open(rv) and pull.state == "open":
         return done
     found = Via("pull request", pull.html_url, reconciled=True)
@@ -304,12 +307,6 @@ def _remember(row: GithubPull, pull: Pull) -> None:
     row.node_id = pull.node_id or row.node_id
 
 
-async def open_pulls(notifier: Notifier) -> list[GithubPull]:
-    """The pull requests whose reviews are still open: what reconciliation reads."""
-    rows = await notifier.session.scalars(
-        select(GithubPull)
-        .join(Review, GithubPull.review_id == Review.id)
-        .where(GithubPull.state == "open")
-        .order_by(GithubPull.id)
-    )
-    return [r for r in rows.unique().all() if lifecycle.is_open(r.review)]
+def is_followed(row: GithubPull) -> bool:
+    """Whether reconciliation reads this pull request: its review is still open."""
+    return lifecycle.is_open(row.review)

@@ -383,6 +383,7 @@ _EVENT_TEXT = {
     "linked": "linked to GitHub",
     "merged": "merged on GitHub",
     "closed": "closed on GitHub",
+    "retitled": "retitled on GitHub",
 }
 
 
