@@ -381,9 +381,9 @@ _EVENT_TEXT = {
     "paused": "paused",
     "unpaused": "resumed",
     "linked": "linked to GitHub",
-    "merged": "merged on GitHub",
-    "closed": "closed on GitHub",
-    "retitled": "retitled on GitHub",
+    "merged": "merged the pull request",
+    "closed": "closed the pull request",
+    "retitled": "retitled it on GitHub",
 }
 
 

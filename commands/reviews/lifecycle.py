@@ -300,7 +300,7 @@ async def note(
 ) -> ReviewEvent:
     """Something happened that changes no clock (a merge after approval): timeline and thread."""
     what = _said(ctx, text, via)
-    return await _transition(ctx, rv, rv.state, kind, what, via, note=text.strip())
+    return await _transition(ctx, rv, rv.state, kind, what, via)
 
 
 async def reassign(ctx: Context, rv: Review, person: Person) -> ReviewEvent:

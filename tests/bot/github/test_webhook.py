@@ -74,7 +74,7 @@ async def test_a_pull_request_from_label_to_merge_moves_its_review_by_webhooks_a
         "@dave requested changes",
         "@alice pushed changes (new commits on GitHub)",
         "@dave approved (review on GitHub)",
-        "@alice merged on GitHub: merged the pull request (merged on GitHub)",
+        "@alice merged the pull request (merged on GitHub)",
     ):
         assert step in timeline, timeline
 
