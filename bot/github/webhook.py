@@ -14,19 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure
 from gidgethub.sansio import Event
+from sqlalchemy import delete
 
 from bot.http import MAX_BODY
 from bot.runtime import Runtime
 from commands.core.dispatch import AlreadyHandled, first_time
 from commands.github import events
+from storage.models import InboundRequest
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/github/webhook"
+# The request key of a delivery, before its X-GitHub-Delivery id.
+DELIVERY_KEY = "github:delivery:"
 
 
 class GitHubReceiver:
@@ -41,11 +46,24 @@ class GitHubReceiver:
 
     async def start(self) -> int:
         """Serve POST /github/webhook on [http]; return the port."""
+        await self.forget_old_deliveries()
         server = self.runtime.http_server()
         server.route("POST", WEBHOOK_PATH, self.receive)
         port = await server.start()
         log.warning("github: webhook at http://%s:%d%s", server.host, port, WEBHOOK_PATH)
         return port
+
+    async def forget_old_deliveries(self, older_than: timedelta = timedelta(days=7)) -> int:
+        """Drop delivery ids older than GitHub lets anyone redeliver (3 days); return how many."""
+        cutoff = self.runtime.clock.now() - older_than
+        async with self.runtime.sessions.begin() as session:
+            result = await session.execute(
+                delete(InboundRequest).where(
+                    InboundRequest.received_at < cutoff,
+                    InboundRequest.key.like(f"{DELIVERY_KEY}%"),
+                )
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def receive(self, request: web.Request) -> web.Response:
         """Answer one delivery."""
@@ -85,7 +103,7 @@ class GitHubReceiver:
             log.info("github: ignored a %r delivery (%s)", event.event, event.delivery_id)
             return _answer(202, f"ignored: Liaison does not act on {event.event!r}")
         runtime = self.runtime
-        key = f"github:delivery:{event.delivery_id}"
+        key = f"{DELIVERY_KEY}{event.delivery_id}"
         try:
             async with runtime.postbox.transaction(runtime.clock.now()) as notifier:
                 await first_time(notifier.session, key, notifier.now)

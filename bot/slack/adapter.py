@@ -135,8 +135,11 @@ class SlackAdapter(SlackSender):
         """Drop request keys older than Slack ever re-sends (minutes); return how many went."""
         cutoff = self.runtime.clock.now() - older_than
         async with self.runtime.sessions.begin() as session:
+            # Only Slack's own keys: GitHub's deliveries may be redelivered for days.
             result = await session.execute(
-                delete(InboundRequest).where(InboundRequest.received_at < cutoff)
+                delete(InboundRequest).where(
+                    InboundRequest.received_at < cutoff, InboundRequest.key.like("slack:%")
+                )
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from commands.core.context import Context
+from commands.core.messages import Message, code, line
 from commands.core.notifier import Notifier
 from commands.github import rules
 from commands.github.pulls import PLATFORM, Pull, known_person, link, person_for, tracked
 from commands.reviews import lifecycle
+from commands.reviews.card import card_key
 from commands.reviews.lifecycle import Via, in_org
-from storage.models import GithubPull, Person, Review, ReviewState
+from storage.models import GithubPull, Org, Person, Review, ReviewState
 
 # The events that move reviews; any other is answered and ignored.
 EVENTS = ("pull_request", "pull_request_review", "pull_request_review_comment")
@@ -212,7 +214,22 @@ async def _maybe_open(
     )
     row = await link(session, rv, pull.ref, pull.html_url)
     _remember(row, pull)
+    await _name_strangers(ctx, rv, rule.org, [requested, *pull.requested])
     return f"#{rv.id} opened"
+
+
+async def _name_strangers(ctx: Context, rv: Review, org: Org, logins: Sequence[str | None]) -> None:
+    """Say in the card's thread who GitHub asked that Liaison cannot make the reviewer."""
+    for login in dict.fromkeys(x.lower() for x in logins if x):
+        person = await known_person(ctx.session, login)
+        if person is not None and in_org(person, org.id):
+            continue
+        why = f"no one in {org.name} has that login" if person is None else f"not in {org.name}"
+        await ctx.notify(
+            f"review:{rv.id}:c{rv.cycle}:asked:{login}",
+            Message(lines=(line("GitHub asked ", code(login), f" to review ({why})."),)),
+            thread_of=card_key(rv.id),
+        )
 
 
 def _why(payload: dict[str, Any]) -> str:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import timedelta
 
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from bot import github
 from bot.config import Settings
+from bot.github import GitHubReceiver
+from bot.runtime import open_runtime
 from bot.slack.blocks import posts
 from commands.core.clock import FakeClock
 from commands.core.messages import Message
@@ -233,3 +238,46 @@ async def test_what_github_users_wrote_is_text_that_pings_nobody(hub: Hub) -> No
 
 
 LOGIN_HANDLES = {"alice", "bob", "carol", "dave"}
+
+
+async def test_a_reviewer_github_names_but_liaison_does_not_know_is_named_in_the_thread(
+    hub: Hub,
+) -> None:
+    zed = {**payload("pull_request.labeled")["sender"], "login": "Zed-Auditor"}
+    opened = await hub.ok(
+        "pull_request.review_requested",
+        pull_request__requested_reviewers=[zed],
+        pull_request__labels=payload("pull_request.labeled")["pull_request"]["labels"],
+        requested_reviewer=zed,
+    )
+    assert "Reviewer: unassigned" in _texts(opened.notifications, "#shared")[0]
+    assert _texts(opened.notifications, "#shared (thread)") == [
+        "GitHub asked `zed-auditor` to review (no one in Index Coop has that login)."
+    ]
+
+
+async def test_delivery_ids_are_forgotten_only_after_github_stops_redelivering(
+    hub: Hub, clock: FakeClock
+) -> None:
+    await hub.deliver("pull_request.labeled", delivery="old")
+    receiver = GitHubReceiver(hub.chat.runtime)
+    clock.advance(timedelta(days=3))
+    assert await receiver.forget_old_deliveries() == 0
+    clock.advance(timedelta(days=5))
+    assert await receiver.forget_old_deliveries() == 1
+
+
+async def test_start_serves_the_webhook_and_arms_reconciliation(
+    settings: Settings, clock: FakeClock
+) -> None:
+    configured = github_settings(
+        settings, token=SecretStr("ghp-x"), api_base_url="http://127.0.0.1:9"
+    )
+    runtime = await open_runtime(configured, platforms=["console"], clock=clock)
+    try:
+        receiver = await github.start(runtime)
+        assert receiver is not None and runtime.http is not None and runtime.http.port
+        assert runtime.on_github is not None
+        assert runtime.jobs.next_due() is not None
+    finally:
+        await runtime.close()
