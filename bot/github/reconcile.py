@@ -91,13 +91,15 @@ class Reconciler:
                 ids = [row.id for row in await _open_pulls(session)]
             done: list[str] = []
             timeout = aiohttp.ClientTimeout(total=self._timeout)
+            # gidgethub's ETag cache, seeded before each read from the ETags we stored.
+            cache: dict[str, Any] = {}
             async with aiohttp.ClientSession(timeout=timeout) as http:
                 api = GitHubAPI(
-                    http, USER_AGENT, oauth_token=self._token, base_url=self._base, cache={}
+                    http, USER_AGENT, oauth_token=self._token, base_url=self._base, cache=cache
                 )
                 for row_id in ids:
                     try:
-                        done += await self._one(api, row_id)
+                        done += await self._one(api, cache, row_id)
                     except RateLimited as exc:
                         self.resume_at = exc.until
                         log.warning(
@@ -111,29 +113,35 @@ class Reconciler:
                 log.warning("github: reconciliation found %s", "; ".join(done))
             return done
 
-    async def _one(self, api: GitHubAPI, row_id: int) -> list[str]:
+    async def _one(self, api: GitHubAPI, cache: dict[str, Any], row_id: int) -> list[str]:
         async with self.runtime.sessions() as session:
             row = await session.get(GithubPull, row_id)
             if row is None:
                 return []
             path = f"/repos/{row.repository}/pulls/{row.number}"
             etags = (row.etag, row.reviews_etag)
-        pull, pull_etag = await self._get(api, path, etags[0])
-        reviews, reviews_etag = await self._get(api, f"{path}/reviews?per_page=100", etags[1])
+        pull, pull_etag = await self._get(api, cache, path, etags[0])
+        reviews, reviews_etag = await self._get(
+            api, cache, f"{path}/reviews?per_page=100", etags[1]
+        )
         runtime = self.runtime
         async with runtime.postbox.transaction(runtime.clock.now()) as notifier:
-            row = await notifier.session.get(GithubPull, row_id)
-            if row is None:
+            # Locked like a webhook's row: the two never apply the same step twice.
+            row = await notifier.session.scalar(
+                select(GithubPull).where(GithubPull.id == row_id).with_for_update(of=GithubPull)
+            )
+            if row is None or not events.is_followed(row):
                 return []
             done = await events.reconcile(notifier, row, pull, reviews or [])
             row.etag, row.reviews_etag = pull_etag, reviews_etag
             row.checked_at = notifier.now
         return done
 
-    async def _get(self, api: GitHubAPI, path: str, etag: str | None) -> tuple[Any, str | None]:
+    async def _get(
+        self, api: GitHubAPI, cache: dict[str, Any], path: str, etag: str | None
+    ) -> tuple[Any, str | None]:
         """GET with If-None-Match: (None, etag) when unchanged, else (data, its new ETag)."""
         url = self._base + path
-        cache: Any = api._cache  # gidgethub's ETag cache, seeded per request from our rows
         cache.clear()
         if etag:
             # A cached entry without data: a 304 then returns None, which means "unchanged".

@@ -157,6 +157,8 @@ async def _pull_request(notifier: Notifier, payload: dict[str, Any]) -> str:
         await lifecycle.pause(ctx, rv, "turned back into a draft", Via("draft", pull.html_url))
         return f"#{rv.id} paused"
     if action == "closed":
+        if row.state != "open":
+            raise Ignored(f"{pull.ref} is {row.state} already")
         how = "merged" if pull.merged else "closed"
         return await _closed(notifier, row, rv, pull, Via(how, pull.html_url))
     raise Ignored(f"pull request {action}: nothing to do")
@@ -195,6 +197,7 @@ async def _maybe_open(
         rv.title, rv.link = pull.title[:200] or rv.title, pull.html_url
         await lifecycle.reopen(ctx, rv, via)
         _remember(row, pull)
+        row.state = "open"
         return f"#{rv.id} reopened"
     policy = rule.policy or await lifecycle.default_policy(session)
     if policy is None:

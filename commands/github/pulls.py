@@ -90,9 +90,15 @@ class Pull:
 
 
 async def tracked(session: AsyncSession, ref: PullRef) -> GithubPull | None:
-    """The link between this pull request and its review, if it has one."""
+    """The link between this pull request and its review, if it has one.
+
+    The row is locked until the transaction ends (on PostgreSQL), so two events about one
+    pull request (a webhook and reconciliation, two replicas) take their turns.
+    """
     return await session.scalar(
-        select(GithubPull).where(GithubPull.repository == ref.key, GithubPull.number == ref.number)
+        select(GithubPull)
+        .where(GithubPull.repository == ref.key, GithubPull.number == ref.number)
+        .with_for_update(of=GithubPull)
     )
 
 
