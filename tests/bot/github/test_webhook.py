@@ -67,6 +67,9 @@ async def test_a_pull_request_from_label_to_merge_moves_its_review_by_webhooks_a
     assert _texts(merged.notifications, "#shared (thread)") == [
         "@alice merged the pull request (merged on GitHub)."
     ]
+    # The same close sent again under a new delivery id (a second hook) notes nothing twice.
+    again = await hub.deliver("pull_request.closed.merged")
+    assert (again.status, again.notifications) == (202, [])
     show = await hub.chat.ok("/review show 1")
     assert (
         "(review on GitHub <https://github.com/SetProtocol/contracts/pull/412#pullrequestreview-"
