@@ -450,6 +450,57 @@ def slack_manifest(
     typer.echo(manifest_yaml(settings, build_registry(), url or PLACEHOLDER_URL), nl=False)
 
 
+# --- GitHub --------------------------------------------------------------------------------------
+
+github_app = typer.Typer(no_args_is_help=True, help="GitHub: try the webhook set-up.")
+app.add_typer(github_app, name="github")
+
+
+@github_app.command("test-delivery")
+def github_test_delivery(
+    ctx: typer.Context,
+    event: Annotated[
+        str,
+        typer.Argument(
+            help="ping, pull_request (labeled), pull_request_review or pull_request_review_comment"
+        ),
+    ],
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="The webhook URL (default: this config's [http] port)."),
+    ] = None,
+    repository: Annotated[
+        str, typer.Option("--repository", help="The sample's repository, owner/name.")
+    ] = "liaison-test/sample",
+    label: Annotated[str, typer.Option("--label", help="The sample's label.")] = "liaison-test",
+    config: ConfigOption = None,
+) -> None:
+    """Post a signed sample delivery to a running bot, and print how it answered."""
+    from bot.github.samples import EVENTS, deliver, sample
+
+    settings = _load(ctx, config)
+    secret = settings.github.webhook_secret
+    if secret is None:
+        typer.echo(
+            "liaison: no webhook secret: set LIAISON_GITHUB_WEBHOOK_SECRET (docs/github.md)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if event not in EVENTS:
+        typer.echo(f"liaison: no sample for {event!r} (samples: {', '.join(EVENTS)})", err=True)
+        raise typer.Exit(2)
+    host = settings.http.host if settings.http.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    target = url or f"http://{host}:{settings.http.port}/github/webhook"
+    payload = sample(event, repository, label, "liaison-test")
+    try:
+        status, answer = _run(lambda: deliver(target, event, payload, secret.get_secret_value()))
+    except OSError as exc:
+        typer.echo(f"liaison: cannot reach {target}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{status} {answer}")
+    raise typer.Exit(0 if status < 300 else 1)
+
+
 # --- Discord -------------------------------------------------------------------------------------
 
 discord_app = typer.Typer(no_args_is_help=True, help="Discord: publish the slash commands.")

@@ -58,6 +58,17 @@ def _slug(value: str) -> str:
 
 
 Slug = Annotated[str, AfterValidator(_slug)]
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.*?\[\]-]+/[A-Za-z0-9_.*?\[\]-]+$")
+
+
+def _login(value: str) -> str:
+    if not _LOGIN.match(value):
+        raise ValueError(
+            f"{value!r} is not a GitHub login (letters, digits and '-', at most 39, e.g. 'octocat')"
+        )
+    return value
 
 
 def time_zone(value: str) -> str:
@@ -150,6 +161,8 @@ class PersonSettings(_Section):
     role: Role = Role.MEMBER
     slack: str | None = None
     discord: str | None = None
+    # Their GitHub login: pull requests they open, review or are asked to review are theirs.
+    github: Annotated[str | None, AfterValidator(lambda v: _login(v) if v else v)] = None
 
 
 class ChannelSettings(_Section):
@@ -250,6 +263,63 @@ class DiscordSettings(_Section):
     guild: int | None = None
 
 
+class GitHubRuleSettings(_Section):
+    """Which pull requests become review requests, and under which policy and reviewing org."""
+
+    # "owner/name"; shell-style globs allowed ("SetProtocol/*").
+    repository: str = "*/*"
+    label: str | None = None
+    # "org/team-slug": a review requested from this team.
+    team: str | None = None
+    # A [[people]] handle: a review requested from them matches; they review by default.
+    person: str | None = None
+    policy: str | None = None
+    org: str
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not _REPOSITORY.match(value):
+            raise ValueError(
+                f'{value!r} is not a repository: write "owner/name", globs allowed '
+                '(e.g. "SetProtocol/*")'
+            )
+        return value
+
+    @field_validator("team")
+    @classmethod
+    def _team(cls, value: str | None) -> str | None:
+        if value is not None and not _TEAM.match(value):
+            raise ValueError(f'{value!r} is not a team: write "org/team-slug"')
+        return value
+
+
+class GitHubSettings(_Section):
+    """GitHub: the webhook secret and API token come from LIAISON_GITHUB_* variables."""
+
+    # No secret means no webhook endpoint.
+    webhook_secret: SecretStr | None = None
+    # No token means no reconciliation and no titles read from GitHub.
+    token: SecretStr | None = None
+    api_base_url: str = "https://api.github.com"
+    reconcile_every: Duration = timedelta(minutes=10)
+    rules: list[GitHubRuleSettings] = []
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("expected an http(s) URL such as https://api.github.com")
+        return value.rstrip("/")
+
+    @field_validator("reconcile_every")
+    @classmethod
+    def _often_enough(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1) or value > timedelta(hours=24):
+            raise ValueError("must be between 1m and 24h")
+        return value
+
+
 def _grammar(parse: Any) -> BeforeValidator:
     def check(value: Any) -> Any:
         if not isinstance(value, str):
@@ -307,6 +377,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = DiscordSettings()
     meeting: MeetingSettings | None = None
     digest: DigestSettings = DigestSettings()
+    github: GitHubSettings = GitHubSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -356,11 +427,45 @@ class Settings(BaseSettings):
                     f"digest.channels: no channel called {name!r} "
                     f"(expected one of {', '.join(sorted(channels))})"
                 )
+        problems += self._github_problems(keys)
         if sum(p.default for p in self.policies) > 1:
             problems.append("policies: only one policy can have default = true")
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _github_problems(self, orgs: list[str]) -> list[str]:
+        problems = _duplicates(
+            "people", "github", [p.github.lower() for p in self.people if p.github]
+        )
+        people = {p.handle: p for p in self.people}
+        policies = [p.name for p in self.policies]
+        for n, rule in enumerate(self.github.rules, start=1):
+            where = f"github.rules[{n}]"
+            if rule.org not in orgs:
+                problems.append(
+                    f"{where}.org: {rule.org!r} is not an org (expected one of {', '.join(orgs)})"
+                )
+            if rule.policy is not None and rule.policy not in policies:
+                problems.append(
+                    f"{where}.policy: {rule.policy!r} is not a policy "
+                    f"(expected one of {', '.join(policies) or 'none: add [[policies]]'})"
+                )
+            if rule.person is not None:
+                person = people.get(rule.person)
+                if person is None:
+                    problems.append(f"{where}.person: no person has handle {rule.person!r}")
+                elif person.github is None:
+                    problems.append(
+                        f"{where}.person: @{rule.person} has no github login "
+                        '(add github = "login" to their [[people]] entry)'
+                    )
+                elif person.org != rule.org:
+                    problems.append(
+                        f"{where}.person: @{rule.person} is in {person.org!r}, "
+                        f"not in {rule.org!r}, the org that reviews"
+                    )
+        return problems
 
     @property
     def announce_channel(self) -> str:

@@ -61,6 +61,12 @@ async def serve(runtime: Runtime, platforms: list[str]) -> int:
             started.append(adapter)
             await adapter.start()
             log.warning("connected to %s", adapter.platform)
+        github_on = runtime.settings.github
+        if github_on.webhook_secret is not None or github_on.token is not None:
+            # Imported here: gidgethub is loaded only by a bot that talks to GitHub.
+            from bot import github
+
+            await github.start(runtime)
         await runtime.start()
         await stop.wait()
         log.warning("stopping")

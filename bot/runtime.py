@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -25,6 +26,9 @@ from commands.core.notifier import Postbox, Wake
 from commands.core.registry import Registry
 from storage.engine import create_engine, session_factory
 
+if TYPE_CHECKING:
+    from bot.http import HttpServer
+
 
 @dataclass
 class Runtime:
@@ -44,6 +48,18 @@ class Runtime:
     # The process's one scheduler (the SLA wake-up and the cron jobs) and one task spawner.
     scheduler: AsyncIOScheduler
     tasks: Spawner
+    # Called when a review starts following a pull request (set when GitHub is read).
+    on_github: Callable[[], None] | None = None
+    # The one HTTP server, made on first use (aiohttp is imported only then).
+    http: HttpServer | None = None
+
+    def http_server(self) -> HttpServer:
+        """The process's HTTP server on [http], shared by Slack's events and GitHub's webhook."""
+        if self.http is None:
+            from bot.http import HttpServer
+
+            self.http = HttpServer(self.settings.http.host, self.settings.http.port)
+        return self.http
 
     async def start(self) -> None:
         """Start delivery, the SLA wake-up and the cron jobs (each first catches up)."""
@@ -60,6 +76,8 @@ class Runtime:
             self.deadlines.changed()
         if Wake.JOBS in what:
             self.jobs.changed()
+        if Wake.GITHUB in what and self.on_github is not None:
+            self.on_github()
 
     async def close(self) -> None:
         """Stop the running parts and release the database connections."""
@@ -68,6 +86,8 @@ class Runtime:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.tasks.close()
+        if self.http is not None:
+            await self.http.stop()
         await self.engine.dispose()
 
 

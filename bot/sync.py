@@ -12,7 +12,16 @@ from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
 from commands.weekly.series import SERIES_ID, realign
-from storage.models import Channel, ChannelAddress, Identity, MeetingSeries, Org, Person, SlaPolicy
+from storage.models import (
+    Channel,
+    ChannelAddress,
+    GithubRule,
+    Identity,
+    MeetingSeries,
+    Org,
+    Person,
+    SlaPolicy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,9 @@ async def apply_config(
                 wanted["slack"] = cfg_person.slack
             if cfg_person.discord:
                 wanted["discord"] = cfg_person.discord
+            if cfg_person.github:
+                # GitHub logins ignore case; webhooks spell them as the user last chose.
+                wanted["github"] = cfg_person.github.lower()
             await _link(session, person, wanted)
 
         channels = {c.name: c for c in (await session.scalars(select(Channel))).all()}
@@ -73,7 +85,39 @@ async def apply_config(
         for name, policy in policies.items():
             if name not in configured:
                 policy.is_default, policy.retired = False, True
+        await session.flush()
+        await _apply_github_rules(session, settings, orgs)
         await _apply_meeting(session, settings, now)
+
+
+async def _apply_github_rules(
+    session: AsyncSession, settings: Settings, orgs: dict[str, Org]
+) -> None:
+    # Rules carry no history (a review keeps its own policy and org), so the file replaces them.
+    await session.execute(delete(GithubRule))
+    for position, rule in enumerate(settings.github.rules, start=1):
+        person = (
+            await session.scalar(select(Person).where(Person.handle == rule.person))
+            if rule.person
+            else None
+        )
+        policy = (
+            await session.scalar(select(SlaPolicy).where(SlaPolicy.name == rule.policy))
+            if rule.policy
+            else None
+        )
+        session.add(
+            GithubRule(
+                position=position,
+                repository=rule.repository,
+                label=rule.label,
+                team=rule.team,
+                person_id=person.id if person else None,
+                policy_id=policy.id if policy else None,
+                org_id=orgs[rule.org].id,
+            )
+        )
+    await session.flush()
 
 
 async def _apply_meeting(session: AsyncSession, settings: Settings, now: datetime) -> None:

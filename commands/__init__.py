@@ -12,7 +12,7 @@ from commands.core.registry import Registry
 
 def build_registry() -> Registry:
     """Every command group of Liaison, in the order help lists them."""
-    from commands import digest, help, ownership, people, reviews, roadmap, weekly
+    from commands import digest, github, help, ownership, people, reviews, roadmap, weekly
 
     registry = Registry(
         [
@@ -21,6 +21,7 @@ def build_registry() -> Registry:
             *weekly.groups(),
             roadmap.roadmap,
             *digest.groups(),
+            *github.groups(),
             people.people,
             people.whoami,
         ]

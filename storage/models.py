@@ -241,6 +241,8 @@ class ReviewState(enum.StrEnum):
     ACKNOWLEDGED = "acknowledged"
     IN_REVIEW = "in-review"
     CHANGES_REQUESTED = "changes-requested"
+    # On hold (a pull request turned back into a draft): every clock paused.
+    PAUSED = "paused"
     APPROVED = "approved"
     CANCELLED = "cancelled"
 
@@ -312,6 +314,57 @@ class ReviewEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     actor: Mapped[Person | None] = relationship(lazy="joined")
+
+
+# --- GitHub --------------------------------------------------------------------------------------
+
+
+class GithubRule(Base):
+    """Which pull requests become reviews ([[github.rules]], copied here at start), in order."""
+
+    __tablename__ = "github_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The rule's place in the configuration: the first rule that matches applies.
+    position: Mapped[int] = mapped_column(Integer, unique=True)
+    repository: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(200))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policy.id"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
+
+    person: Mapped[Person | None] = relationship(lazy="joined")
+    policy: Mapped[SlaPolicy | None] = relationship(lazy="joined")
+    org: Mapped[Org] = relationship(lazy="joined")
+
+
+class GithubPull(Base):
+    """The pull request a review follows, and what Liaison last knew of it."""
+
+    __tablename__ = "github_pull"
+    __table_args__ = (UniqueConstraint("repository", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"), unique=True)
+    # "owner/name" in lower case (GitHub ignores case in both); the link keeps GitHub's spelling.
+    repository: Mapped[str] = mapped_column(String(200))
+    number: Mapped[int] = mapped_column(Integer)
+    html_url: Mapped[str] = mapped_column(String(500))
+    node_id: Mapped[str | None] = mapped_column(String(100))
+    head_sha: Mapped[str | None] = mapped_column(String(64))
+    # "open", "closed" or "merged".
+    state: Mapped[str] = mapped_column(String(10), default="open")
+    draft: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The GitHub review ids already applied, so neither a redelivery nor reconciliation
+    # applies one twice.
+    seen_reviews: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Validators of the last REST reads: an unchanged pull request costs no rate limit.
+    etag: Mapped[str | None] = mapped_column(String(200))
+    reviews_etag: Mapped[str | None] = mapped_column(String(200))
+    checked_at: Mapped[datetime | None]
+
+    review: Mapped[Review] = relationship(lazy="joined")
 
 
 # --- the weekly sync and roadmaps -----------------------------------------------------------------

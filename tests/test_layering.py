@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "commands", "storage")
-PLATFORM_LIBRARIES = ("discord", "slack_bolt", "slack_sdk", "aiohttp")
+PLATFORM_LIBRARIES = ("discord", "slack_bolt", "slack_sdk", "aiohttp", "gidgethub")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -79,7 +80,7 @@ class SlackAdapter(SlackSender):
             client=client, signing_secret=secret, name="liaison", logger=log.getChild("bolt")
         )
         self.port: int | None = None
-        self._runner: web.AppRunner | None = None
+        self._serving = False
         self._socket: AsyncSocketModeHandler | None = None
         # Each acknowledged request is answered by a task of its own.
         self.tasks = Spawner()
@@ -92,12 +93,10 @@ class SlackAdapter(SlackSender):
         settings = self.runtime.settings
         await self.check_token()
         if settings.slack.mode == "http":
-            runner = web.AppRunner(self.app.web_app(path=EVENTS_PATH))
-            await runner.setup()
-            site = web.TCPSite(runner, settings.http.host, settings.http.port)
-            await site.start()
-            self._runner = runner
-            self.port = int(runner.addresses[0][1])
+            server = self.runtime.http_server()
+            server.route("POST", EVENTS_PATH, self._events)
+            self.port = await server.start()
+            self._serving = True
             log.warning(
                 "slack: listening on http://%s:%d%s", settings.http.host, self.port, EVENTS_PATH
             )
@@ -109,6 +108,11 @@ class SlackAdapter(SlackSender):
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
         await self.forget_old_requests()
         await self.check_setup()
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        """POST /slack/events: bolt checks the signature and runs the listeners."""
+        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
 
     async def check_token(self) -> None:
         """Ask Slack who the bot is, so a wrong token stops start-up with what to fix."""
@@ -131,17 +135,21 @@ class SlackAdapter(SlackSender):
         """Drop request keys older than Slack ever re-sends (minutes); return how many went."""
         cutoff = self.runtime.clock.now() - older_than
         async with self.runtime.sessions.begin() as session:
+            # Only Slack's own keys: GitHub's deliveries may be redelivered for days.
             result = await session.execute(
-                delete(InboundRequest).where(InboundRequest.received_at < cutoff)
+                delete(InboundRequest).where(
+                    InboundRequest.received_at < cutoff, InboundRequest.key.like("slack:%")
+                )
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
         """Finish the work of requests already acknowledged, then stop listening."""
         await self.settle()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._serving:
+            # The server is shared (GitHub's webhook may be on it too): the runtime closes it.
+            self.runtime.http_server().route("POST", EVENTS_PATH, _gone)
+            self._serving = False
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
@@ -352,6 +360,11 @@ class SlackAdapter(SlackSender):
                     )
                     continue
             await self.client.chat_postMessage(channel=user, text=post.text, blocks=post.blocks)
+
+
+async def _gone(request: web.Request) -> web.StreamResponse:
+    """Slack stopped: its path is no longer served."""
+    return web.Response(status=404)
 
 
 def _caller(body: dict[str, Any]) -> Caller:

@@ -36,6 +36,7 @@ _OPEN = (
     ReviewState.ACKNOWLEDGED,
     ReviewState.IN_REVIEW,
     ReviewState.CHANGES_REQUESTED,
+    ReviewState.PAUSED,
 )
 
 Suggestion = tuple[str, str]

@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -120,7 +121,7 @@ class Dispatcher:
             async with self.postbox.transaction(self.clock.now()) as notifier:
                 session = notifier.session
                 if request_key is not None:
-                    await self._first_time(session, request_key)
+                    await first_time(session, request_key, self.clock.now())
                 actor = await self._actor(session, caller)
                 if actor.role.rank < command.role.rank:
                     raise PermissionDenied(await self._role_refusal(session, actor, command))
@@ -144,17 +145,6 @@ class Dispatcher:
             )
         return Reply(message)
 
-    async def _first_time(self, session: AsyncSession, key: str) -> None:
-        """Record a request key, or raise AlreadyHandled if it is recorded already."""
-        if await session.scalar(select(InboundRequest.id).where(InboundRequest.key == key)):
-            raise AlreadyHandled(key)
-        session.add(InboundRequest(key=key, received_at=self.clock.now()))
-        try:
-            # A concurrent twin (another replica) waits here on the unique key, then fails.
-            await session.flush()
-        except IntegrityError:
-            raise AlreadyHandled(key) from None
-
     async def _actor(self, session: AsyncSession, caller: Caller) -> Person:
         person = await session.scalar(
             select(Person)
@@ -165,7 +155,7 @@ class Dispatcher:
         if person is not None:
             return person
         # Anyone who uses the bot is recorded, so they can be named, assigned and pinged later.
-        handle = await _free_handle(session, caller.name or caller.user_id)
+        handle = await free_handle(session, caller.name or caller.user_id)
         person = Person(
             handle=handle,
             name=caller.name or handle,
@@ -194,7 +184,24 @@ class Dispatcher:
         return text + " Ask an admin."
 
 
-async def _free_handle(session: AsyncSession, name: str) -> str:
+async def first_time(session: AsyncSession, key: str, now: datetime) -> None:
+    """Record a request key in this transaction, or raise AlreadyHandled if it is there already.
+
+    Every inbound request a platform may send again (Slack's retries, GitHub's redeliveries)
+    records its key in the transaction of its effect: both commit, or neither.
+    """
+    if await session.scalar(select(InboundRequest.id).where(InboundRequest.key == key)):
+        raise AlreadyHandled(key)
+    session.add(InboundRequest(key=key, received_at=now))
+    try:
+        # A concurrent twin (another replica) waits here on the unique key, then fails.
+        await session.flush()
+    except IntegrityError:
+        raise AlreadyHandled(key) from None
+
+
+async def free_handle(session: AsyncSession, name: str) -> str:
+    """A handle made from a name that nobody has yet ("alice", else "alice2", ...)."""
     base = re.sub(r"[^a-z0-9_.-]+", "", name.lower().replace(" ", ".")) or "user"
     handle, n = base, 1
     while await session.scalar(select(Person.id).where(Person.handle == handle)) is not None:

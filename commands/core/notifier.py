@@ -31,6 +31,8 @@ class Wake(enum.Flag):
     DEADLINES = enum.auto()
     # A calendar schedule changed (the weekly meeting): the cron jobs re-read it.
     JOBS = enum.auto()
+    # A review now follows a pull request: GitHub is read for it (its title, its state).
+    GITHUB = enum.auto()
 
 
 def _nobody(what: Wake) -> None:

@@ -33,12 +33,14 @@ OPEN = (
     ReviewState.ACKNOWLEDGED,
     ReviewState.IN_REVIEW,
     ReviewState.CHANGES_REQUESTED,
+    ReviewState.PAUSED,
 )
 STATE_LABELS = {
     ReviewState.REQUESTED: "waiting for acknowledgement",
     ReviewState.ACKNOWLEDGED: "acknowledged",
     ReviewState.IN_REVIEW: "in review",
     ReviewState.CHANGES_REQUESTED: "changes requested (clock paused)",
+    ReviewState.PAUSED: "on hold (clocks paused)",
     ReviewState.APPROVED: "approved",
     ReviewState.CANCELLED: "cancelled",
 }
@@ -136,6 +138,8 @@ def _actions(state: ReviewState, review_id: int) -> tuple[Action, ...]:
             a("approve", "Approve"),
             a("reassign", "Reassign"),
         )
+    if state is ReviewState.PAUSED:
+        return (a("approve", "Approve"), a("reassign", "Reassign"))
     return ()
 
 

@@ -10,14 +10,12 @@ from sqlalchemy import or_, select
 
 from commands.core.context import CommandError, Context
 from commands.core.grammar import format_duration
-from commands.core.lookup import area_key
 from commands.core.messages import (
     Field,
     Line,
     Link,
     Message,
     bold,
-    code,
     italic,
     line,
     mention,
@@ -25,23 +23,14 @@ from commands.core.messages import (
 from commands.core.notifier import Wake
 from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
+from commands.github import pulls
 from commands.reviews import clocks as rc
-from commands.reviews import compliance
-from commands.reviews.card import (
-    OPEN,
-    REVIEW_AREA,
-    STATE_LABELS,
-    STATE_PHRASES,
-    card,
-    card_key,
-    clock_text,
-    left_text,
-)
+from commands.reviews import compliance, lifecycle
+from commands.reviews.card import OPEN, STATE_LABELS, STATE_PHRASES, clock_text, left_text
 from commands.reviews.compliance import figures
 from commands.reviews.queries import ranked, summary_line
 from commands.reviews.rules import StageName
 from storage.models import (
-    Area,
     Org,
     Person,
     Review,
@@ -54,28 +43,6 @@ review = Group("review", "Code-review requests with SLA clocks")
 sla = Group("sla", "SLA policies and how well they are met")
 
 _ID = Param("id", Kind.REVIEW, "The review number, e.g. 12 or #12")
-
-
-async def publish(ctx: Context, rv: Review, event: ReviewEvent, what: Line) -> None:
-    """Redraw the card in place and add a line to its thread, once per event."""
-    clocks = await rc.current_clocks(ctx.session, rv)
-    fresh = card(rv, clocks, ctx.now, ctx.ref)
-    await ctx.notify(f"{card_key(rv.id)}:e{event.id}", fresh, edit_of=card_key(rv.id))
-    await ctx.notify(
-        f"review:{rv.id}:thread:e{event.id}", Message(lines=(what,)), thread_of=card_key(rv.id)
-    )
-
-
-async def record(ctx: Context, rv: Review, kind: str, **data: Any) -> ReviewEvent:
-    """Add an event to the review's timeline."""
-    rv.updated_at = ctx.now
-    event = ReviewEvent(
-        review_id=rv.id, cycle=rv.cycle, at=ctx.now, actor_id=ctx.actor.id, kind=kind, data=data
-    )
-    ctx.session.add(event)
-    await ctx.session.flush()
-    ctx.notifier.changed(Wake.DEADLINES)
-    return event
 
 
 # --- who may do what -----------------------------------------------------------------------------
@@ -104,25 +71,22 @@ async def _other_org(ctx: Context, org_id: int | None) -> Org:
 
 
 async def _default_policy(ctx: Context) -> SlaPolicy:
-    policy = await ctx.session.scalar(
-        select(SlaPolicy).where(SlaPolicy.is_default, SlaPolicy.retired.is_(False))
-    )
+    policy = await lifecycle.default_policy(ctx.session)
     if policy is None:
         raise CommandError("No SLA policy is configured: an admin adds [[policies]] to the config.")
     return policy
 
 
-async def _area_dri(ctx: Context, org: Org) -> Person | None:
-    area = await ctx.session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
-    if area is not None and area.org_id == org.id and area.dri is not None:
-        return area.dri
-    return None
-
-
 @review.command(
     "request",
     Param("link", Kind.URL, "The pull request or diff to review (http/https)"),
-    Param("title", Kind.TEXT, "What it is, in a few words", max_length=200),
+    Param(
+        "title",
+        Kind.TEXT,
+        "What it is, in a few words (for a GitHub pull request: its title, by default)",
+        False,
+        max_length=200,
+    ),
     Param(
         "policy", Kind.POLICY, "SLA policy (default: the configured default)", False, keyword=True
     ),
@@ -142,46 +106,22 @@ async def request(ctx: Context, args: dict[str, Any]) -> Message:
     """
     org: Org = args["org"] or await _other_org(ctx, ctx.actor.org_id)
     policy: SlaPolicy = args["policy"] or await _default_policy(ctx)
-    reviewer: Person | None = args["reviewer"] or await _area_dri(ctx, org)
+    reviewer: Person | None = args["reviewer"] or await lifecycle.area_dri(ctx.session, org)
     if reviewer is not None and reviewer.org_id != org.id:
         raise CommandError(f"@{reviewer.handle} is not in `{org.key}`, the org that reviews.")
-    rv = Review(
-        link=args["link"],
-        title=args["title"],
-        requester_id=ctx.actor.id,
-        reviewing_org_id=org.id,
-        reviewer_id=reviewer.id if reviewer else None,
-        policy_id=policy.id,
-        policy_snapshot=rc.snapshot(policy),
-        state=ReviewState.REQUESTED,
-        cycle=1,
-        created_at=ctx.now,
-        updated_at=ctx.now,
+    ref = pulls.parse_url(args["link"])
+    if ref is None and not args["title"]:
+        raise CommandError("Give a title: only a GitHub pull request link brings its own.")
+    # Until GitHub is read (with [github] token set), a pull request is named by its number.
+    title = args["title"] or str(ref)
+    rv, clocks = await lifecycle.open_review(
+        ctx, link=args["link"], title=title, org=org, policy=policy, reviewer=reviewer
     )
-    ctx.session.add(rv)
-    await ctx.session.flush()
-    await ctx.session.refresh(rv)
-    clocks = {c.kind: c for c in rc.start_cycle(ctx.session, rv, ctx.now)}
-    await ctx.session.flush()
-    await record(ctx, rv, "requested", policy=policy.name)
-    await ctx.notify(card_key(rv.id), card(rv, clocks, ctx.now, ctx.ref))
-    if reviewer is not None:
-        await ctx.notify(
-            f"review:{rv.id}:c1:assigned:{reviewer.id}",
-            Message(
-                title=f"Review #{rv.id} is yours",
-                lines=(
-                    line(
-                        mention(ctx.ref(ctx.actor)),
-                        " asked you to review ",
-                        Link(rv.title, rv.link),
-                        ".",
-                    ),
-                    line("Acknowledge with ", code(f"/review ack {rv.id}"), "."),
-                ),
-            ),
-            to=reviewer,
-        )
+    # A pull request an open review follows already stays with it; this one is by hand.
+    if ref is not None and await _followed_by(ctx, ref) is None:
+        await pulls.link(ctx.session, rv, ref, args["link"])
+        if not args["title"]:
+            ctx.notifier.changed(Wake.GITHUB)
     ack = rc.view(rv, clocks["ack"], ctx.now)
     who = line(" Reviewer: ", mention(ctx.ref(reviewer))) if reviewer else line(" No reviewer yet.")
     return Message(
@@ -193,57 +133,43 @@ async def request(ctx: Context, args: dict[str, Any]) -> Message:
     )
 
 
+async def _followed_by(ctx: Context, ref: pulls.PullRef) -> int | None:
+    """The open review that follows this pull request, if one does."""
+    row = await pulls.tracked(ctx.session, ref)
+    return row.review_id if row is not None and row.review.state in OPEN else None
+
+
+@review.command(
+    "link",
+    _ID,
+    Param("pull", Kind.URL, "The pull request on GitHub (https://github.com/...)"),
+    who=Who(Relation.EITHER_SIDE, "id", "link"),
+)
+async def link(ctx: Context, args: dict[str, Any]) -> Message:
+    """Tie a review to its GitHub pull request: from then on, GitHub's events move it."""
+    rv: Review = args["id"]
+    ref = pulls.parse_url(args["pull"])
+    if ref is None:
+        raise CommandError(
+            "That is not a GitHub pull request link, e.g. https://github.com/owner/name/pull/12."
+        )
+    other = await _followed_by(ctx, ref)
+    if other is not None and other != rv.id:
+        raise CommandError(f"{ref} is followed by review #{other} already.")
+    await pulls.link(ctx.session, rv, ref, args["pull"])
+    rv.link = args["pull"]
+    event = await lifecycle.record(ctx, rv, "linked", url=args["pull"])
+    what = line(mention(ctx.ref(ctx.actor)), " linked it to ", Link(str(ref), args["pull"]), ".")
+    await lifecycle.publish(ctx, rv, event, what)
+    ctx.notifier.changed(Wake.GITHUB)
+    return _done(rv, f"follows {ref} now")
+
+
 # --- the lifecycle -------------------------------------------------------------------------------
-
-
-async def _transition(
-    ctx: Context,
-    rv: Review,
-    new: ReviewState,
-    kind: str,
-    what: Line,
-    *,
-    stop: Sequence[str] = (),
-    pause: Sequence[str] = (),
-    resume: Sequence[str] = (),
-    **data: Any,
-) -> ReviewEvent:
-    clocks = await rc.current_clocks(ctx.session, rv)
-    for k in stop:
-        rc.stop(rv, clocks[k], ctx.now, "cancelled" if new is ReviewState.CANCELLED else "met")
-    for k in pause:
-        rc.pause(rv, clocks[k], ctx.now)
-    for k in resume:
-        rc.resume(rv, clocks[k], ctx.now)
-    rv.state = new
-    event = await record(ctx, rv, kind, **data)
-    await publish(ctx, rv, event, what)
-    return event
 
 
 def _done(rv: Review, text: str) -> Message:
     return Message(lines=(line(f"#{rv.id} {text}."),), tone="success")
-
-
-async def _tell(
-    ctx: Context, rv: Review, event: ReviewEvent, person: Person | None, title: str, *lines: Line
-) -> None:
-    """Write to one person about an event on a review, once per event (not about their own acts)."""
-    if person is not None and person.id != ctx.actor.id:
-        await ctx.notify(
-            f"review:{rv.id}:e{event.id}:@{person.handle}",
-            Message(title=title, lines=lines),
-            to=person,
-        )
-
-
-def _take(ctx: Context, rv: Review) -> None:
-    # Whoever acts for the reviewing org on an unassigned review becomes its reviewer
-    # (never the requester: nobody reviews their own request).
-    me = ctx.actor
-    if rv.reviewer_id is None and me.org_id == rv.reviewing_org_id and me.id != rv.requester_id:
-        rv.reviewer_id = ctx.actor.id
-        rv.reviewer = ctx.actor
 
 
 @review.command("ack", _ID, who=Who(Relation.REVIEWING_SIDE, "id", "acknowledge"))
@@ -253,11 +179,7 @@ async def ack(ctx: Context, args: dict[str, Any]) -> Message:
     if rv.state is not ReviewState.REQUESTED and rv.state in OPEN:
         raise CommandError(f"#{rv.id} is already acknowledged.")
     _require_state(rv, (ReviewState.REQUESTED,), "acknowledged")
-    _take(ctx, rv)
-    me = mention(ctx.ref(ctx.actor))
-    await _transition(
-        ctx, rv, ReviewState.ACKNOWLEDGED, "acknowledged", line(me, " acknowledged."), stop=("ack",)
-    )
+    await lifecycle.acknowledge(ctx, rv)
     return _done(rv, "acknowledged")
 
 
@@ -268,11 +190,7 @@ async def start(ctx: Context, args: dict[str, Any]) -> Message:
     if rv.state is ReviewState.IN_REVIEW:
         raise CommandError(f"#{rv.id} is already in review.")
     _require_state(rv, (ReviewState.REQUESTED, ReviewState.ACKNOWLEDGED), "started")
-    _take(ctx, rv)
-    me = mention(ctx.ref(ctx.actor))
-    await _transition(
-        ctx, rv, ReviewState.IN_REVIEW, "started", line(me, " started reviewing."), stop=("ack",)
-    )
+    await lifecycle.start(ctx, rv)
     return _done(rv, "is in review")
 
 
@@ -292,30 +210,7 @@ async def changes(ctx: Context, args: dict[str, Any]) -> Message:
         (ReviewState.REQUESTED, ReviewState.ACKNOWLEDGED, ReviewState.IN_REVIEW),
         "sent back for changes",
     )
-    _take(ctx, rv)
-    note: str | None = args["note"]
-    what = line(
-        mention(ctx.ref(ctx.actor)), " requested changes", *((": ", note) if note else ()), "."
-    )
-    event = await _transition(
-        ctx,
-        rv,
-        ReviewState.CHANGES_REQUESTED,
-        "changes",
-        what,
-        stop=("ack",),
-        pause=("resolve",),
-        note=note,
-    )
-    await _tell(
-        ctx,
-        rv,
-        event,
-        rv.requester,
-        f"Changes requested on #{rv.id}",
-        what,
-        line("When they are pushed: ", code(f"/review resume {rv.id}")),
-    )
+    await lifecycle.request_changes(ctx, rv, args["note"])
     return _done(rv, "is waiting for changes; its resolve clock is paused")
 
 
@@ -324,9 +219,7 @@ async def resume(ctx: Context, args: dict[str, Any]) -> Message:
     """Say the requested changes are pushed: the resolve clock runs again."""
     rv: Review = args["id"]
     _require_state(rv, (ReviewState.CHANGES_REQUESTED,), "resumed")
-    what = line(mention(ctx.ref(ctx.actor)), " pushed the changes; the clock runs again.")
-    event = await _transition(ctx, rv, ReviewState.IN_REVIEW, "resumed", what, resume=("resolve",))
-    await _tell(ctx, rv, event, rv.reviewer, f"#{rv.id} is ready again", what)
+    await lifecycle.resume(ctx, rv)
     return _done(rv, "is back in review; its resolve clock runs again")
 
 
@@ -335,11 +228,7 @@ async def approve(ctx: Context, args: dict[str, Any]) -> Message:
     """Approve the change: every clock stops; the review is done."""
     rv: Review = args["id"]
     _require_state(rv, OPEN, "approved")
-    _take(ctx, rv)
-    what = line(mention(ctx.ref(ctx.actor)), " approved.")
-    event = await _transition(ctx, rv, ReviewState.APPROVED, "approved", what, stop=rc.CLOCKS)
-    approved = line(Link(rv.title, rv.link), " was approved by ", mention(ctx.ref(ctx.actor)), ".")
-    await _tell(ctx, rv, event, rv.requester, f"#{rv.id} approved", approved)
+    await lifecycle.approve(ctx, rv)
     return _done(rv, "is approved")
 
 
@@ -348,8 +237,7 @@ async def cancel(ctx: Context, args: dict[str, Any]) -> Message:
     """Withdraw a request (the requester, or a lead): every clock stops."""
     rv: Review = args["id"]
     _require_state(rv, OPEN, "cancelled")
-    what = line(mention(ctx.ref(ctx.actor)), " cancelled the request.")
-    await _transition(ctx, rv, ReviewState.CANCELLED, "cancelled", what, stop=rc.CLOCKS)
+    await lifecycle.cancel(ctx, rv)
     return _done(rv, "is cancelled")
 
 
@@ -374,24 +262,7 @@ async def reassign(ctx: Context, args: dict[str, Any]) -> Message:
         raise CommandError(
             f"@{person.handle} asked for #{rv.id}; choose someone else to review it."
         )
-    old, me = rv.reviewer, ctx.actor
-    rv.reviewer_id, rv.reviewer = person.id, person
-    if person.id == me.id:
-        what = line(mention(ctx.ref(me)), " took the review.")
-    else:
-        what = line(mention(ctx.ref(me)), " gave the review to ", mention(ctx.ref(person)), ".")
-    event = await _transition(
-        ctx,
-        rv,
-        rv.state,
-        "reassigned",
-        what,
-        previous=old.handle if old else None,
-        reviewer=person.handle,
-    )
-    await _tell(
-        ctx, rv, event, person, f"Review #{rv.id} is yours", what, line(Link(rv.title, rv.link))
-    )
+    await lifecycle.reassign(ctx, rv, person)
     return _done(rv, f"is now @{person.handle}'s")
 
 
@@ -401,15 +272,7 @@ async def reopen(ctx: Context, args: dict[str, Any]) -> Message:
     rv: Review = args["id"]
     if rv.state in OPEN:
         raise CommandError(f"#{rv.id} is still open: it is {STATE_PHRASES[rv.state]}.")
-    rv.cycle += 1
-    rv.policy_snapshot = rc.snapshot(rv.policy)
-    rv.state = ReviewState.REQUESTED
-    rc.start_cycle(ctx.session, rv, ctx.now)
-    await ctx.session.flush()
-    event = await record(ctx, rv, "reopened")
-    what = line(mention(ctx.ref(ctx.actor)), f" reopened it: cycle {rv.cycle} starts.")
-    await publish(ctx, rv, event, what)
-    await _tell(ctx, rv, event, rv.reviewer, f"Review #{rv.id} is open again", what)
+    await lifecycle.reopen(ctx, rv)
     return _done(rv, f"is reopened (cycle {rv.cycle})")
 
 
@@ -468,6 +331,12 @@ _EVENT_TEXT = {
     "cancelled": "cancelled",
     "reassigned": "reassigned",
     "reopened": "reopened",
+    "paused": "paused",
+    "unpaused": "resumed",
+    "linked": "linked to GitHub",
+    "merged": "merged the pull request",
+    "closed": "closed the pull request",
+    "retitled": "retitled it on GitHub",
 }
 
 
@@ -519,7 +388,12 @@ async def show(ctx: Context, args: dict[str, Any]) -> Message:
                 text += f": {ev.data['note']}"
             if ev.kind == "reassigned":
                 text += f" to @{ev.data.get('reviewer')}"
-        timeline.append(line(f"{ctx.when(ev.at)} · c{ev.cycle} · ", actor, " ", text))
+        where: tuple[Link | str, ...] = ()
+        if ev.data.get("url"):
+            found = ", found by reconciliation" if ev.data.get("reconciled") else ""
+            what = f"{ev.data['via']} on GitHub" if ev.data.get("via") else "on GitHub"
+            where = (" (", Link(what, ev.data["url"]), f"{found})")
+        timeline.append(line(f"{ctx.when(ev.at)} · c{ev.cycle} · ", actor, " ", text, *where))
     return Message(title=f"Review #{rv.id}", lines=tuple(timeline), fields=tuple(fields))
 
 

@@ -506,3 +506,63 @@ def test_the_digest_schedule_is_read_in_words_and_checked(tmp_path: Path) -> Non
     assert '"Someday" is not a weekday' in found[0]
     (unknown,) = problems(tmp_path, BASE + '\n[digest]\nchannels = ["nowhere"]\n')
     assert unknown.startswith("digest.channels: no channel called 'nowhere' (expected one of ")
+
+
+# --- GitHub ---------------------------------------------------------------------------------------
+
+
+def test_github_secrets_come_from_the_environment_and_rules_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIAISON_GITHUB_WEBHOOK_SECRET", "whsec-not-a-real-secret")
+    monkeypatch.setenv("LIAISON_GITHUB_TOKEN", "ghp-not-a-real-token")
+    text = BASE.replace('handle = "dave"', 'handle = "dave"\ngithub = "Dave-IC"') + (
+        '\n[[github.rules]]\nrepository = "SetProtocol/*"\nlabel = "needs-ic-review"\n'
+        'policy = "smart-contract"\norg = "ic"\n'
+        '\n[[github.rules]]\nperson = "dave"\norg = "ic"\n'
+    )
+    settings = loads(tmp_path, text)
+    assert settings.github.webhook_secret is not None
+    assert settings.github.webhook_secret.get_secret_value() == "whsec-not-a-real-secret"
+    assert [(r.repository, r.label, r.person, r.org) for r in settings.github.rules] == [
+        ("SetProtocol/*", "needs-ic-review", None, "ic"),
+        ("*/*", None, "dave", "ic"),
+    ]
+    assert settings.github.reconcile_every == timedelta(minutes=10)
+    assert "not-a-real" not in repr(settings)
+
+
+def test_github_rules_name_each_wrong_reference(tmp_path: Path) -> None:
+    text = BASE + (
+        '\n[[github.rules]]\nrepository = "SetProtocol"\norg = "icc"\n'
+        '\n[[github.rules]]\nteam = "core"\npolicy = "fast"\norg = "ic"\n'
+        '\n[[github.rules]]\nperson = "bob"\norg = "ic"\n'
+        '\n[[github.rules]]\nperson = "zed"\norg = "ic"\n'
+    )
+    assert problems(tmp_path, text) == [
+        "github.rules[1].repository: 'SetProtocol' is not a repository: write \"owner/name\", "
+        'globs allowed (e.g. "SetProtocol/*")',
+        "github.rules[2].team: 'core' is not a team: write \"org/team-slug\"",
+    ]
+    fixed = text.replace('repository = "SetProtocol"', 'repository = "SetProtocol/*"').replace(
+        'team = "core"', 'team = "IndexCoop/core"'
+    )
+    assert problems(tmp_path, fixed) == [
+        "github.rules[1].org: 'icc' is not an org (expected one of set, ic)",
+        "github.rules[2].policy: 'fast' is not a policy (expected one of smart-contract, hotfix)",
+        'github.rules[3].person: @bob has no github login (add github = "login" to their '
+        "[[people]] entry)",
+        "github.rules[4].person: no person has handle 'zed'",
+    ]
+
+
+def test_a_bad_or_shared_github_login_is_refused(tmp_path: Path) -> None:
+    text = BASE.replace('handle = "bob"', 'handle = "bob"\ngithub = "not a login"')
+    assert problems(tmp_path, text) == [
+        "people[2].github: 'not a login' is not a GitHub login (letters, digits and '-', "
+        "at most 39, e.g. 'octocat')"
+    ]
+    text = BASE.replace('handle = "bob"', 'handle = "bob"\ngithub = "Octo"').replace(
+        'handle = "dave"', 'handle = "dave"\ngithub = "octo"'
+    )
+    assert problems(tmp_path, text) == ["people: two entries have github = 'octo'"]

@@ -28,7 +28,7 @@ def test_the_manifest_has_one_command_per_group_plus_the_catch_all(tmp_path: Pat
     assert list(_commands(data)) == [f"/{g}" for g in groups] + ["/liaison"]
     review = _commands(data)["/review"]
     assert review["should_escape"] is True
-    assert "request <link> <title>" in review["usage_hint"]
+    assert "request <link> [title]" in review["usage_hint"]
     # The demo runs Socket Mode: no URLs needed.
     assert data["settings"]["socket_mode_enabled"] is True
     assert "request_url" not in data["settings"]["interactivity"]

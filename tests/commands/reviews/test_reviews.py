@@ -49,7 +49,7 @@ async def test_the_reviewer_defaults_to_the_code_review_dri_of_the_reviewing_org
 async def test_a_request_is_checked_before_anything_is_written(chat: Chat) -> None:
     assert "is not a link" in await chat.fails("/review request github.com/x Fix")
     assert "ftp" in await chat.fails('/review request ftp://x/y "Fix"')
-    assert "The title is missing." in await chat.fails(f"/review request {PR}")
+    assert "Give a title" in await chat.fails("/review request https://example.com/d/1")
     long = "x" * 201
     assert "the most is 200" in await chat.fails(f"/review request {PR} {long}")
     answer = await chat.fails(f"/review request {PR} Fix policy=hotfx")
