@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
@@ -23,6 +24,7 @@ from commands.core.clock import Clock, SystemClock
 from commands.core.dispatch import Dispatcher
 from commands.core.notifier import Postbox, Wake
 from commands.core.registry import Registry
+from commands.digest.compose import preload_chart
 from storage.engine import create_engine, session_factory
 
 
@@ -47,6 +49,8 @@ class Runtime:
 
     async def start(self) -> None:
         """Start delivery, the SLA wake-up and the cron jobs (each first catches up)."""
+        # Heavy imports now, in a thread: the first /digest preview must not pay for them.
+        await asyncio.to_thread(preload_chart)
         self.tasks.spawn(self.worker.run_forever(), name="delivery")
         self.scheduler.start()
         await self.deadlines.start()

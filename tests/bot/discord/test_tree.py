@@ -163,3 +163,17 @@ def test_sync_without_a_token_says_how_to_set_one() -> None:
     result = CliRunner().invoke(app, ["discord", "sync"])
     assert result.exit_code == 2
     assert "LIAISON_DISCORD_TOKEN" in result.stderr
+
+
+async def test_an_interaction_that_died_is_not_answered_a_second_time(
+    bot: Discord, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The answer came too late: Discord says "Unknown interaction" (404, code 10062).
+    bot.api.fail(
+        "POST", r"interactions/.*/callback", 404, code=10062, message="Unknown interaction"
+    )
+    start = len(bot.api.calls)
+    await bot.run("alice", "whoami")
+    # One attempt, no apology sent after it into the same dead interaction.
+    assert len(bot.callbacks(start)) == 1
+    assert "discord command failed" in caplog.text
