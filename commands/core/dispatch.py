@@ -23,7 +23,7 @@ from commands.core.clock import Clock
 from commands.core.context import CommandError, Context
 from commands.core.grammar import GrammarError, tokenize
 from commands.core.messages import ActionId, Message, Reply, code, line
-from commands.core.notifier import Postbox
+from commands.core.notifier import Notifier, Postbox
 from commands.core.registry import Command, CommandNotFound, Registry
 from storage.models import Identity, InboundRequest, Person, Role
 
@@ -113,19 +113,14 @@ class Dispatcher:
 
         With a `request_key`, the key is recorded in the command's own transaction: a platform
         that re-sends a request (Slack's retries) gets `AlreadyHandled` the second time, even
-        from another replica, and nothing runs twice. A refused command records nothing.
+        from another replica, and nothing runs twice. A refused command records nothing. A
+        read-only command records no key: running it twice changes nothing, and it stays a read.
         """
         try:
-            async with self.postbox.transaction(self.clock.now()) as notifier:
-                session = notifier.session
-                if request_key is not None:
-                    await self._first_time(session, request_key)
-                actor = await self._actor(session, caller)
-                if actor.role.rank < command.role.rank:
-                    raise CommandError(await self._role_refusal(session, actor, command))
-                args = await convert(session, command, raw, caller.platform)
-                ctx = Context(session, actor, caller.platform, notifier)
-                message = await command.handler(ctx, args)
+            if command.read_only:
+                message = await self._read(command, raw, caller)
+            else:
+                message = await self._write(command, raw, caller, request_key)
         except CommandError as exc:
             return error_reply(exc.text, exc.usage)
         except AlreadyHandled:
@@ -139,6 +134,49 @@ class Dispatcher:
             )
         return Reply(message)
 
+    async def _write(
+        self, command: Command, raw: Mapping[str, str], caller: Caller, request_key: str | None
+    ) -> Message:
+        async with self.postbox.transaction(self.clock.now()) as notifier:
+            session = notifier.session
+            if request_key is not None:
+                await self._first_time(session, request_key)
+            actor = await self._known(session, caller) or await self._enrol(session, caller)
+            return await self._handle(notifier, actor, command, raw, caller)
+
+    async def _read(self, command: Command, raw: Mapping[str, str], caller: Caller) -> Message:
+        async with self.postbox.reading(self.clock.now()) as notifier:
+            actor = await self._known(notifier.session, caller)
+            if actor is not None:
+                return await self._handle(notifier, actor, command, raw, caller)
+        # Someone's first use of the bot writes their person row: in a short write transaction
+        # of its own, so the command itself still runs as a read (in a fresh snapshot).
+        try:
+            async with self.postbox.sessions.begin() as session:
+                if await self._known(session, caller) is None:
+                    await self._enrol(session, caller)
+        except IntegrityError:
+            pass  # their twin request enrolled them first
+        async with self.postbox.reading(self.clock.now()) as notifier:
+            actor = await self._known(notifier.session, caller)
+            if actor is None:
+                raise RuntimeError(f"{caller} was enrolled but cannot be found")
+            return await self._handle(notifier, actor, command, raw, caller)
+
+    async def _handle(
+        self,
+        notifier: Notifier,
+        actor: Person,
+        command: Command,
+        raw: Mapping[str, str],
+        caller: Caller,
+    ) -> Message:
+        session = notifier.session
+        if actor.role.rank < command.role.rank:
+            raise CommandError(await self._role_refusal(session, actor, command))
+        args = await convert(session, command, raw, caller.platform)
+        return await command.handler(Context(session, actor, caller.platform, notifier), args)
+
     async def _first_time(self, session: AsyncSession, key: str) -> None:
         """Record a request key, or raise AlreadyHandled if it is recorded already."""
         if await session.scalar(select(InboundRequest.id).where(InboundRequest.key == key)):
@@ -150,15 +188,15 @@ class Dispatcher:
         except IntegrityError:
             raise AlreadyHandled(key) from None
 
-    async def _actor(self, session: AsyncSession, caller: Caller) -> Person:
-        person = await session.scalar(
+    async def _known(self, session: AsyncSession, caller: Caller) -> Person | None:
+        return await session.scalar(
             select(Person)
             .join(Identity)
             .where(Identity.platform == caller.platform, Identity.user_id == caller.user_id)
             .options(selectinload(Person.identities))
         )
-        if person is not None:
-            return person
+
+    async def _enrol(self, session: AsyncSession, caller: Caller) -> Person:
         # Anyone who uses the bot is recorded, so they can be named, assigned and pinged later.
         handle = await _free_handle(session, caller.name or caller.user_id)
         person = Person(

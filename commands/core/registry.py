@@ -108,6 +108,10 @@ class Command:
     handler: Handler
     summary: str
     details: str = ""
+    # Declared by the command (it cannot be seen from the handler's code): it only reads, so it
+    # runs in a read-only transaction that never waits for, or holds, SQLite's write lock. The
+    # session refuses to flush a change, so a wrong declaration fails loudly, not silently.
+    read_only: bool = False
 
     @property
     def name(self) -> str:
@@ -133,9 +137,16 @@ class Group:
         self.commands: list[Command] = []
 
     def command(
-        self, name: str | None, *params: Param, role: Role = Role.MEMBER
+        self,
+        name: str | None,
+        *params: Param,
+        role: Role = Role.MEMBER,
+        read_only: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Declare the decorated handler as `/group name`; None makes it `/group` itself."""
+        """Declare the decorated handler as `/group name`; None makes it `/group` itself.
+
+        `read_only=True` says the handler never writes (see `Command.read_only`).
+        """
 
         def decorate(handler: Handler) -> Handler:
             doc = inspect.getdoc(handler) or ""
@@ -144,7 +155,15 @@ class Group:
             summary, _, details = doc.partition("\n")
             path = (self.name,) if name is None else (self.name, name)
             self.commands.append(
-                Command(path, tuple(params), role, handler, summary.strip(), details.strip())
+                Command(
+                    path,
+                    tuple(params),
+                    role,
+                    handler,
+                    summary.strip(),
+                    details.strip(),
+                    read_only,
+                )
             )
             return handler
 

@@ -52,10 +52,12 @@ class RankedReview:
 
 async def ranked(session: AsyncSession, query: Select[Review], now: datetime) -> list[RankedReview]:
     """The reviews a query finds, with business time left and current clocks, most urgent first."""
-    rows: list[RankedReview] = []
-    for rv in (await session.scalars(query)).unique():
-        clocks = await rc.current_clocks(session, rv)
-        rows.append(RankedReview(_time_left(rv, clocks, now), rv, clocks))
+    reviews = list((await session.scalars(query)).unique())
+    # One statement for every review's clocks, whatever the number of reviews (not one each).
+    by_review = await rc.current_clocks_of(session, reviews)
+    rows = [
+        RankedReview(_time_left(rv, by_review[rv.id], now), rv, by_review[rv.id]) for rv in reviews
+    ]
     rows.sort(key=lambda r: (r.left is None, r.left or timedelta(0), r.review.id))
     return rows
 

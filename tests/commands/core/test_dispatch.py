@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
 
-from commands.core.dispatch import Caller
-from commands.core.registry import Command, Kind, Param
+from bot.config import Settings
+from bot.plaintext import render
+from commands.core.context import Context
+from commands.core.dispatch import Caller, Dispatcher
+from commands.core.messages import Message
+from commands.core.registry import Command, Group, Kind, Param, Registry
+from storage.engine import is_sqlite
 from storage.models import Person, Role
 from tests.harness import Chat
 
@@ -126,3 +135,60 @@ async def test_no_command_blocks_the_event_loop_for_more_than_100_ms(chat: Chat)
                 if lag.blocked(budget):
                     slow[f"{command.name} ({run})"] = f"{lag.cpu:.3f} s CPU, {lag.wall:.3f} s late"
     assert slow == {}, f"commands that held the event loop: {slow}"
+
+
+def _read_only(chat: Chat) -> list[Command]:
+    return [c for c in chat.runtime.registry.commands() if c.read_only]
+
+
+async def test_read_only_commands_on_sqlite_never_take_the_write_lock(
+    chat: Chat, settings: Settings
+) -> None:
+    if not is_sqlite(settings.database.url):
+        pytest.skip("SQLite's write lock")
+    for text in SETUP:
+        await chat.ok(text)
+    path = make_url(settings.database.url).database
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process writing, for as long as this test
+    try:
+        assert len(_read_only(chat)) >= 10
+        for command in _read_only(chat):
+            raw = {p.name: sample(p) for p in command.params}
+            # The busy timeout is 10 s: a command queueing for the lock would time out here.
+            run = chat.runtime.dispatcher.run(command, raw, Caller("console", "alice", "alice"))
+            reply = await asyncio.wait_for(run, timeout=5)
+            assert "failed on our side" not in render(reply.message), command.name
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+async def test_a_first_time_caller_of_a_read_is_enrolled_and_answered(chat: Chat) -> None:
+    newcomer = Caller("console", "zed", "Zed Newman")
+    command = chat.runtime.registry.get(["whoami"])
+    assert command is not None and command.read_only
+    reply = await chat.runtime.dispatcher.run(command, {}, newcomer)
+    assert reply.ok and "zed" in render(reply.message).lower()
+    again = await chat.runtime.dispatcher.run(command, {}, newcomer)
+    assert render(again.message) == render(reply.message)
+
+
+async def test_a_read_only_command_that_writes_fails_instead_of_writing(chat: Chat) -> None:
+    group = Group("sneaky", "Declared read-only, but writes")
+
+    @group.command(None, read_only=True)
+    async def sneaky(ctx: Context, args: dict[str, Any]) -> Message:
+        """Write while declared a reader."""
+        ctx.actor.name = "Changed"
+        await ctx.session.flush()
+        return Message()
+
+    runtime = chat.runtime
+    dispatcher = Dispatcher(Registry([group]), runtime.postbox, runtime.clock)
+    reply = await dispatcher.run_text("/sneaky", Caller("console", "alice", "alice"))
+    assert not reply.ok and "failed on our side" in render(reply.message)
+    async with runtime.sessions() as session:
+        names = (await session.scalars(select(Person.name).where(Person.handle == "alice"))).all()
+    assert names == ["Alice Asoong"]
