@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import DeliveryWorker
 from bot.digest import schedule_digest
+from bot.intake import Intake, Limits
 from bot.jobs import Jobs
 from bot.sync import apply_config
 from bot.tasks import Spawner
@@ -46,6 +47,8 @@ class Runtime:
     # The process's one scheduler (the SLA wake-up and the cron jobs) and one task spawner.
     scheduler: AsyncIOScheduler
     tasks: Spawner
+    # Bounded, fair admission of commands from every platform (a fast "busy" past it).
+    intake: Intake
 
     async def start(self) -> None:
         """Start delivery, the SLA wake-up and the cron jobs (each first catches up)."""
@@ -125,5 +128,6 @@ async def open_runtime(
         jobs=jobs,
         scheduler=scheduler,
         tasks=tasks,
+        intake=Intake(Limits.for_database(settings.database.url, **settings.limits.model_dump())),
     )
     return runtime

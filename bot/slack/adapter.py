@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete
 
 from bot.delivery import DeliveryError, Destination
+from bot.intake import BUSY, Ticket
 from bot.platforms import PlatformError
 from bot.runtime import Runtime
 from bot.slack.blocks import PLATFORM, posts
@@ -193,38 +194,85 @@ class SlackAdapter(SlackSender):
     def _listen(self) -> None:
         app = self.app
 
+        # Each listener takes its place in the intake before acknowledging: beyond capacity the
+        # acknowledgement itself says "busy", at once, instead of a reply that never comes.
         @app.command(re.compile(r"^/"))
         async def on_command(
             ack: Any, body: dict[str, Any], respond: Respond, request: Any
         ) -> None:
+            text = command_line(body.get("command", ""), body.get("text", ""))
+            ticket = self._admit(str(body.get("user_id", "")), self._command_of(text))
+            if ticket is None:
+                await ack(text=BUSY, response_type="ephemeral")
+                return
             await ack()
-            self.tasks.spawn(
-                self._guard(self._command(body, respond, request.raw_body)), name="slack.command"
-            )
+            work = self._command(body, respond, request.raw_body, ticket)
+            self.tasks.spawn(self._guard(work, ticket), name="slack.command")
 
         @app.action(re.compile(r".+"))
         async def on_action(ack: Any, body: dict[str, Any], respond: Respond, request: Any) -> None:
+            action = ActionId.parse(str(body["actions"][0]["action_id"]))
+            command = self.runtime.registry.get(action.path) if action else None
+            ticket = self._admit(_caller(body).user_id, command)
+            if ticket is None:
+                await ack()
+                await respond(text=BUSY, response_type="ephemeral", replace_original=False)
+                return
             await ack()
-            self.tasks.spawn(
-                self._guard(self._press(body, respond, request.raw_body)), name="slack.action"
-            )
+            work = self._press(body, respond, request.raw_body, ticket)
+            self.tasks.spawn(self._guard(work, ticket), name="slack.action")
 
         @app.view(re.compile(r".+"))
         async def on_view(ack: Any, body: dict[str, Any], request: Any) -> None:
+            ticket = self._admit(_caller(body).user_id, self._command_of_view(body))
+            if ticket is None:
+                # A modal's acknowledgement can show an error beside the first field.
+                view = body.get("view") or {}
+                blocks = view.get("blocks") or []
+                first = next((b.get("block_id") for b in blocks if b.get("block_id")), None)
+                if first:
+                    await ack(response_action="errors", errors={first: BUSY})
+                else:
+                    await ack()
+                return
             await ack()
-            self.tasks.spawn(self._guard(self._submit(body, request.raw_body)), name="slack.view")
+            work = self._submit(body, request.raw_body, ticket)
+            self.tasks.spawn(self._guard(work, ticket), name="slack.view")
 
-    async def _guard(self, work: Awaitable[None]) -> None:
+    def _command_of(self, text: str) -> Command | None:
+        try:
+            command, _ = self.runtime.registry.find(tokenize(text))
+        except (GrammarError, CommandNotFound):
+            return None
+        return command
+
+    def _command_of_view(self, body: dict[str, Any]) -> Command | None:
+        meta = json.loads((body.get("view") or {}).get("private_metadata") or "{}")
+        if "action" in meta:
+            action = ActionId.parse(str(meta["action"]))
+            return self.runtime.registry.get(action.path) if action else None
+        return self.runtime.registry.get(str(meta.get("command", "")).split())
+
+    def _admit(self, user: str, command: Command | None) -> Ticket | None:
+        # A line naming no command is answered from the registry alone, like a read.
+        read_only = command is None or command.read_only
+        return self.runtime.intake.admit(f"{PLATFORM}:{user}", read_only=read_only)
+
+    async def _guard(self, work: Awaitable[None], ticket: Ticket) -> None:
         try:
             await work
         except AlreadyHandled as exc:
             log.info("slack: %s was re-sent; it ran once already", exc)
         except Exception:
             log.exception("slack: answering a request failed")
+        finally:
+            ticket.release()
 
     # --- slash commands --------------------------------------------------------------------------
 
-    async def _command(self, body: dict[str, Any], respond: Respond, raw_body: str) -> None:
+    async def _command(
+        self, body: dict[str, Any], respond: Respond, raw_body: str, ticket: Ticket
+    ) -> None:
         caller = Caller(PLATFORM, body["user_id"], body.get("user_name", ""))
         text = command_line(body.get("command", ""), body.get("text", ""))
         command = self._wants_modal(text)
@@ -233,7 +281,7 @@ class SlackAdapter(SlackSender):
             if await self._open_modal(body["trigger_id"], command, command.params, meta):
                 return
         key = request_key("command", body, raw_body)
-        run = self.runtime.dispatcher.run_text(text, caller, request_key=key)
+        run = ticket.run(self.runtime.dispatcher.run_text(text, caller, request_key=key))
         await self._answer(run, respond, always=True, user=caller.user_id)
 
     def _wants_modal(self, text: str) -> Command | None:
@@ -285,7 +333,9 @@ class SlackAdapter(SlackSender):
 
     # --- buttons ----------------------------------------------------------------------------------
 
-    async def _press(self, body: dict[str, Any], respond: Respond, raw_body: str) -> None:
+    async def _press(
+        self, body: dict[str, Any], respond: Respond, raw_body: str, ticket: Ticket
+    ) -> None:
         sent = str(body["actions"][0]["action_id"])
         action = ActionId.parse(sent)
         if action is None:
@@ -299,7 +349,7 @@ class SlackAdapter(SlackSender):
             if await self._open_modal(body["trigger_id"], command, missing, meta):
                 return
         key = request_key("action", body, raw_body)
-        run = self.runtime.dispatcher.run_action(action, caller, request_key=key)
+        run = ticket.run(self.runtime.dispatcher.run_action(action, caller, request_key=key))
         # The card is redrawn through the outbox; only a refusal needs its own answer.
         await self._answer(run, respond, always=False)
 
@@ -322,7 +372,7 @@ class SlackAdapter(SlackSender):
             return False
         return True
 
-    async def _submit(self, body: dict[str, Any], raw_body: str) -> None:
+    async def _submit(self, body: dict[str, Any], raw_body: str, ticket: Ticket) -> None:
         view = body.get("view") or {}
         meta = json.loads(view.get("private_metadata") or "{}")
         caller = _caller(body)
@@ -331,7 +381,7 @@ class SlackAdapter(SlackSender):
         dispatcher = self.runtime.dispatcher
         if "action" in meta:
             action = ActionId.parse(str(meta["action"]))
-            reply = await dispatcher.run_action(action, caller, raw, request_key=key)
+            reply = await ticket.run(dispatcher.run_action(action, caller, raw, request_key=key))
             if reply.ok:
                 return
         else:
@@ -339,7 +389,7 @@ class SlackAdapter(SlackSender):
             if command is None:
                 log.warning("slack: a modal for an unknown command %r", meta.get("command"))
                 return
-            reply = await dispatcher.run(command, raw, caller, request_key=key)
+            reply = await ticket.run(dispatcher.run(command, raw, caller, request_key=key))
         await self._tell(caller.user_id, str(meta.get("channel") or ""), reply)
 
     async def _tell(self, user: str, channel: str, reply: Reply) -> None:
