@@ -23,8 +23,8 @@ T = TypeVar("T")
 
 BUSY = "Liaison is busy, try again in a few seconds."
 # Connections every process keeps for its own work beside commands: the delivery worker, the
-# SLA wake-up, and the calendar jobs (and the enrolment of a first-time reader).
-RESERVED_CONNECTIONS = 3
+# SLA wake-up, the calendar jobs, and the inbox's one writer of accepted requests.
+RESERVED_CONNECTIONS = 4
 # SQLAlchemy's default pool: 5 connections plus 10 more under load.
 POOL = 5 + 10
 SQLITE_READERS = 4

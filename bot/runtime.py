@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import DeliveryWorker
 from bot.digest import schedule_digest
+from bot.inbound import Inbox
 from bot.intake import Intake, Limits
 from bot.jobs import Jobs
 from bot.sync import apply_config
@@ -49,12 +50,16 @@ class Runtime:
     tasks: Spawner
     # Bounded, fair admission of commands from every platform (a fast "busy" past it).
     intake: Intake
+    # Requests made durable before they are acknowledged, and resumed if left unfinished.
+    inbox: Inbox
 
     async def start(self) -> None:
         """Start delivery, the SLA wake-up and the cron jobs (each first catches up)."""
         # Heavy imports now, in a thread: the first /digest preview must not pay for them.
         await asyncio.to_thread(preload_chart)
         self.tasks.spawn(self.worker.run_forever(), name="delivery")
+        # First resumes what a previous run acknowledged but did not finish.
+        self.tasks.spawn(self.inbox.run_forever(), name="inbound.resume")
         self.scheduler.start()
         await self.deadlines.start()
         await self.jobs.start()
@@ -115,6 +120,7 @@ async def open_runtime(
     jobs.refreshers.append(weekly_sync)
     schedule_digest(jobs, postbox, settings)
     registry = build_registry()
+    limits = settings.limits
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -128,6 +134,15 @@ async def open_runtime(
         jobs=jobs,
         scheduler=scheduler,
         tasks=tasks,
-        intake=Intake(Limits.for_database(settings.database.url, **settings.limits.model_dump())),
+        intake=Intake(
+            Limits.for_database(
+                settings.database.url,
+                writers=limits.writers,
+                readers=limits.readers,
+                waiting=limits.waiting,
+                per_user=limits.per_user,
+            )
+        ),
+        inbox=Inbox(sessions, clock, tasks, limits.resume_after),
     )
     return runtime

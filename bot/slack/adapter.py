@@ -20,11 +20,13 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete
 
 from bot.delivery import DeliveryError, Destination
+from bot.inbound import NotNow
 from bot.intake import BUSY, Ticket
 from bot.platforms import PlatformError
 from bot.runtime import Runtime
@@ -42,11 +44,15 @@ from commands.core.dispatch import AlreadyHandled, Caller
 from commands.core.grammar import GrammarError, tokenize
 from commands.core.messages import ActionId, Message, Reply, line
 from commands.core.registry import Command, CommandNotFound, Kind, Param
+from storage.inbound import Accepted
 from storage.models import InboundRequest
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# The kind of an accepted slash command in the inbox.
+COMMAND = "slack.command"
+NOT_RECORDED = "Liaison could not take that command just now; nothing was changed. Try again."
 Respond = Callable[..., Awaitable[Any]]
 
 
@@ -85,6 +91,7 @@ class SlackAdapter(SlackSender):
         # Each acknowledged request is answered by a task of its own.
         self.tasks = Spawner()
         self._listen()
+        runtime.inbox.handle(COMMAND, self._resume_command)
 
     # --- the receiving side ----------------------------------------------------------------------
 
@@ -201,10 +208,28 @@ class SlackAdapter(SlackSender):
             ack: Any, body: dict[str, Any], respond: Respond, request: Any
         ) -> None:
             text = command_line(body.get("command", ""), body.get("text", ""))
-            ticket = self._admit(str(body.get("user_id", "")), self._command_of(text))
+            command = self._command_of(text)
+            ticket = self._admit(str(body.get("user_id", "")), command)
             if ticket is None:
                 await ack(text=BUSY, response_type="ephemeral")
                 return
+            if self._changes(command, text, body):
+                # On disk before Slack hears 200 (it never re-sends after one): a crash from
+                # here on is resumed from the record (see bot/inbound.py), and runs once.
+                key = request_key("command", body, request.raw_body)
+                try:
+                    fresh = await self.runtime.inbox.accept(
+                        key, COMMAND, {"body": body, "raw_body": request.raw_body}
+                    )
+                except Exception:
+                    log.exception("slack: could not record a command")
+                    ticket.release()
+                    await ack(text=NOT_RECORDED, response_type="ephemeral")
+                    return
+                if not fresh:
+                    ticket.release()  # a re-send of a command already accepted
+                    await ack()
+                    return
             await ack()
             work = self._command(body, respond, request.raw_body, ticket)
             self.tasks.spawn(self._guard(work, ticket), name="slack.command")
@@ -239,6 +264,29 @@ class SlackAdapter(SlackSender):
             work = self._submit(body, request.raw_body, ticket)
             self.tasks.spawn(self._guard(work, ticket), name="slack.view")
 
+    def _changes(self, command: Command | None, text: str, body: dict[str, Any]) -> bool:
+        """Whether a slash command may change something (and so is recorded before its ack).
+
+        A read changes nothing, and a command that opens a modal only changes something when
+        the modal is submitted.
+        """
+        if command is None or command.read_only:
+            return False
+        return not (body.get("trigger_id") and self._wants_modal(text) is not None)
+
+    async def _resume_command(self, request: Accepted) -> None:
+        """Run a slash command accepted by a process that died before finishing it."""
+        body = dict(request.payload["body"])
+        text = command_line(body.get("command", ""), body.get("text", ""))
+        ticket = self._admit(str(body.get("user_id", "")), self._command_of(text))
+        if ticket is None:
+            raise NotNow(request.key)
+        respond = AsyncRespond(response_url=body.get("response_url"))
+        # Its trigger expired long ago: no modal now, the typed command's answer says what to do.
+        body.pop("trigger_id", None)
+        work = self._command(body, respond, str(request.payload["raw_body"]), ticket, request.key)
+        await self._guard(work, ticket)
+
     def _command_of(self, text: str) -> Command | None:
         try:
             command, _ = self.runtime.registry.find(tokenize(text))
@@ -271,7 +319,12 @@ class SlackAdapter(SlackSender):
     # --- slash commands --------------------------------------------------------------------------
 
     async def _command(
-        self, body: dict[str, Any], respond: Respond, raw_body: str, ticket: Ticket
+        self,
+        body: dict[str, Any],
+        respond: Respond,
+        raw_body: str,
+        ticket: Ticket,
+        key: str | None = None,
     ) -> None:
         caller = Caller(PLATFORM, body["user_id"], body.get("user_name", ""))
         text = command_line(body.get("command", ""), body.get("text", ""))
@@ -280,9 +333,16 @@ class SlackAdapter(SlackSender):
             meta = {"command": command.name, "channel": body.get("channel_id", "")}
             if await self._open_modal(body["trigger_id"], command, command.params, meta):
                 return
-        key = request_key("command", body, raw_body)
-        run = ticket.run(self.runtime.dispatcher.run_text(text, caller, request_key=key))
+        key = key or request_key("command", body, raw_body)
+        run = ticket.run(self._run_text(text, caller, key))
         await self._answer(run, respond, always=True, user=caller.user_id)
+
+    async def _run_text(self, text: str, caller: Caller, key: str) -> Reply:
+        reply = await self.runtime.dispatcher.run_text(text, caller, request_key=key)
+        if not reply.ok:
+            # Refused or failed: nothing committed, so the accepted record is closed here.
+            await self.runtime.inbox.finish(key)
+        return reply
 
     def _wants_modal(self, text: str) -> Command | None:
         try:

@@ -25,7 +25,8 @@ from commands.core.grammar import GrammarError, tokenize
 from commands.core.messages import ActionId, Message, Reply, code, line
 from commands.core.notifier import Notifier, Postbox
 from commands.core.registry import Command, CommandNotFound, Registry
-from storage.models import Identity, InboundRequest, Person, Role
+from storage import inbound
+from storage.models import Identity, Person, Role
 
 log = logging.getLogger(__name__)
 
@@ -178,15 +179,11 @@ class Dispatcher:
         return await command.handler(Context(session, actor, caller.platform, notifier), args)
 
     async def _first_time(self, session: AsyncSession, key: str) -> None:
-        """Record a request key, or raise AlreadyHandled if it is recorded already."""
-        if await session.scalar(select(InboundRequest.id).where(InboundRequest.key == key)):
+        """Mark the request done in this transaction, or raise AlreadyHandled if it was."""
+        # Accepted before its acknowledgement (or not at all): either way its effect and the
+        # mark commit together, and a twin run (a re-send, a resume) finds it done.
+        if not await inbound.start(session, key, self.clock.now()):
             raise AlreadyHandled(key)
-        session.add(InboundRequest(key=key, received_at=self.clock.now()))
-        try:
-            # A concurrent twin (another replica) waits here on the unique key, then fails.
-            await session.flush()
-        except IntegrityError:
-            raise AlreadyHandled(key) from None
 
     async def _known(self, session: AsyncSession, caller: Caller) -> Person | None:
         return await session.scalar(

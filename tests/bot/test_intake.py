@@ -19,7 +19,7 @@ def test_sqlite_runs_one_writer_and_a_few_readers() -> None:
 
 def test_postgresql_leaves_connections_for_delivery_and_the_sla_wake_up() -> None:
     limits = Limits.for_database(POSTGRES)
-    assert limits.writers + limits.readers == 15 - 3
+    assert limits.writers + limits.readers == 15 - 4
     assert Limits.for_database(POSTGRES, writers=2).writers == 2
 
 
