@@ -26,12 +26,11 @@ from storage.models import (
 
 
 def _time_left(rv: Review, clocks: dict[str, ReviewClock], now: datetime) -> timedelta | None:
-    running = [
-        rc.view(rv, c, now)
-        for c in clocks.values()
-        if c.stopped_at is None and c.running_since is not None
-    ]
-    return min((v.remaining for v in running), default=None)
+    running = [c for c in clocks.values() if c.stopped_at is None and c.running_since is not None]
+    if not running:
+        return None
+    calendar = rc.calendar_of(rv)
+    return min(rc.remaining(rv, c, now, calendar) for c in running)
 
 
 @dataclass(frozen=True)
