@@ -35,6 +35,8 @@ class Call:
     method: str
     args: dict[str, Any]
     outcome: str = "ok"
+    # When it arrived (time.monotonic()), for latencies measured from outside (the bench).
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
