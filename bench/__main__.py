@@ -78,7 +78,10 @@ def main() -> None:
         "--open", type=int, default=10_000, help="load: open reviews for the big /review list"
     )
     parser.add_argument(
-        "--due", type=int, default=1_000, help="load: reviews whose stages fall due at once"
+        "--due",
+        type=int,
+        default=200,
+        help="load: reviews whose stages fall due at once (issue: 1000)",
     )
     args = parser.parse_args()
     chosen = args.parts or list(PARTS)

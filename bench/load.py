@@ -427,7 +427,7 @@ async def run(
     seconds: float = SECONDS,
     rates: tuple[int, ...] = RATES,
     big: int = 10_000,
-    due: int = 1_000,
+    due: int = 200,
 ) -> list[Row]:
     """Every load figure on one back end."""
     fake = FakeSlack()

@@ -248,6 +248,8 @@ class LimitsSettings(_Section):
     waiting: Annotated[int, Field(ge=1)] = 200
     # One person's commands running or waiting, per kind; past this, "busy" for them alone.
     per_user: Annotated[int, Field(ge=1)] = 10
+    # A command that would wait longer than this for a place (at the recent pace) is "busy".
+    max_wait: Duration = timedelta(seconds=2)
     # An acknowledged command not done after this long is run again, by any replica (once).
     resume_after: Duration = timedelta(seconds=30)
 

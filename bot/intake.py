@@ -5,13 +5,15 @@ only read have a lane each, because the database treats them differently: SQLite
 writer at a time beside any number of readers; PostgreSQL shares one connection pool, of which
 the delivery worker and the SLA wake-up keep their own share. A lane runs a few commands at
 once; the others wait, served in turn one person after another, so one person's script cannot
-starve everyone else. Past the lane's waiting room, or past one person's share, the answer is
-"busy" at once: the decision is made before the platform's HTTP request is answered.
+starve everyone else. Past the lane's waiting room, past what the lane can finish within
+`max_wait` at its recent pace, or past one person's share, the answer is "busy" at once: the
+decision is made before the platform's HTTP request is answered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ RESERVED_CONNECTIONS = 4
 # SQLAlchemy's default pool: 5 connections plus 10 more under load.
 POOL = 5 + 10
 SQLITE_READERS = 4
+SMOOTHING = 0.05
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class Limits:
     readers: int
     waiting: int = 200
     per_user: int = 10
+    # A command that would likely wait longer than this for its place is told "busy" now.
+    max_wait: float = 2.0
 
     @classmethod
     def for_database(
@@ -48,6 +53,7 @@ class Limits:
         readers: int = 0,
         waiting: int = 200,
         per_user: int = 10,
+        max_wait: float = 2.0,
     ) -> Limits:
         """Limits sized to the database at `url`; a non-zero `writers` or `readers` wins."""
         if is_sqlite(url):
@@ -57,19 +63,24 @@ class Limits:
             share = POOL - RESERVED_CONNECTIONS
             auto_readers = share // 3
             auto_writers = share - auto_readers
-        return cls(writers or auto_writers, readers or auto_readers, waiting, per_user)
+        return cls(writers or auto_writers, readers or auto_readers, waiting, per_user, max_wait)
 
 
 class Lane:
     """At most `running` commands at once; the rest wait, taken one person after another."""
 
-    def __init__(self, name: str, running: int, waiting: int, per_user: int) -> None:
+    def __init__(
+        self, name: str, running: int, waiting: int, per_user: int, max_wait: float = 2.0
+    ) -> None:
         self.name = name
         self.limit = running
         self.room = waiting
         self.per_user = per_user
+        self.max_wait = max_wait
         self.running = 0
         self.refused = 0
+        # How long a command holds its place, smoothed over the last few dozen (seconds).
+        self.service = 0.0
         self._queues: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
         self._held: dict[str, int] = {}
 
@@ -81,7 +92,7 @@ class Lane:
     def admit(self, user: str) -> Ticket | None:
         """A place in the lane for one of `user`'s commands, or None: busy (decided at once)."""
         held = self._held.get(user, 0)
-        if held >= self.per_user or (self.running >= self.limit and self.waiting >= self.room):
+        if held >= self.per_user or (self.running >= self.limit and self._full()):
             self.refused += 1
             return None
         self._held[user] = held + 1
@@ -92,6 +103,17 @@ class Lane:
         else:
             self._queues.setdefault(user, deque()).append(ticket.granted)
         return ticket
+
+    def _full(self) -> bool:
+        # A full waiting room, or a queue that would take longer than max_wait to reach this
+        # command at the pace commands have been finishing: a wait that long is worse than
+        # "busy", and the platform's own deadline (Slack's answer, Discord's 15 minutes) looms.
+        expected = (self.waiting + 1) * self.service / self.limit
+        return self.waiting >= self.room or expected > self.max_wait
+
+    def finished(self, seconds: float) -> None:
+        """A command held its place this long: update the pace the queue is judged by."""
+        self.service += (seconds - self.service) * SMOOTHING
 
     def _release(self, ticket: Ticket) -> None:
         left = self._held[ticket.user] - 1
@@ -140,7 +162,11 @@ class Ticket:
         """Wait for the turn, then run `work`; the place is given back however it ends."""
         try:
             await asyncio.shield(self.granted)
-            return await work
+            start = time.monotonic()
+            try:
+                return await work
+            finally:
+                self.lane.finished(time.monotonic() - start)
         finally:
             self.release()
             if asyncio.iscoroutine(work):
@@ -158,8 +184,12 @@ class Intake:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.writers = Lane("write", limits.writers, limits.waiting, limits.per_user)
-        self.readers = Lane("read", limits.readers, limits.waiting, limits.per_user)
+        self.writers = Lane(
+            "write", limits.writers, limits.waiting, limits.per_user, limits.max_wait
+        )
+        self.readers = Lane(
+            "read", limits.readers, limits.waiting, limits.per_user, limits.max_wait
+        )
 
     def admit(self, user: str, *, read_only: bool) -> Ticket | None:
         """A place for a command of `user`'s, or None when Liaison is busy."""

@@ -141,6 +141,7 @@ async def open_runtime(
                 readers=limits.readers,
                 waiting=limits.waiting,
                 per_user=limits.per_user,
+                max_wait=limits.max_wait.total_seconds(),
             )
         ),
         inbox=Inbox(sessions, clock, tasks, limits.resume_after),

@@ -82,3 +82,13 @@ async def test_a_place_is_given_back_when_its_command_fails_or_is_cancelled() ->
     assert lane.waiting == 0
     waiting.release()
     assert (lane.running, lane.waiting) == (0, 0)
+
+
+async def test_a_queue_longer_than_max_wait_at_the_recent_pace_is_busy() -> None:
+    lane = Lane("read", 1, 100, 100, max_wait=1.0)
+    for _ in range(100):
+        lane.finished(0.4)  # commands have been taking 0.4 s each
+    assert lane.admit("ann") is not None  # runs at once
+    assert lane.admit("bo") is not None  # waits about 0.4 s
+    assert lane.admit("cy") is not None  # about 0.8 s
+    assert lane.admit("dee") is None  # about 1.2 s: better told now
