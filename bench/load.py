@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -243,6 +244,10 @@ async def rate_row(backend: str, rate: int, seconds: float, fake: FakeSlack) -> 
     ]
     busy_acks = [load.acks[n] for n in load.busy]
     p99 = quantile(done, 0.99) if done else float("inf")
+    # Why they failed: no acknowledgement, no answer in time, or an error answer.
+    kinds = Counter(
+        load.errors.get(n) or ("no answer" if n not in answers else "error answer") for n in failed
+    )
     target_ok = (
         not failed
         and (rate > TARGET_P99[backend] or p99 <= 1.0)
@@ -252,7 +257,9 @@ async def rate_row(backend: str, rate: int, seconds: float, fake: FakeSlack) -> 
         f"ack p50/p99 {_ms(quantile(acks, 0.5))}/{_ms(quantile(acks, 0.99))} ms; "
         f"done p50/p99/max {_ms(quantile(done, 0.5)) if done else '-'}/"
         f"{_ms(p99) if done else '-'}/{_ms(max(done)) if done else '-'} ms; "
-        f"failed {len(failed)} of {len(numbers)}; busy {len(load.busy)}"
+        f"failed {len(failed)} of {len(numbers)}"
+        + (f" ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})" if kinds else "")
+        + f"; busy {len(load.busy)}"
         + (f" (ack p99 {_ms(quantile(busy_acks, 0.99))} ms)" if busy_acks else "")
         + f"; reviews +{committed}"
     )
