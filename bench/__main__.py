@@ -12,21 +12,25 @@ import asyncio
 import os
 import sys
 import time
+from typing import Any
 
-from bench import commands, deadlines
+from bench import commands, deadlines, load
 from bench.common import Row, backends
 
-PARTS = ("commands", "deadlines")
+PARTS = ("commands", "deadlines", "load")
 
 
-async def collect(parts: list[str]) -> list[Row]:
+async def collect(parts: list[str], load_options: dict[str, Any] | None = None) -> list[Row]:
     """Run the chosen parts on every available back end; return their rows in order."""
+    load_options = load_options or {}
     rows: list[Row] = []
     for backend in backends():
         if "commands" in parts:
             rows.extend(await commands.run(backend))
         if "deadlines" in parts:
             rows.extend(await deadlines.run(backend))
+        if "load" in parts:
+            rows.extend(await load.run(backend, **load_options))
     if "deadlines" in parts:
         rows.extend(await deadlines.compare())
     return rows
@@ -62,18 +66,43 @@ def main() -> None:
     parser.add_argument(
         "parts", nargs="*", metavar="PART", help=f"{' or '.join(PARTS)} (default: all)"
     )
-    chosen = parser.parse_args().parts or list(PARTS)
+    parser.add_argument(
+        "--seconds", type=float, default=load.SECONDS, help="load: seconds per offered rate"
+    )
+    parser.add_argument(
+        "--rates",
+        default=",".join(map(str, load.RATES)),
+        help="load: offered rates, commands per second (comma-separated)",
+    )
+    parser.add_argument(
+        "--open", type=int, default=10_000, help="load: open reviews for the big /review list"
+    )
+    parser.add_argument(
+        "--due",
+        type=int,
+        default=200,
+        help="load: reviews whose stages fall due at once (issue: 1000)",
+    )
+    args = parser.parse_args()
+    chosen = args.parts or list(PARTS)
+    load_options = {
+        "seconds": args.seconds,
+        "rates": tuple(int(r) for r in args.rates.split(",") if r),
+        "big": args.open,
+        "due": args.due,
+    }
     for part in chosen:
         if part not in PARTS:
             parser.error(f"unknown part {part!r} (expected {' or '.join(PARTS)})")
     if len(backends()) == 1:
         print("(PostgreSQL skipped: set LIAISON_BENCH_DATABASE_URL to measure it)", file=sys.stderr)
-    start, load = time.perf_counter(), os.getloadavg()[0]
-    rows = asyncio.run(collect(chosen))
+    start, load_average = time.perf_counter(), os.getloadavg()[0]
+    rows = asyncio.run(collect(chosen, load_options))
     print(table(rows))
     print(
         f"\n(wall time {time.perf_counter() - start:.0f} s; 1-minute load average "
-        f"{load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end, {os.cpu_count()} CPUs)"
+        f"{load_average:.2f} at the start, {os.getloadavg()[0]:.2f} at the end, "
+        f"{os.cpu_count()} CPUs)"
     )
 
 

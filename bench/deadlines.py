@@ -177,8 +177,10 @@ def _table(model: type[Base]) -> Table:
     return model.metadata.tables[model.__tablename__]
 
 
-async def seed(engine: AsyncEngine, template: Template, now: datetime) -> list[int]:
-    """Bulk-insert REVIEWS reviews, their two clocks, and their delivered notifications.
+async def seed(
+    engine: AsyncEngine, template: Template, now: datetime, count: int = REVIEWS
+) -> list[int]:
+    """Bulk-insert `count` reviews, their two clocks, and their delivered notifications.
 
     Each review gets what `/review request` wrote for the template (its card, the reviewer's
     DM), already delivered: breach notifications edit that card and reply in its thread.
@@ -186,8 +188,9 @@ async def seed(engine: AsyncEngine, template: Template, now: datetime) -> list[i
     reviews, clocks = _table(Review), _table(ReviewClock)
     items, deliveries = _table(OutboxItem), _table(Delivery)
     ids: list[int] = []
-    for first in range(0, REVIEWS, CHUNK):
-        started = [now + FIRST + SPREAD * i / REVIEWS for i in range(first, first + CHUNK)]
+    for first in range(0, count, CHUNK):
+        size = min(CHUNK, count - first)
+        started = [now + FIRST + SPREAD * i / count for i in range(first, first + size)]
         async with engine.begin() as conn:
             result = await conn.execute(
                 insert(reviews).returning(reviews.c.id, sort_by_parameter_order=True),
@@ -258,15 +261,15 @@ async def seed(engine: AsyncEngine, template: Template, now: datetime) -> list[i
 
 
 async def make_due(
-    engine: AsyncEngine, template: Template, ids: list[int], now: datetime
+    engine: AsyncEngine, template: Template, ids: list[int], now: datetime, count: int = DUE
 ) -> dict[int, datetime]:
-    """Turn DUE seeded reviews into ones whose acknowledge breach falls within one minute.
+    """Turn `count` seeded reviews into ones whose acknowledge breach falls within one minute.
 
     Each is 30 minutes old with its warning already fired, so the breach (and the level-1
     escalation at the same instant) is the next thing due; nothing else is due then.
     """
-    chosen = ids[:: len(ids) // DUE][:DUE]
-    due = {rid: now + DUE_FROM + DUE_WINDOW * n / DUE for n, rid in enumerate(chosen)}
+    chosen = ids[:: max(1, len(ids) // count)][:count]
+    due = {rid: now + DUE_FROM + DUE_WINDOW * n / count for n, rid in enumerate(chosen)}
     clocks, reviews = _table(ReviewClock), _table(Review)
     rows = []
     for rid, at in due.items():

@@ -256,6 +256,23 @@ class HttpSettings(_Section):
     port: Annotated[int, Field(ge=0, le=65535)] = 3000
 
 
+class LimitsSettings(_Section):
+    """How many commands run at once and wait; 0 sizes a limit to the database."""
+
+    # Commands that write, at once (SQLite: 1; PostgreSQL: two thirds of the pool's share).
+    writers: Annotated[int, Field(ge=0)] = 0
+    # Commands that only read, at once (SQLite: 4; PostgreSQL: a third of the pool's share).
+    readers: Annotated[int, Field(ge=0)] = 0
+    # Commands that may wait for a place, per kind; past this the answer is "busy".
+    waiting: Annotated[int, Field(ge=1)] = 200
+    # One person's commands running or waiting, per kind; past this, "busy" for them alone.
+    per_user: Annotated[int, Field(ge=1)] = 10
+    # A command that would wait longer than this for a place (at the recent pace) is "busy".
+    max_wait: Duration = timedelta(seconds=2)
+    # An acknowledged command not done after this long is run again, by any replica (once).
+    resume_after: Duration = timedelta(seconds=30)
+
+
 class DiscordSettings(_Section):
     """Discord: the token comes from LIAISON_DISCORD_TOKEN; no token means no Discord."""
 
@@ -374,6 +391,7 @@ class Settings(BaseSettings):
     policies: list[PolicySettings] = []
     slack: SlackSettings = SlackSettings()
     http: HttpSettings = HttpSettings()
+    limits: LimitsSettings = LimitsSettings()
     discord: DiscordSettings = DiscordSettings()
     meeting: MeetingSettings | None = None
     digest: DigestSettings = DigestSettings()

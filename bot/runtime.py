@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC
@@ -15,6 +16,8 @@ from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import DeliveryWorker
 from bot.digest import schedule_digest
+from bot.inbound import Inbox
+from bot.intake import Intake, Limits
 from bot.jobs import Jobs
 from bot.sync import apply_config
 from bot.tasks import Spawner
@@ -24,6 +27,7 @@ from commands.core.clock import Clock, SystemClock
 from commands.core.dispatch import Dispatcher
 from commands.core.notifier import Postbox, Wake
 from commands.core.registry import Registry
+from commands.digest.compose import preload_chart
 from storage.engine import create_engine, session_factory
 
 if TYPE_CHECKING:
@@ -48,6 +52,10 @@ class Runtime:
     # The process's one scheduler (the SLA wake-up and the cron jobs) and one task spawner.
     scheduler: AsyncIOScheduler
     tasks: Spawner
+    # Bounded, fair admission of commands from every platform (a fast "busy" past it).
+    intake: Intake
+    # Requests made durable before they are acknowledged, and resumed if left unfinished.
+    inbox: Inbox
     # Called when a review starts following a pull request (set when GitHub is read).
     on_github: Callable[[], None] | None = None
     # The one HTTP server, made on first use (aiohttp is imported only then).
@@ -63,7 +71,11 @@ class Runtime:
 
     async def start(self) -> None:
         """Start delivery, the SLA wake-up and the cron jobs (each first catches up)."""
+        # Heavy imports now, in a thread: the first /digest preview must not pay for them.
+        await asyncio.to_thread(preload_chart)
         self.tasks.spawn(self.worker.run_forever(), name="delivery")
+        # First resumes what a previous run acknowledged but did not finish.
+        self.tasks.spawn(self.inbox.run_forever(), name="inbound.resume")
         self.scheduler.start()
         await self.deadlines.start()
         await self.jobs.start()
@@ -128,6 +140,7 @@ async def open_runtime(
     jobs.refreshers.append(weekly_sync)
     schedule_digest(jobs, postbox, settings)
     registry = build_registry()
+    limits = settings.limits
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -141,5 +154,16 @@ async def open_runtime(
         jobs=jobs,
         scheduler=scheduler,
         tasks=tasks,
+        intake=Intake(
+            Limits.for_database(
+                settings.database.url,
+                writers=limits.writers,
+                readers=limits.readers,
+                waiting=limits.waiting,
+                per_user=limits.per_user,
+                max_wait=limits.max_wait.total_seconds(),
+            )
+        ),
+        inbox=Inbox(sessions, clock, tasks, limits.resume_after),
     )
     return runtime

@@ -20,6 +20,7 @@ def help_group(registry: Registry) -> Group:
     @group.command(
         None,
         Param("topic", Kind.TEXT, "A group or command, e.g. dri or dri set", required=False),
+        read_only=True,
     )
     async def show_help(ctx: Context, args: dict[str, Any]) -> Message:
         """List the commands, or explain one group or command.

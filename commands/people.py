@@ -15,7 +15,7 @@ whoami = Group("whoami", "Who Liaison thinks you are")
 people = Group("people", "The people of both orgs and their roles")
 
 
-@whoami.command(None)
+@whoami.command(None, read_only=True)
 async def show_me(ctx: Context, args: dict[str, Any]) -> Message:
     """Show your handle, org, role and linked platform accounts."""
     me = ctx.actor
@@ -32,7 +32,7 @@ async def show_me(ctx: Context, args: dict[str, Any]) -> Message:
     )
 
 
-@people.command("list", Param("org", Kind.ORG, "Only this org", required=False))
+@people.command("list", Param("org", Kind.ORG, "Only this org", required=False), read_only=True)
 async def list_people(ctx: Context, args: dict[str, Any]) -> Message:
     """List everyone, by org, with their roles."""
     query = select(Person).order_by(Person.org_id.is_(None), Person.org_id, Person.handle)

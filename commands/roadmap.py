@@ -134,6 +134,7 @@ async def roadmap_update(ctx: Context, args: dict[str, Any]) -> Message:
     "list",
     Param("org", Kind.ORG, "Only this org's roadmap", required=False),
     Param("quarter", Kind.QUARTER, "Only this quarter", required=False, keyword=True),
+    read_only=True,
 )
 async def roadmap_list(ctx: Context, args: dict[str, Any]) -> Message:
     """List roadmap items by org and quarter (dropped ones last)."""
@@ -171,7 +172,7 @@ async def roadmap_list(ctx: Context, args: dict[str, Any]) -> Message:
     )
 
 
-@roadmap.command("history", _ID)
+@roadmap.command("history", _ID, read_only=True)
 async def roadmap_history(ctx: Context, args: dict[str, Any]) -> Message:
     """Show every change to a roadmap item: who, when, what from and to."""
     item: RoadmapItem = args["id"]

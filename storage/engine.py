@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "liaison_read_only"
@@ -57,9 +58,23 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+class WriteInReadOnly(RuntimeError):
+    """Code running in a `reading()` session tried to write: it must be declared a writer."""
+
+
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        changed = [type(x).__name__ for x in (*session.new, *session.dirty, *session.deleted)]
+        raise WriteInReadOnly(f"a read-only session tried to write {sorted(set(changed))}")
+
+
 @asynccontextmanager
 async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session that only reads: on SQLite it does not wait for, or hold, the write lock."""
+    """A session that only reads: on SQLite it does not wait for, or hold, the write lock.
+
+    It refuses to flush a change (`WriteInReadOnly`), and never commits.
+    """
     async with sessions() as session:
+        event.listen(session.sync_session, "before_flush", _refuse_writes)
         await session.connection(execution_options={READ_ONLY: True})
         yield session

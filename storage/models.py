@@ -617,7 +617,12 @@ class Delivery(Base):
 
 
 class InboundRequest(Base):
-    """A platform request already handled, by its key: a re-sent request never runs twice."""
+    """A platform request, by its key: accepted before it is acknowledged, done exactly once.
+
+    An accepted request carries what is needed to run it (`kind`, `payload`) and when any
+    process may run it if its receiver has not (`resume_at`); the transaction of its effect
+    sets `done_at` and clears `resume_at`, so a re-sent or resumed request never runs twice.
+    """
 
     __tablename__ = "inbound_request"
 
@@ -625,3 +630,10 @@ class InboundRequest(Base):
     # e.g. "slack:command:<trigger_id>": what the platform keeps identical when it re-sends.
     key: Mapped[str] = mapped_column(String(200), unique=True)
     received_at: Mapped[datetime] = mapped_column(index=True)
+    # What runs it ("slack.command", "github.delivery", ...) and its input; None once done.
+    kind: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    done_at: Mapped[datetime | None]
+    # Not done by then, any process runs it; None when done (so the index holds only work).
+    resume_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)

@@ -27,6 +27,7 @@ from bot.discord.buttons import picker_view, view_of
 from bot.discord.client import LiaisonClient
 from bot.discord.render import PLATFORM, Rendered, render
 from bot.discord.tree import build_tree
+from bot.intake import BUSY, Ticket
 from bot.platforms import PlatformError
 from bot.runtime import Runtime
 from commands.core import completion
@@ -106,9 +107,23 @@ class DiscordAdapter:
     async def run_command(
         self, interaction: discord.Interaction, command: Command, raw: dict[str, str]
     ) -> None:
-        """Run a slash command and answer it."""
-        work = self.runtime.dispatcher.run(command, raw, self.caller(interaction))
+        """Run a slash command and answer it (at once with "busy" beyond capacity)."""
+        caller = self.caller(interaction)
+        ticket = await self._admit(interaction, caller, command)
+        if ticket is None:
+            return
+        work = ticket.run(self.runtime.dispatcher.run(command, raw, caller))
         await self.answer(interaction, await self._in_time(interaction, work))
+
+    async def _admit(
+        self, interaction: discord.Interaction, caller: Caller, command: Command | None
+    ) -> Ticket | None:
+        """A place in the intake, or None once the person has been told Liaison is busy."""
+        read_only = command is None or command.read_only
+        ticket = self.runtime.intake.admit(f"{PLATFORM}:{caller.user_id}", read_only=read_only)
+        if ticket is None:
+            await interaction.response.send_message(BUSY, ephemeral=True)
+        return ticket
 
     async def press(
         self, interaction: discord.Interaction, action: ActionId, picked: int | None
@@ -130,7 +145,11 @@ class DiscordAdapter:
                 )
                 return
             extra[missing[0].name] = f"<@{picked}>"
-        work = self.runtime.dispatcher.run_action(action, self.caller(interaction), extra)
+        caller = self.caller(interaction)
+        ticket = await self._admit(interaction, caller, command)
+        if ticket is None:
+            return
+        work = ticket.run(self.runtime.dispatcher.run_action(action, caller, extra))
         await self.answer(interaction, await self._in_time(interaction, work))
 
     async def suggest(self, kind: Kind, typed: str) -> list[tuple[str, str]]:

@@ -9,9 +9,10 @@ the options back into the raw strings the core parses, and hands them to the run
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Optional, cast
+from typing import Any, Optional, cast
 
 import discord
 from discord import app_commands
@@ -20,13 +21,15 @@ from bot.discord.client import LiaisonClient, runner_of
 from commands.core import completion
 from commands.core.registry import Command, Group, Kind, Param, Registry
 
-if TYPE_CHECKING:
-    pass
+log = logging.getLogger(__name__)
 
 NAME = 32
 DESCRIPTION = 100
 CHOICES = 25
 CHOICE_TEXT = 100
+# Discord's limit for the first answer to an interaction, and its "Unknown interaction" code.
+RESPONSE_WINDOW = 3.0
+UNKNOWN_INTERACTION = 10062
 _INVALID = re.compile(r"[^-_a-z0-9]+")
 # Values Discord checks itself; everything else arrives as text and the core checks it.
 _TYPES: dict[Kind, type] = {Kind.PERSON: discord.User, Kind.INT: int}
@@ -165,23 +168,34 @@ class LiaisonTree(app_commands.CommandTree[discord.Client]):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        """Log the failure and tell the person, if they have not been answered yet."""
+        """Log the failure and tell the person, if the interaction can still be answered."""
         from commands.core.dispatch import error_reply
 
-        log_error(error)
+        log.error("discord command failed", exc_info=error)
         runner = runner_of(interaction)
-        if runner is not None and not interaction.response.is_done():
+        if runner is None or not answerable(interaction, error):
+            return
+        try:
             await runner.answer(
                 interaction,
                 error_reply("Sorry, that failed on our side. Please try again, or tell an admin."),
             )
+        except discord.HTTPException as exc:
+            # Nobody awaits this handler's task: a failure raised here would only surface as
+            # "Task exception was never retrieved".
+            log.warning("discord: could not apologise for a failed command: %s", exc)
 
 
-def log_error(error: Exception) -> None:
-    """Log an error from the command tree with its traceback."""
-    import logging
-
-    logging.getLogger(__name__).error("discord command failed", exc_info=error)
+def answerable(interaction: discord.Interaction, error: Exception) -> bool:
+    """Whether an interaction can still be answered (a first answer is due within 3 s)."""
+    cause = error.__cause__ or getattr(error, "original", None)
+    if isinstance(cause, discord.NotFound) and cause.code == UNKNOWN_INTERACTION:
+        return False
+    if interaction.response.is_done():
+        # Deferred (or answered): a follow-up works while the token lives (15 minutes).
+        return not interaction.is_expired()
+    age = discord.utils.utcnow() - interaction.created_at
+    return age.total_seconds() < RESPONSE_WINDOW
 
 
 def build_tree(client: discord.Client, registry: Registry) -> LiaisonTree:

@@ -21,11 +21,14 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete
 
 from bot.delivery import DeliveryError, Destination
+from bot.inbound import NotNow
+from bot.intake import BUSY, Ticket
 from bot.platforms import PlatformError
 from bot.runtime import Runtime
 from bot.slack.blocks import PLATFORM, posts
@@ -42,11 +45,15 @@ from commands.core.dispatch import AlreadyHandled, Caller
 from commands.core.grammar import GrammarError, tokenize
 from commands.core.messages import ActionId, Message, Reply, line
 from commands.core.registry import Command, CommandNotFound, Kind, Param
+from storage.inbound import Accepted
 from storage.models import InboundRequest
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# The kind of an accepted slash command in the inbox.
+COMMAND = "slack.command"
+NOT_RECORDED = "Liaison could not take that command just now; nothing was changed. Try again."
 Respond = Callable[..., Awaitable[Any]]
 
 
@@ -85,6 +92,7 @@ class SlackAdapter(SlackSender):
         # Each acknowledged request is answered by a task of its own.
         self.tasks = Spawner()
         self._listen()
+        runtime.inbox.handle(COMMAND, self._resume_command)
 
     # --- the receiving side ----------------------------------------------------------------------
 
@@ -201,38 +209,131 @@ class SlackAdapter(SlackSender):
     def _listen(self) -> None:
         app = self.app
 
+        # Each listener takes its place in the intake before acknowledging: beyond capacity the
+        # acknowledgement itself says "busy", at once, instead of a reply that never comes.
         @app.command(re.compile(r"^/"))
         async def on_command(
             ack: Any, body: dict[str, Any], respond: Respond, request: Any
         ) -> None:
+            text = command_line(body.get("command", ""), body.get("text", ""))
+            command = self._command_of(text)
+            ticket = self._admit(str(body.get("user_id", "")), command)
+            if ticket is None:
+                await ack(text=BUSY, response_type="ephemeral")
+                return
+            if self._changes(command, text, body):
+                # On disk before Slack hears 200 (it never re-sends after one): a crash from
+                # here on is resumed from the record (see bot/inbound.py), and runs once.
+                key = request_key("command", body, request.raw_body)
+                try:
+                    fresh = await self.runtime.inbox.accept(
+                        key, COMMAND, {"body": body, "raw_body": request.raw_body}
+                    )
+                except Exception:
+                    log.exception("slack: could not record a command")
+                    ticket.release()
+                    await ack(text=NOT_RECORDED, response_type="ephemeral")
+                    return
+                if not fresh:
+                    ticket.release()  # a re-send of a command already accepted
+                    await ack()
+                    return
             await ack()
-            self.tasks.spawn(
-                self._guard(self._command(body, respond, request.raw_body)), name="slack.command"
-            )
+            work = self._command(body, respond, request.raw_body, ticket)
+            self.tasks.spawn(self._guard(work, ticket), name="slack.command")
 
         @app.action(re.compile(r".+"))
         async def on_action(ack: Any, body: dict[str, Any], respond: Respond, request: Any) -> None:
+            action = ActionId.parse(str(body["actions"][0]["action_id"]))
+            command = self.runtime.registry.get(action.path) if action else None
+            ticket = self._admit(_caller(body).user_id, command)
+            if ticket is None:
+                await ack()
+                await respond(text=BUSY, response_type="ephemeral", replace_original=False)
+                return
             await ack()
-            self.tasks.spawn(
-                self._guard(self._press(body, respond, request.raw_body)), name="slack.action"
-            )
+            work = self._press(body, respond, request.raw_body, ticket)
+            self.tasks.spawn(self._guard(work, ticket), name="slack.action")
 
         @app.view(re.compile(r".+"))
         async def on_view(ack: Any, body: dict[str, Any], request: Any) -> None:
+            ticket = self._admit(_caller(body).user_id, self._command_of_view(body))
+            if ticket is None:
+                # A modal's acknowledgement can show an error beside the first field.
+                view = body.get("view") or {}
+                blocks = view.get("blocks") or []
+                first = next((b.get("block_id") for b in blocks if b.get("block_id")), None)
+                if first:
+                    await ack(response_action="errors", errors={first: BUSY})
+                else:
+                    await ack()
+                return
             await ack()
-            self.tasks.spawn(self._guard(self._submit(body, request.raw_body)), name="slack.view")
+            work = self._submit(body, request.raw_body, ticket)
+            self.tasks.spawn(self._guard(work, ticket), name="slack.view")
 
-    async def _guard(self, work: Awaitable[None]) -> None:
+    def _changes(self, command: Command | None, text: str, body: dict[str, Any]) -> bool:
+        """Whether a slash command may change something (and so is recorded before its ack).
+
+        A read changes nothing, and a command that opens a modal only changes something when
+        the modal is submitted.
+        """
+        if command is None or command.read_only:
+            return False
+        return not (body.get("trigger_id") and self._wants_modal(text) is not None)
+
+    async def _resume_command(self, request: Accepted) -> None:
+        """Run a slash command accepted by a process that died before finishing it."""
+        body = dict(request.payload["body"])
+        text = command_line(body.get("command", ""), body.get("text", ""))
+        ticket = self._admit(str(body.get("user_id", "")), self._command_of(text))
+        if ticket is None:
+            raise NotNow(request.key)
+        respond = AsyncRespond(response_url=body.get("response_url"))
+        # Its trigger expired long ago: no modal now, the typed command's answer says what to do.
+        body.pop("trigger_id", None)
+        work = self._command(body, respond, str(request.payload["raw_body"]), ticket, request.key)
+        await self._guard(work, ticket)
+
+    def _command_of(self, text: str) -> Command | None:
+        try:
+            command, _ = self.runtime.registry.find(tokenize(text))
+        except (GrammarError, CommandNotFound):
+            return None
+        return command
+
+    def _command_of_view(self, body: dict[str, Any]) -> Command | None:
+        meta = json.loads((body.get("view") or {}).get("private_metadata") or "{}")
+        if "action" in meta:
+            action = ActionId.parse(str(meta["action"]))
+            return self.runtime.registry.get(action.path) if action else None
+        return self.runtime.registry.get(str(meta.get("command", "")).split())
+
+    def _admit(self, user: str, command: Command | None) -> Ticket | None:
+        # A line naming no command is answered from the registry alone, like a read.
+        read_only = command is None or command.read_only
+        return self.runtime.intake.admit(f"{PLATFORM}:{user}", read_only=read_only)
+
+    async def _guard(self, work: Awaitable[None], ticket: Ticket) -> None:
         try:
             await work
         except AlreadyHandled as exc:
             log.info("slack: %s was re-sent; it ran once already", exc)
         except Exception:
             log.exception("slack: answering a request failed")
+        finally:
+            ticket.release()
 
     # --- slash commands --------------------------------------------------------------------------
 
-    async def _command(self, body: dict[str, Any], respond: Respond, raw_body: str) -> None:
+    async def _command(
+        self,
+        body: dict[str, Any],
+        respond: Respond,
+        raw_body: str,
+        ticket: Ticket,
+        key: str | None = None,
+    ) -> None:
         caller = Caller(PLATFORM, body["user_id"], body.get("user_name", ""))
         text = command_line(body.get("command", ""), body.get("text", ""))
         command = self._wants_modal(text)
@@ -240,9 +341,16 @@ class SlackAdapter(SlackSender):
             meta = {"command": command.name, "channel": body.get("channel_id", "")}
             if await self._open_modal(body["trigger_id"], command, command.params, meta):
                 return
-        key = request_key("command", body, raw_body)
-        run = self.runtime.dispatcher.run_text(text, caller, request_key=key)
+        key = key or request_key("command", body, raw_body)
+        run = ticket.run(self._run_text(text, caller, key))
         await self._answer(run, respond, always=True, user=caller.user_id)
+
+    async def _run_text(self, text: str, caller: Caller, key: str) -> Reply:
+        reply = await self.runtime.dispatcher.run_text(text, caller, request_key=key)
+        if not reply.ok:
+            # Refused or failed: nothing committed, so the accepted record is closed here.
+            await self.runtime.inbox.finish(key)
+        return reply
 
     def _wants_modal(self, text: str) -> Command | None:
         try:
@@ -293,7 +401,9 @@ class SlackAdapter(SlackSender):
 
     # --- buttons ----------------------------------------------------------------------------------
 
-    async def _press(self, body: dict[str, Any], respond: Respond, raw_body: str) -> None:
+    async def _press(
+        self, body: dict[str, Any], respond: Respond, raw_body: str, ticket: Ticket
+    ) -> None:
         sent = str(body["actions"][0]["action_id"])
         action = ActionId.parse(sent)
         if action is None:
@@ -307,7 +417,7 @@ class SlackAdapter(SlackSender):
             if await self._open_modal(body["trigger_id"], command, missing, meta):
                 return
         key = request_key("action", body, raw_body)
-        run = self.runtime.dispatcher.run_action(action, caller, request_key=key)
+        run = ticket.run(self.runtime.dispatcher.run_action(action, caller, request_key=key))
         # The card is redrawn through the outbox; only a refusal needs its own answer.
         await self._answer(run, respond, always=False)
 
@@ -330,7 +440,7 @@ class SlackAdapter(SlackSender):
             return False
         return True
 
-    async def _submit(self, body: dict[str, Any], raw_body: str) -> None:
+    async def _submit(self, body: dict[str, Any], raw_body: str, ticket: Ticket) -> None:
         view = body.get("view") or {}
         meta = json.loads(view.get("private_metadata") or "{}")
         caller = _caller(body)
@@ -339,7 +449,7 @@ class SlackAdapter(SlackSender):
         dispatcher = self.runtime.dispatcher
         if "action" in meta:
             action = ActionId.parse(str(meta["action"]))
-            reply = await dispatcher.run_action(action, caller, raw, request_key=key)
+            reply = await ticket.run(dispatcher.run_action(action, caller, raw, request_key=key))
             if reply.ok:
                 return
         else:
@@ -347,7 +457,7 @@ class SlackAdapter(SlackSender):
             if command is None:
                 log.warning("slack: a modal for an unknown command %r", meta.get("command"))
                 return
-            reply = await dispatcher.run(command, raw, caller, request_key=key)
+            reply = await ticket.run(dispatcher.run(command, raw, caller, request_key=key))
         await self._tell(caller.user_id, str(meta.get("channel") or ""), reply)
 
     async def _tell(self, user: str, channel: str, reply: Reply) -> None:

@@ -24,10 +24,11 @@ from commands.core.clock import Clock
 from commands.core.context import CommandError, Context, PermissionDenied
 from commands.core.grammar import GrammarError, tokenize
 from commands.core.messages import ActionId, Message, Reply, code, line
-from commands.core.notifier import Postbox
+from commands.core.notifier import Notifier, Postbox
 from commands.core.permissions import allows, refusal
 from commands.core.registry import Command, CommandNotFound, Registry
-from storage.models import Identity, InboundRequest, Person, Role
+from storage import inbound
+from storage.models import Identity, Person, Role
 
 log = logging.getLogger(__name__)
 
@@ -115,21 +116,14 @@ class Dispatcher:
 
         With a `request_key`, the key is recorded in the command's own transaction: a platform
         that re-sends a request (Slack's retries) gets `AlreadyHandled` the second time, even
-        from another replica, and nothing runs twice. A refused command records nothing.
+        from another replica, and nothing runs twice. A refused command records nothing. A
+        read-only command records no key: running it twice changes nothing, and it stays a read.
         """
         try:
-            async with self.postbox.transaction(self.clock.now()) as notifier:
-                session = notifier.session
-                if request_key is not None:
-                    await first_time(session, request_key, self.clock.now())
-                actor = await self._actor(session, caller)
-                if actor.role.rank < command.role.rank:
-                    raise PermissionDenied(await self._role_refusal(session, actor, command))
-                args = await convert(session, command, raw, caller.platform)
-                if not allows(command.who, actor, args):
-                    raise PermissionDenied(await refusal(session, command.who, actor, args))
-                ctx = Context(session, actor, caller.platform, notifier)
-                message = await command.handler(ctx, args)
+            if command.read_only:
+                message = await self._read(command, raw, caller)
+            else:
+                message = await self._write(command, raw, caller, request_key)
         except PermissionDenied as exc:
             return replace(error_reply(exc.text, exc.usage), denied=True)
         except CommandError as exc:
@@ -145,15 +139,60 @@ class Dispatcher:
             )
         return Reply(message)
 
-    async def _actor(self, session: AsyncSession, caller: Caller) -> Person:
-        person = await session.scalar(
+    async def _write(
+        self, command: Command, raw: Mapping[str, str], caller: Caller, request_key: str | None
+    ) -> Message:
+        async with self.postbox.transaction(self.clock.now()) as notifier:
+            session = notifier.session
+            if request_key is not None:
+                await first_time(session, request_key, self.clock.now())
+            actor = await self._known(session, caller) or await self._enrol(session, caller)
+            return await self._handle(notifier, actor, command, raw, caller)
+
+    async def _read(self, command: Command, raw: Mapping[str, str], caller: Caller) -> Message:
+        async with self.postbox.reading(self.clock.now()) as notifier:
+            actor = await self._known(notifier.session, caller)
+            if actor is not None:
+                return await self._handle(notifier, actor, command, raw, caller)
+        # Someone's first use of the bot writes their person row: in a short write transaction
+        # of its own, so the command itself still runs as a read (in a fresh snapshot).
+        try:
+            async with self.postbox.sessions.begin() as session:
+                if await self._known(session, caller) is None:
+                    await self._enrol(session, caller)
+        except IntegrityError:
+            pass  # their twin request enrolled them first
+        async with self.postbox.reading(self.clock.now()) as notifier:
+            actor = await self._known(notifier.session, caller)
+            if actor is None:
+                raise RuntimeError(f"{caller} was enrolled but cannot be found")
+            return await self._handle(notifier, actor, command, raw, caller)
+
+    async def _handle(
+        self,
+        notifier: Notifier,
+        actor: Person,
+        command: Command,
+        raw: Mapping[str, str],
+        caller: Caller,
+    ) -> Message:
+        session = notifier.session
+        if actor.role.rank < command.role.rank:
+            raise PermissionDenied(await self._role_refusal(session, actor, command))
+        args = await convert(session, command, raw, caller.platform)
+        if not allows(command.who, actor, args):
+            raise PermissionDenied(await refusal(session, command.who, actor, args))
+        return await command.handler(Context(session, actor, caller.platform, notifier), args)
+
+    async def _known(self, session: AsyncSession, caller: Caller) -> Person | None:
+        return await session.scalar(
             select(Person)
             .join(Identity)
             .where(Identity.platform == caller.platform, Identity.user_id == caller.user_id)
             .options(selectinload(Person.identities))
         )
-        if person is not None:
-            return person
+
+    async def _enrol(self, session: AsyncSession, caller: Caller) -> Person:
         # Anyone who uses the bot is recorded, so they can be named, assigned and pinged later.
         handle = await free_handle(session, caller.name or caller.user_id)
         person = Person(
@@ -185,19 +224,14 @@ class Dispatcher:
 
 
 async def first_time(session: AsyncSession, key: str, now: datetime) -> None:
-    """Record a request key in this transaction, or raise AlreadyHandled if it is there already.
+    """Mark a request done in its effect's transaction, or raise AlreadyHandled if it was.
 
-    Every inbound request a platform may send again (Slack's retries, GitHub's redeliveries)
-    records its key in the transaction of its effect: both commit, or neither.
+    Every inbound request a platform may send again (Slack's retries, GitHub's redeliveries,
+    a command resumed after a crash) marks its key in the transaction of its effect: both
+    commit, or neither, and a twin run finds it done.
     """
-    if await session.scalar(select(InboundRequest.id).where(InboundRequest.key == key)):
+    if not await inbound.start(session, key, now):
         raise AlreadyHandled(key)
-    session.add(InboundRequest(key=key, received_at=now))
-    try:
-        # A concurrent twin (another replica) waits here on the unique key, then fails.
-        await session.flush()
-    except IntegrityError:
-        raise AlreadyHandled(key) from None
 
 
 async def free_handle(session: AsyncSession, name: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from commands.core.messages import Message, PersonRef, person_to_dict
 from storage import outbox
+from storage.engine import WriteInReadOnly, reading
 from storage.models import Person
 
 
@@ -61,6 +62,12 @@ class Postbox:
         return Notifier(self, session, now)
 
     @asynccontextmanager
+    async def reading(self, now: datetime) -> AsyncIterator[Notifier]:
+        """A read-only transaction (see `storage.engine.reading`) and a notifier that refuses."""
+        async with reading(self.sessions) as session:
+            yield Notifier(self, session, now, read_only=True)
+
+    @asynccontextmanager
     async def transaction(self, now: datetime) -> AsyncIterator[Notifier]:
         """One transaction and its notifier; what it woke is woken once it has committed."""
         async with self.sessions.begin() as session:
@@ -72,10 +79,13 @@ class Postbox:
 class Notifier:
     """Writes notifications into one transaction; they are sent only if it commits."""
 
-    def __init__(self, postbox: Postbox, session: AsyncSession, now: datetime) -> None:
+    def __init__(
+        self, postbox: Postbox, session: AsyncSession, now: datetime, *, read_only: bool = False
+    ) -> None:
         self.postbox = postbox
         self.session = session
         self.now = now
+        self.read_only = read_only
         self.woken = Wake.NOTHING
 
     async def notify(
@@ -92,6 +102,8 @@ class Notifier:
 
         `key` makes it idempotent: False if a notification with that key was written already.
         """
+        if self.read_only:
+            raise WriteInReadOnly(f"a read-only command tried to notify ({key})")
         payload = message.to_dict()
         person, channel = (
             (to, None) if isinstance(to, Person) else (None, to or self.postbox.channel)

@@ -111,6 +111,10 @@ class Command:
     details: str = ""
     # Who may run it beyond the role: a relation to one of its parameters.
     who: Who = ANYONE
+    # Declared by the command (it cannot be seen from the handler's code): it only reads, so it
+    # runs in a read-only transaction that never waits for, or holds, SQLite's write lock. The
+    # session refuses to flush a change, so a wrong declaration fails loudly, not silently.
+    read_only: bool = False
 
     @property
     def name(self) -> str:
@@ -136,9 +140,17 @@ class Group:
         self.commands: list[Command] = []
 
     def command(
-        self, name: str | None, *params: Param, role: Role = Role.MEMBER, who: Who = ANYONE
+        self,
+        name: str | None,
+        *params: Param,
+        role: Role = Role.MEMBER,
+        who: Who = ANYONE,
+        read_only: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Declare the decorated handler as `/group name`; None makes it `/group` itself."""
+        """Declare the decorated handler as `/group name`; None makes it `/group` itself.
+
+        `read_only=True` says the handler never writes (see `Command.read_only`).
+        """
 
         def decorate(handler: Handler) -> Handler:
             doc = inspect.getdoc(handler) or ""
@@ -147,7 +159,16 @@ class Group:
             summary, _, details = doc.partition("\n")
             path = (self.name,) if name is None else (self.name, name)
             self.commands.append(
-                Command(path, tuple(params), role, handler, summary.strip(), details.strip(), who)
+                Command(
+                    path,
+                    tuple(params),
+                    role,
+                    handler,
+                    summary.strip(),
+                    details.strip(),
+                    who,
+                    read_only,
+                )
             )
             return handler
 

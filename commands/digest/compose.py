@@ -435,6 +435,20 @@ async def last_posted(session: AsyncSession, before_week: str) -> datetime | Non
     )
 
 
+def draw(data: ChartData) -> bytes:
+    """The chart as PNG bytes; call it in a worker thread, never on the event loop."""
+    # Imported here so that a process that never draws never loads matplotlib, and so that its
+    # first import (about 0.7 s) happens in the worker thread too, not on the loop.
+    from commands.digest.chart import render
+
+    return render(data)
+
+
+def preload_chart() -> None:
+    """Import the chart's drawing library now (in a worker thread at start-up), not at first use."""
+    import commands.digest.chart  # noqa: F401
+
+
 async def compose(
     session: AsyncSession, now: datetime, tz: ZoneInfo, *, chart: bool = True
 ) -> Digest:
@@ -460,9 +474,7 @@ async def compose(
         week, since, now, tz, tuple(s for s in sections if s is not None), data if data else None
     )
     if chart and made.chart is not None:
-        from commands.digest.chart import render  # matplotlib loads only when a chart is drawn
-
-        png = await asyncio.to_thread(render, made.chart)
+        png = await asyncio.to_thread(draw, made.chart)
         made = replace(
             made,
             image=Image(

@@ -180,7 +180,7 @@ async def dri_set(ctx: Context, args: dict[str, Any]) -> Message:
     )
 
 
-@dri.command("who", _AREA)
+@dri.command("who", _AREA, read_only=True)
 async def dri_who(ctx: Context, args: dict[str, Any]) -> Message:
     """Show the DRI, backup, owner and hand-off state of an area."""
     area: Area = args["area"]
@@ -212,7 +212,9 @@ async def _areas(ctx: Context, org: Org | None = None) -> Sequence[Area]:
     )
 
 
-@dri.command("list", Param("org", Kind.ORG, "Only areas this org owns", required=False))
+@dri.command(
+    "list", Param("org", Kind.ORG, "Only areas this org owns", required=False), read_only=True
+)
 async def dri_list(ctx: Context, args: dict[str, Any]) -> Message:
     """List every area with its DRI and backup."""
     org: Org | None = args["org"]
@@ -233,7 +235,7 @@ async def dri_list(ctx: Context, args: dict[str, Any]) -> Message:
     return Message(title=f"{title} ({count(len(areas), 'area')})", lines=tuple(lines))
 
 
-@dri.command("history", _AREA)
+@dri.command("history", _AREA, read_only=True)
 async def dri_history(ctx: Context, args: dict[str, Any]) -> Message:
     """Show every change to an area: who, when, what from and to."""
     area: Area = args["area"]
@@ -382,7 +384,9 @@ async def _commit_handoff(ctx: Context, area: Area, changes: list[Change], title
     )
 
 
-@handoff.command("board", Param("org", Kind.ORG, "Only areas this org owns", required=False))
+@handoff.command(
+    "board", Param("org", Kind.ORG, "Only areas this org owns", required=False), read_only=True
+)
 async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
     """Show every area grouped by hand-off state, with per-org progress."""
     areas = await _areas(ctx, args["org"])

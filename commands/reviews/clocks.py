@@ -6,12 +6,14 @@ wake-up that fires stages only ever looks at the earliest of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
 from commands.core.calendar import BusinessCalendar
 from commands.reviews.rules import ClockState, Policy, Stage, calendar_for, stages
@@ -20,6 +22,7 @@ from storage.models import Review, ReviewClock, SlaPolicy
 CLOCKS = ("ack", "resolve")
 LABELS = {"ack": "Acknowledge", "resolve": "Resolve"}
 _US = timedelta(microseconds=1)
+_CHUNK = 10_000
 
 
 def snapshot(policy: SlaPolicy) -> dict[str, Any]:
@@ -79,6 +82,28 @@ async def current_clocks(session: AsyncSession, review: Review) -> dict[str, Rev
         )
     )
     return {c.kind: c for c in rows.unique()}
+
+
+async def current_clocks_of(
+    session: AsyncSession, reviews: Sequence[Review]
+) -> dict[int, dict[str, ReviewClock]]:
+    """The current cycle's clocks of many reviews, by review id then kind, in one statement."""
+    if not reviews:
+        return {}
+    found: dict[int, dict[str, ReviewClock]] = {rv.id: {} for rv in reviews}
+    # Chunks keep the bound parameters under every driver's limit (asyncpg: 32,767).
+    for n in range(0, len(reviews), _CHUNK):
+        ids = [rv.id for rv in reviews[n : n + _CHUNK]]
+        rows = await session.scalars(
+            select(ReviewClock)
+            .join(Review, Review.id == ReviewClock.review_id)
+            .where(ReviewClock.review_id.in_(ids), ReviewClock.cycle == Review.cycle)
+            # The reviews are loaded already: their clocks find them in the identity map.
+            .options(lazyload(ReviewClock.review))
+        )
+        for clock in rows:
+            found[clock.review_id][clock.kind] = clock
+    return found
 
 
 def start_cycle(session: AsyncSession, review: Review, now: datetime) -> list[ReviewClock]:
@@ -145,6 +170,16 @@ class ClockView:
     def remaining(self) -> timedelta:
         """Business time left before the target (negative once breached)."""
         return self.target - self.elapsed
+
+
+def remaining(
+    review: Review, clock: ReviewClock, now: datetime, calendar: BusinessCalendar
+) -> timedelta:
+    """Business time left before the clock's target at `now` (negative once breached).
+
+    What a list ranks by: cheaper than `view`, which also works out the due instant.
+    """
+    return timedelta(seconds=clock.target_seconds) - state_of(clock).elapsed_at(calendar, now)
 
 
 def view(review: Review, clock: ReviewClock, now: datetime) -> ClockView:

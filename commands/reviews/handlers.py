@@ -289,6 +289,7 @@ async def reopen(ctx: Context, args: dict[str, Any]) -> Message:
         choices=("open", "mine", "breached", "waiting"),
     ),
     Param("org", Kind.ORG, "Only those this org reviews", False, keyword=True),
+    read_only=True,
 )
 async def list_reviews(ctx: Context, args: dict[str, Any]) -> Message:
     """List reviews, most urgent first: open (default), mine, breached, or waiting for changes."""
@@ -340,7 +341,7 @@ _EVENT_TEXT = {
 }
 
 
-@review.command("show", _ID)
+@review.command("show", _ID, read_only=True)
 async def show(ctx: Context, args: dict[str, Any]) -> Message:
     """Show a review: each clock (business time elapsed, left, due) and its whole timeline."""
     rv: Review = args["id"]
@@ -413,7 +414,7 @@ def _describe_levels(escalation: Sequence[dict[str, Any]]) -> str:
     return "; ".join(parts) or "no escalation levels (the reviewer hears of the breach)"
 
 
-@sla.command("policies")
+@sla.command("policies", read_only=True)
 async def policies(ctx: Context, args: dict[str, Any]) -> Message:
     """List the SLA policies: targets, calendar, warning and escalation levels."""
     rows = (
@@ -442,7 +443,9 @@ async def policies(ctx: Context, args: dict[str, Any]) -> Message:
 
 
 @sla.command(
-    "report", Param("weeks", Kind.INT, "How many weeks back (default 4)", False, keyword=True)
+    "report",
+    Param("weeks", Kind.INT, "How many weeks back (default 4)", False, keyword=True),
+    read_only=True,
 )
 async def report(ctx: Context, args: dict[str, Any]) -> Message:
     """SLA compliance per reviewing org and policy: requests, % in time, median and p90, breaches.

@@ -27,14 +27,18 @@ from storage.models import (
 def _most_urgent(
     rv: Review, clocks: dict[str, ReviewClock], now: datetime
 ) -> tuple[timedelta | None, datetime | None]:
-    """Business time left on the running clock with the least, and that clock's due instant."""
-    running = [
-        rc.view(rv, c, now)
-        for c in clocks.values()
-        if c.stopped_at is None and c.running_since is not None
-    ]
-    urgent = min(running, key=lambda v: v.remaining, default=None)
-    return (urgent.remaining, urgent.due) if urgent is not None else (None, None)
+    """Business time left on the running clock with the least; its due instant once breached."""
+    running = [c for c in clocks.values() if c.stopped_at is None and c.running_since is not None]
+    if not running:
+        return None, None
+    calendar = rc.calendar_of(rv)
+    left, clock = min(
+        ((rc.remaining(rv, c, now, calendar), c) for c in running), key=lambda pair: pair[0]
+    )
+    # The due instant costs a walk through the calendar: it is needed only to say how long ago
+    # a breach was, so only breached reviews pay for it.
+    due = rc.view(rv, clock, now).due if left < timedelta(seconds=1) else None
+    return left, due
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,13 @@ class RankedReview:
 
 async def ranked(session: AsyncSession, query: Select[Review], now: datetime) -> list[RankedReview]:
     """The reviews a query finds, with business time left and current clocks, most urgent first."""
-    rows: list[RankedReview] = []
-    for rv in (await session.scalars(query)).unique():
-        clocks = await rc.current_clocks(session, rv)
-        left, due = _most_urgent(rv, clocks, now)
-        rows.append(RankedReview(left, rv, clocks, due))
+    reviews = list((await session.scalars(query)).unique())
+    # One statement for every review's clocks, whatever the number of reviews (not one each).
+    by_review = await rc.current_clocks_of(session, reviews)
+    rows = []
+    for rv in reviews:
+        left, due = _most_urgent(rv, by_review[rv.id], now)
+        rows.append(RankedReview(left, rv, by_review[rv.id], due))
     rows.sort(key=lambda r: (r.left is None, r.left or timedelta(0), r.review.id))
     return rows
 

@@ -4,6 +4,7 @@ that run, pause and stop on a business calendar. No I/O; storage and scheduling 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -214,13 +215,18 @@ def stages(policy: Policy, target: timedelta) -> list[Stage]:
 
 
 @lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def calendar_for(
     kind: str,
     timezone: str = "UTC",
     hours: str = "Mon-Fri 09:00-17:00",
     holidays: str | None = None,
 ) -> BusinessCalendar:
-    """The calendar a policy's clocks run on: 24x7, or the reviewing org's business hours."""
+    """The calendar a policy's clocks run on: 24x7, or the reviewing org's business hours.
+
+    One calendar per distinct setting, shared: a list of 10,000 reviews of one org builds its
+    hours and holiday table once, not once per review (calendars are never changed).
+    """
     if kind == "24x7":
         return always_open()
     return BusinessCalendar(

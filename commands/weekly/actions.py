@@ -103,6 +103,7 @@ async def action_done(ctx: Context, args: dict[str, Any]) -> Message:
         required=False,
         choices=("mine", "open", "overdue"),
     ),
+    read_only=True,
 )
 async def action_list(ctx: Context, args: dict[str, Any]) -> Message:
     """List open action items: yours, all of them, or the overdue ones."""

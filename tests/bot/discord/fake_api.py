@@ -12,9 +12,11 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import discord
 from aiohttp import web
 
 BOT_ID = 900000000000000001
@@ -36,6 +38,8 @@ class Call:
     path: str
     json: Any
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    # When it arrived (time.monotonic()), for deadlines such as an interaction's 3 seconds.
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -59,7 +63,7 @@ class FakeDiscord:
         self.failures: list[Failure] = []
         # channel_id:message_id -> the message as it is now (after edits).
         self.messages: dict[str, dict[str, Any]] = {}
-        self._ids = itertools.count(1_000_000_000_000_000_000)
+        self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.base = ""
 
@@ -100,8 +104,9 @@ class FakeDiscord:
         return [c for c in self.calls if c.method == method and re.fullmatch(path, c.path)]
 
     def new_id(self) -> str:
-        """A fresh snowflake."""
-        return str(next(self._ids))
+        """A fresh snowflake of this instant, as Discord's are (an interaction's age is read from
+        its id)."""
+        return str(discord.utils.time_snowflake(discord.utils.utcnow()) + next(self._ids))
 
     # --- the routes ------------------------------------------------------------------------------
 

@@ -177,3 +177,17 @@ def test_sync_when_discord_cannot_be_reached_names_the_network(
     [line] = result.stderr.splitlines()
     assert line.startswith("liaison: cannot reach Discord (http://127.0.0.1:1/api/v10): ")
     assert "database" not in line and line.endswith("check the network (or a proxy) and try again")
+
+
+async def test_an_interaction_that_died_is_not_answered_a_second_time(
+    bot: Discord, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The answer came too late: Discord says "Unknown interaction" (404, code 10062).
+    bot.api.fail(
+        "POST", r"interactions/.*/callback", 404, code=10062, message="Unknown interaction"
+    )
+    start = len(bot.api.calls)
+    await bot.run("alice", "whoami")
+    # One attempt, no apology sent after it into the same dead interaction.
+    assert len(bot.callbacks(start)) == 1
+    assert "discord command failed" in caplog.text

@@ -35,6 +35,8 @@ class Call:
     method: str
     args: dict[str, Any]
     outcome: str = "ok"
+    # When it arrived (time.monotonic()), for latencies measured from outside (the bench).
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -251,6 +253,9 @@ class Sent:
     status: int
     n: int
     body: str
+    # What the acknowledgement itself said (empty for a bare ack), and how long it took.
+    ack: str = ""
+    seconds: float = 0.0
 
 
 class SlackUser:
@@ -270,6 +275,18 @@ class SlackUser:
         retry: int | None = None,
     ) -> int:
         """Send a form-encoded body to the bot as Slack does; return the HTTP status."""
+        status, _ = await self.exchange(body, timestamp=timestamp, signature=signature, retry=retry)
+        return status
+
+    async def exchange(
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        retry: int | None = None,
+    ) -> tuple[int, str]:
+        """Send a body as `post` does; return the HTTP status and the response's text."""
         ts = int(time.time()) if timestamp is None else timestamp
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
@@ -283,8 +300,7 @@ class SlackUser:
             aiohttp.ClientSession() as session,
             session.post(self.bot_url, data=body, headers=headers) as response,
         ):
-            await response.read()
-            return response.status
+            return response.status, await response.text()
 
     def user(self, user_id: str) -> dict[str, str]:
         """The `user` object of an interaction payload."""
@@ -319,7 +335,9 @@ class SlackUser:
         """Type a slash command."""
         n = next(self._n)
         body = self.command_body(command, text, user_id, n)
-        return Sent(await self.post(body), n, body)
+        start = time.perf_counter()
+        status, ack = await self.exchange(body)
+        return Sent(status, n, body, ack, time.perf_counter() - start)
 
     def action_body(
         self, action_id: str, user_id: str, n: int, *, channel: str, message_ts: str

@@ -1,0 +1,133 @@
+"""The process's inbox: requests made durable before they are acknowledged, and resumed.
+
+Any receiver (Slack's slash commands, a GitHub delivery) calls `accept(key, kind, payload)`
+before answering the platform's HTTP request, and registers with `handle(kind, run)` how such a
+request runs. Accepts that arrive together share one commit on one connection, so a burst costs
+a handful of transactions instead of one each, and never more than one connection. A request
+whose receiver died after the acknowledgement is run again by `resume`, at start and every
+`resume_after / 2`, on this replica or another; its effect happens once (`storage.inbound`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.tasks import Spawner
+from commands.core.clock import Clock
+from storage import inbound
+from storage.inbound import Accepted, Arrival
+
+log = logging.getLogger(__name__)
+
+Run = Callable[[Accepted], Awaitable[None]]
+
+
+class NotNow(Exception):
+    """A resumed request cannot run yet (Liaison is busy): it is tried again later."""
+
+
+class Inbox:
+    """Accepts inbound requests durably, in batches, and resumes the ones left unfinished."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        tasks: Spawner,
+        resume_after: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.tasks = tasks
+        self.resume_after = resume_after
+        self.runners: dict[str, Run] = {}
+        self._waiting: list[tuple[Arrival, asyncio.Future[bool]]] = []
+        self._writing = False
+
+    def handle(self, kind: str, run: Run) -> None:
+        """Say how requests of `kind` run (used when they are resumed)."""
+        self.runners[kind] = run
+
+    async def accept(self, key: str, kind: str, payload: dict[str, Any]) -> bool:
+        """Record a request durably before it is acknowledged: False if its key is known (a
+        re-send), True once it is committed."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((Arrival(key, kind, payload), done))
+        if not self._writing:
+            self._writing = True
+            self.tasks.spawn(self._write(), name="inbound.accept")
+        return await done
+
+    async def _write(self) -> None:
+        # One writer for every accept: those that arrive while a commit is under way go
+        # together in the next one (group commit).
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    fresh = await self._commit([a for a, _ in batch])
+                except IntegrityError:
+                    # Another replica recorded one of these keys meanwhile: one at a time.
+                    fresh = [await self._commit_one(a) for a, _ in batch]
+                except Exception as exc:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for (_, done), new in zip(batch, fresh, strict=True):
+                    if not done.done():
+                        done.set_result(new)
+        finally:
+            self._writing = False
+
+    async def _commit(self, arrivals: list[Arrival]) -> list[bool]:
+        async with self.sessions.begin() as session:
+            return await inbound.accept(session, arrivals, self.clock.now(), self.resume_after)
+
+    async def _commit_one(self, arrival: Arrival) -> bool:
+        try:
+            return (await self._commit([arrival]))[0]
+        except IntegrityError:
+            return False
+
+    async def finish(self, key: str) -> None:
+        """Mark a request done that ended with no effect (refused, or failed and rolled back)."""
+        async with self.sessions.begin() as session:
+            await inbound.finish(session, key, self.clock.now())
+
+    async def resume(self) -> int:
+        """Run the requests whose receiver has not finished them in time; return how many ran."""
+        async with self.sessions.begin() as session:
+            due = await inbound.claim_due(session, self.clock.now(), self.resume_after)
+        ran = 0
+        for request in due:
+            run = self.runners.get(request.kind)
+            if run is None:
+                # Another kind of replica's work (a platform not configured here): left for it.
+                continue
+            log.warning("resuming %s %s (attempt %d)", request.kind, request.key, request.attempts)
+            try:
+                await run(request)
+            except NotNow:
+                continue
+            except Exception:
+                log.exception("resuming %s %s failed", request.kind, request.key)
+                continue
+            ran += 1
+        return ran
+
+    async def run_forever(self) -> None:
+        """Resume unfinished requests at start, then every half `resume_after`."""
+        while True:
+            try:
+                await self.resume()
+            except Exception:
+                log.exception("resuming inbound requests failed; trying again later")
+            await asyncio.sleep(self.resume_after.total_seconds() / 2)

@@ -1,0 +1,53 @@
+"""Reading reviews costs a fixed number of statements, however many reviews are open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.harness import Chat
+
+
+@contextmanager
+def counting(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement the engine sends while the body runs."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+LISTS = ("/review list", "/review list breached", "/sla report", "/handoff board", "/dri list")
+
+
+async def _request(chat: Chat, n: int) -> None:
+    for i in range(n):
+        await chat.ok(f'/review request https://github.com/org/repo/pull/{i} "Change {i}"')
+
+
+async def _statements(chat: Chat, line: str) -> int:
+    with counting(chat.runtime.engine) as sent:
+        await chat.ok(line)
+    return len(sent)
+
+
+async def test_review_list_takes_as_many_statements_for_ten_reviews_as_for_two(
+    chat: Chat,
+) -> None:
+    await _request(chat, 2)
+    for line in LISTS:
+        await chat.ok(line)  # first runs also ask the driver about types: not a per-row cost
+    few = {line: await _statements(chat, line) for line in LISTS}
+    await _request(chat, 8)
+    many = {line: await _statements(chat, line) for line in LISTS}
+    assert many == few
