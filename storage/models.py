@@ -69,6 +69,8 @@ class HandoffState(enum.StrEnum):
     """Where an area stands on the hand-off map."""
 
     OWNED = "owned"
+    # Proposed by a lead of one org, waiting for a lead of the other org to accept.
+    PROPOSED = "proposed"
     PLANNED_NEAR = "planned-near"
     PLANNED_LONG = "planned-long"
     IN_TRANSITION = "in-transition"
@@ -187,10 +189,23 @@ class Area(Base):
     handoff_from_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
     handoff_to_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
     target_quarter: Mapped[str | None] = mapped_column(String(7))
+    # A proposal: the org whose lead proposed it (a lead of the other org must accept), and the
+    # state (planned near or long) it takes once accepted.
+    proposed_by_org_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
+    proposed_state: Mapped[HandoffState | None] = mapped_column(_enum(HandoffState))
+    # Named when the hand-off starts; completing it needs their "I own this now".
+    receiving_dri_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    receiver_accepted_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     org: Mapped[Org] = relationship(foreign_keys=[org_id], lazy="joined")
+    proposed_by_org: Mapped[Org | None] = relationship(
+        foreign_keys=[proposed_by_org_id], lazy="joined"
+    )
+    receiving_dri: Mapped[Person | None] = relationship(
+        foreign_keys=[receiving_dri_id], lazy="joined"
+    )
     handoff_from: Mapped[Org | None] = relationship(foreign_keys=[handoff_from_id], lazy="joined")
     handoff_to: Mapped[Org | None] = relationship(foreign_keys=[handoff_to_id], lazy="joined")
     dri: Mapped[Person | None] = relationship(foreign_keys=[dri_id], lazy="joined")

@@ -16,6 +16,7 @@ from storage.models import Area, AreaEvent, HandoffState
 
 STATE_LABELS = {
     HandoffState.OWNED: "Owned",
+    HandoffState.PROPOSED: "Proposed",
     HandoffState.PLANNED_NEAR: "Planned near-term",
     HandoffState.PLANNED_LONG: "Planned long-term",
     HandoffState.IN_TRANSITION: "In transition",
@@ -72,7 +73,9 @@ def routes(areas: Sequence[Area]) -> list[Route]:
     """Hand-off progress per route (from org → to org), in order of the org keys."""
     counts: dict[tuple[str, str], Counter[HandoffState]] = {}
     for a in areas:
-        if a.handoff_from is not None and a.handoff_to is not None:
+        # A proposal is no hand-off until the other side accepts it.
+        agreed = a.state is not HandoffState.PROPOSED
+        if agreed and a.handoff_from is not None and a.handoff_to is not None:
             counts.setdefault((a.handoff_from.key, a.handoff_to.key), Counter())[a.state] += 1
     return [
         Route(
