@@ -12,7 +12,16 @@ from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
 from commands.weekly.series import SERIES_ID, realign
-from storage.models import Channel, ChannelAddress, Identity, MeetingSeries, Org, Person, SlaPolicy
+from storage.models import (
+    Channel,
+    ChannelAddress,
+    ChecklistTemplate,
+    Identity,
+    MeetingSeries,
+    Org,
+    Person,
+    SlaPolicy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +83,19 @@ async def apply_config(
             if name not in configured:
                 policy.is_default, policy.retired = False, True
         await _apply_meeting(session, settings, now)
+        await _apply_checklists(session, settings)
+
+
+async def _apply_checklists(session: AsyncSession, settings: Settings) -> None:
+    # Templates are configuration, not history: each start rewrites them. Hand-offs under way
+    # keep the items they started with.
+    await session.execute(delete(ChecklistTemplate))
+    for cfg in settings.handoff.checklists:
+        session.add_all(
+            ChecklistTemplate(category=cfg.category, position=n, text=text)
+            for n, text in enumerate(cfg.items, start=1)
+        )
+    await session.flush()
 
 
 async def _apply_meeting(session: AsyncSession, settings: Settings, now: datetime) -> None:

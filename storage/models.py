@@ -212,6 +212,39 @@ class Area(Base):
     backup: Mapped[Person | None] = relationship(foreign_keys=[backup_id], lazy="joined")
 
 
+class ChecklistTemplate(Base):
+    """One item of the checklist a hand-off starts with, for an area category (from the config).
+
+    Rewritten from the configuration at every start: it is configuration, not history.
+    """
+
+    __tablename__ = "checklist_template"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Empty: areas of no category.
+    category: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(200))
+
+
+class HandoffCheck(Base):
+    """One item of an area's hand-off checklist: from the template or added by hand."""
+
+    __tablename__ = "handoff_check"
+    __table_args__ = (UniqueConstraint("area_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="CASCADE"))
+    # Its number in the checklist, from 1, as people name it: /handoff check done <area> 2.
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+    done_by: Mapped[Person | None] = relationship(lazy="joined")
+
+
 class AreaEvent(Base):
     """One change to an area: who changed what, when, from what to what."""
 

@@ -24,10 +24,12 @@ from pydantic import BaseModel
 
 from bot.config import (
     ChannelSettings,
+    ChecklistSettings,
     DatabaseSettings,
     DigestSettings,
     DiscordSettings,
     EscalationLevel,
+    HandoffSettings,
     MeetingSettings,
     OrgSettings,
     PersonSettings,
@@ -151,6 +153,8 @@ def test_every_section_model_of_the_settings_is_found() -> None:
         DiscordSettings,
         MeetingSettings,
         DigestSettings,
+        HandoffSettings,
+        ChecklistSettings,
     }
     assert expected <= set(SECTIONS.values())
 

@@ -32,12 +32,18 @@ from commands.core.registry import Group, Kind, Param
 from commands.ownership.map import (
     PLANNED,
     STATE_LABELS,
+    UNDER_WAY,
     Change,
+    checklist,
+    checklists,
+    drop_checklist,
+    progress,
     record,
     route_line,
     routes,
+    start_checklist,
 )
-from storage.models import Area, AreaEvent, HandoffState, Org, Person, Role
+from storage.models import Area, AreaEvent, HandoffCheck, HandoffState, Org, Person, Role
 
 dri = Group("dri", "Who is the directly responsible individual (DRI) for each area")
 handoff = Group("handoff", "Hand areas over from one org to another, and follow the progress")
@@ -88,10 +94,12 @@ _FIELD_LABELS = {
     "declined": "declined by",
     "receiver": "receiving DRI",
     "accepted": "I own this now",
+    "check": "checklist item added",
+    "checked": "checklist item done",
 }
 
 
-_ONE_OFF_FIELDS = frozenset({"proposal", "agreed", "declined", "accepted"})
+_ONE_OFF_FIELDS = frozenset({"proposal", "agreed", "declined", "accepted", "check", "checked"})
 
 
 async def _describe_changes(ctx: Context, events: Sequence[AreaEvent]) -> list[Line]:
@@ -229,6 +237,10 @@ async def dri_who(ctx: Context, args: dict[str, Any]) -> Message:
         Field("Hand-off", line(_handoff_text(area))),
         Field("Last change", line(ctx.when(area.updated_at))),
     ]
+    items = await checklist(ctx.session, area) if area.state in UNDER_WAY else []
+    if items:
+        ticks = "; ".join(f"{'☑' if c.done_at else '☐'} {c.position}. {c.text}" for c in items)
+        fields.append(Field(f"Checklist ({progress(items)} done)", line(ticks), inline=False))
     return Message(title=area.name, fields=tuple(fields))
 
 
@@ -362,6 +374,9 @@ async def handoff_plan(ctx: Context, args: dict[str, Any]) -> Message:
         changes.append(Change("to", _org_key(area.handoff_to), target.key))
     if quarter != area.target_quarter:
         changes.append(Change("quarter", area.target_quarter, quarter))
+    if area.state not in UNDER_WAY:
+        # A new hand-off starts with the checklist of the template; a changed plan keeps its own.
+        await start_checklist(ctx.session, area, ctx.now)
     # Any change to a plan is a new proposal: the other side agrees to the plan as it now is.
     area.state = HandoffState.PROPOSED
     area.proposed_state = state
@@ -416,6 +431,7 @@ async def handoff_decline(ctx: Context, args: dict[str, Any]) -> Message:
         Change("declined", None, _org_key(_other_side(area))),
     ]
     _clear_handoff(area)
+    await drop_checklist(ctx.session, area)
     return await _commit_handoff(ctx, area, changes, "Hand-off declined")
 
 
@@ -543,6 +559,13 @@ async def handoff_done(ctx: Context, args: dict[str, Any]) -> Message:
             f'The hand-off of "{area.name}" names no receiving DRI yet: name one with '
             f'/handoff start "{area.name}" @person.'
         )
+    open_items = [c for c in await checklist(ctx.session, area) if c.done_at is None]
+    if open_items:
+        listed = "; ".join(f"{c.position}. {c.text}" for c in open_items)
+        raise CommandError(
+            f'"{area.name}" has {count(len(open_items), "open checklist item")}: {listed}. '
+            f'Tick each with /handoff check done "{area.name}" <number>.'
+        )
     if area.receiver_accepted_at is None:
         raise CommandError(
             f'@{receiver.handle}, the receiving DRI, has not said "I own this now" yet: '
@@ -581,7 +604,55 @@ async def handoff_cancel(ctx: Context, args: dict[str, Any]) -> Message:
     if area.target_quarter:
         changes.append(Change("quarter", area.target_quarter, None))
     _clear_handoff(area)
+    await drop_checklist(ctx.session, area)
     return await _commit_handoff(ctx, area, changes, "Hand-off cancelled")
+
+
+@handoff.command(
+    "check",
+    Param("step", Kind.CHOICE, "add an item, or mark one done", choices=("add", "done")),
+    _AREA,
+    Param("item", Kind.TEXT, "The item: its text to add; its number (or text) to mark done"),
+    role=Role.LEAD,
+    who=Who(Relation.HANDOFF_SIDES, "area", "change the checklist of"),
+)
+async def handoff_check(ctx: Context, args: dict[str, Any]) -> Message:
+    """Add an item to a hand-off's checklist, or mark one done; done waits for every item."""
+    area: Area = args["area"]
+    text = " ".join(str(args["item"]).split())
+    if area.state not in UNDER_WAY:
+        raise CommandError(f'"{area.name}" has no hand-off under way, so no checklist.')
+    items = await checklist(ctx.session, area)
+    if args["step"] == "add":
+        if not text or len(text) > 200:
+            raise CommandError("A checklist item is 1 to 200 characters of text.")
+        if any(c.text.casefold() == text.casefold() for c in items):
+            raise CommandError(f'"{text}" is on the checklist of "{area.name}" already.')
+        item = HandoffCheck(area_id=area.id, position=len(items) + 1, text=text, created_at=ctx.now)
+        ctx.session.add(item)
+        items.append(item)
+        change = Change("check", None, text)
+        said = f"Added to the checklist of {area.name}: {item.position}. {text}"
+    else:
+        item = _find_item(area, items, text)
+        if item.done_at is not None:
+            return Message(lines=(line(f'Nothing to change: "{item.text}" is done already.'),))
+        item.done_at, item.done_by_id = ctx.now, ctx.actor.id
+        change = Change("checked", None, item.text)
+        said = f"Done on the checklist of {area.name}: {item.position}. {item.text}"
+    events = await record(ctx, area, [change])
+    await ctx.session.refresh(area)
+    await announce(ctx, area, events, "Hand-off checklist", extra=(line(progress(items)),))
+    return Message(lines=(line(f"{said} ({progress(items)} done)."),), tone="success")
+
+
+def _find_item(area: Area, items: Sequence[HandoffCheck], text: str) -> HandoffCheck:
+    """A checklist item by its number, or by its text in any case."""
+    for c in items:
+        if (text.isdigit() and int(text) == c.position) or c.text.casefold() == text.casefold():
+            return c
+    listed = "; ".join(f"{c.position}. {c.text}" for c in items) or "it is empty"
+    raise CommandError(f'No item "{text}" on the checklist of "{area.name}": {listed}.')
 
 
 async def _commit_handoff(
@@ -615,6 +686,7 @@ async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
     if not areas:
         return Message(lines=(line("The map is empty. Add an area with ", code("/dri set"), "."),))
     lines: list[Line] = []
+    items = await checklists(ctx.session)
     for state, label in STATE_LABELS.items():
         group = [a for a in areas if a.state is state]
         if not group:
@@ -631,7 +703,11 @@ async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
                 if a.target_quarter and state is not HandoffState.HANDED_OFF
                 else ""
             )
-            lines.append(line("• ", a.name, where + quarter + ") — DRI ", _person_span(ctx, a.dri)))
+            checks = items.get(a.id, []) if state in UNDER_WAY else []
+            ticked = f" · checklist {progress(checks)}" if checks else ""
+            lines.append(
+                line("• ", a.name, where + quarter + ") — DRI ", _person_span(ctx, a.dri), ticked)
+            )
     return Message(
         title=f"Hand-off board — {count(len(areas), 'area')}",
         lines=tuple(lines),

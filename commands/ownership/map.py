@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.context import Context
 from commands.core.lookup import natural_key
 from commands.core.messages import Line, bold, line
-from storage.models import Area, AreaEvent, HandoffState
+from storage.models import Area, AreaEvent, ChecklistTemplate, HandoffCheck, HandoffState
 
 STATE_LABELS = {
     HandoffState.OWNED: "Owned",
@@ -96,6 +97,61 @@ def route_line(route: Route) -> Line:
         bold(f"{route.done} of {route.total} handed off ({share}%)"),
         f" · {route.in_transition} in transition · {route.planned} planned",
     )
+
+
+UNDER_WAY = (HandoffState.PROPOSED, *PLANNED, HandoffState.IN_TRANSITION)
+
+
+async def checklist(session: AsyncSession, area: Area) -> list[HandoffCheck]:
+    """An area's hand-off checklist, in order."""
+    return list(
+        (
+            await session.scalars(
+                select(HandoffCheck)
+                .where(HandoffCheck.area_id == area.id)
+                .order_by(HandoffCheck.position)
+            )
+        ).all()
+    )
+
+
+async def checklists(session: AsyncSession) -> dict[int, list[HandoffCheck]]:
+    """Every area's hand-off checklist, by area id (one query for a whole board)."""
+    found: dict[int, list[HandoffCheck]] = {}
+    for check in (
+        await session.scalars(select(HandoffCheck).order_by(HandoffCheck.position))
+    ).all():
+        found.setdefault(check.area_id, []).append(check)
+    return found
+
+
+def progress(checks: Sequence[HandoffCheck]) -> str:
+    """How far a checklist is: "3 of 5"."""
+    return f"{sum(c.done_at is not None for c in checks)} of {len(checks)}"
+
+
+async def start_checklist(
+    session: AsyncSession, area: Area, now: datetime, category: str = ""
+) -> None:
+    """Give a new hand-off its checklist from the template of its category (replacing any old)."""
+    await session.execute(delete(HandoffCheck).where(HandoffCheck.area_id == area.id))
+    template = (
+        await session.scalars(
+            select(ChecklistTemplate)
+            .where(ChecklistTemplate.category == category)
+            .order_by(ChecklistTemplate.id)
+        )
+    ).all()
+    session.add_all(
+        HandoffCheck(area_id=area.id, position=n, text=t.text, created_at=now)
+        for n, t in enumerate(template, start=1)
+    )
+    await session.flush()
+
+
+async def drop_checklist(session: AsyncSession, area: Area) -> None:
+    """A hand-off called off takes its checklist with it."""
+    await session.execute(delete(HandoffCheck).where(HandoffCheck.area_id == area.id))
 
 
 async def all_areas(session: AsyncSession) -> Sequence[Area]:

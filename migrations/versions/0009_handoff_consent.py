@@ -1,4 +1,5 @@
-"""hand-off consent: who proposed a hand-off, what it becomes once accepted, the receiving DRI
+"""hand-off consent and checklists: who proposed a hand-off, what it becomes once accepted, the
+receiving DRI; the checklist templates (from the config) and each hand-off's checklist
 
 A hand-off proposed by a lead of one org is planned only once a lead of the other org accepts,
 and completes only once the receiving DRI has said "I own this now". The new state value
@@ -30,6 +31,32 @@ _STATES = ("owned", "proposed", "planned-near", "planned-long", "in-transition",
 
 
 def upgrade() -> None:
+    op.create_table(
+        "checklist_template",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("category", sa.String(length=80), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("text", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_checklist_template")),
+    )
+    op.create_table(
+        "handoff_check",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("area_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("text", sa.String(length=200), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("done_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("done_by_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["area_id"], ["area.id"], name=op.f("fk_handoff_check_area_id_area"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["done_by_id"], ["person.id"], name=op.f("fk_handoff_check_done_by_id_person")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_handoff_check")),
+        sa.UniqueConstraint("area_id", "position", name=op.f("uq_handoff_check_area_id_position")),
+    )
     with op.batch_alter_table("area", schema=None) as batch_op:
         batch_op.add_column(sa.Column("proposed_by_org_id", sa.Integer(), nullable=True))
         batch_op.add_column(
@@ -54,6 +81,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("handoff_check")
+    op.drop_table("checklist_template")
     # A proposal nobody accepted yet is no hand-off at all in the older schema.
     op.execute(
         "UPDATE area SET state = 'owned', handoff_from_id = NULL, handoff_to_id = NULL, "
