@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from commands.core.context import Context
 from commands.core.lookup import natural_key
 from commands.core.messages import Line, bold, line
-from storage.models import Area, AreaEvent, ChecklistTemplate, HandoffCheck, HandoffState
+from storage.models import (
+    Area,
+    AreaEvent,
+    ChecklistTemplate,
+    HandoffCheck,
+    HandoffState,
+    Person,
+)
 
 STATE_LABELS = {
     HandoffState.OWNED: "Owned",
@@ -152,6 +159,14 @@ async def start_checklist(
 async def drop_checklist(session: AsyncSession, area: Area) -> None:
     """A hand-off called off takes its checklist with it."""
     await session.execute(delete(HandoffCheck).where(HandoffCheck.area_id == area.id))
+
+
+def shadowing(area: Area) -> list[Person]:
+    """Who hears what concerns an area besides its backup: during a started hand-off (the shadow
+    period) both the outgoing DRI and the receiving DRI, until it completes."""
+    if area.state is not HandoffState.IN_TRANSITION:
+        return []
+    return [p for p in (area.dri, area.receiving_dri) if p is not None]
 
 
 async def all_areas(session: AsyncSession) -> Sequence[Area]:

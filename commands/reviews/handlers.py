@@ -25,6 +25,7 @@ from commands.core.messages import (
 from commands.core.notifier import Wake
 from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
+from commands.ownership import map as ownership
 from commands.reviews import clocks as rc
 from commands.reviews import compliance
 from commands.reviews.card import (
@@ -119,6 +120,33 @@ async def _area_dri(ctx: Context, org: Org) -> Person | None:
     return None
 
 
+async def _tell_shadowing(ctx: Context, rv: Review, org: Org, reviewer: Person | None) -> None:
+    """While the code review area is being handed over, both its DRIs hear of a new request."""
+    area = await ctx.session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
+    if area is None or area.org_id != org.id:
+        return
+    for person in ownership.shadowing(area):
+        if reviewer is not None and person.id == reviewer.id:
+            continue
+        await ctx.notify(
+            f"review:{rv.id}:c1:shadow:{person.id}",
+            Message(
+                title=f"Review #{rv.id} asked of {area.name}, which is being handed over",
+                lines=(
+                    line(
+                        mention(ctx.ref(ctx.actor)),
+                        " asked for a review of ",
+                        Link(rv.title, rv.link),
+                        ". You hear of it as a DRI of ",
+                        bold(area.name),
+                        " until its hand-off completes.",
+                    ),
+                ),
+            ),
+            to=person,
+        )
+
+
 @review.command(
     "request",
     Param("link", Kind.URL, "The pull request or diff to review (http/https)"),
@@ -182,6 +210,7 @@ async def request(ctx: Context, args: dict[str, Any]) -> Message:
             ),
             to=reviewer,
         )
+    await _tell_shadowing(ctx, rv, org, reviewer)
     ack = rc.view(rv, clocks["ack"], ctx.now)
     who = line(" Reviewer: ", mention(ctx.ref(reviewer))) if reviewer else line(" No reviewer yet.")
     return Message(
