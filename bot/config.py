@@ -289,8 +289,10 @@ class ChecklistSettings(_Section):
 
 
 class HandoffSettings(_Section):
-    """How hand-offs are carried out: the checklists they start with."""
+    """How hand-offs are carried out: the checklists they start with, when one has stalled."""
 
+    # A hand-off under way with no movement for this long goes on the sync's agenda.
+    stall_after: Duration = timedelta(weeks=3)
     checklists: list[ChecklistSettings] = []
 
 

@@ -16,6 +16,7 @@ from storage.models import (
     Channel,
     ChannelAddress,
     ChecklistTemplate,
+    HandoffRules,
     Identity,
     MeetingSeries,
     Org,
@@ -89,6 +90,9 @@ async def apply_config(
 async def _apply_checklists(session: AsyncSession, settings: Settings) -> None:
     # Templates are configuration, not history: each start rewrites them. Hand-offs under way
     # keep the items they started with.
+    rules = await session.get(HandoffRules, 1) or HandoffRules(id=1)
+    rules.stall_after_seconds = int(settings.handoff.stall_after.total_seconds())
+    session.add(rules)
     await session.execute(delete(ChecklistTemplate))
     for cfg in settings.handoff.checklists:
         session.add_all(

@@ -227,6 +227,15 @@ class ChecklistTemplate(Base):
     text: Mapped[str] = mapped_column(String(200))
 
 
+class HandoffRules(Base):
+    """The configured hand-off rules that scheduled jobs and commands read (one row, id 1)."""
+
+    __tablename__ = "handoff_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stall_after_seconds: Mapped[int] = mapped_column(Integer)
+
+
 class HandoffCheck(Base):
     """One item of an area's hand-off checklist: from the template or added by hand."""
 

@@ -5,21 +5,25 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.context import Context
 from commands.core.lookup import natural_key
-from commands.core.messages import Line, bold, line
+from commands.core.messages import Line, Span, bold, line, mention
+from commands.core.notifier import person_ref
 from storage.models import (
     Area,
     AreaEvent,
     ChecklistTemplate,
     HandoffCheck,
+    HandoffRules,
     HandoffState,
     Person,
+    Role,
 )
 
 STATE_LABELS = {
@@ -167,6 +171,77 @@ def shadowing(area: Area) -> list[Person]:
     if area.state is not HandoffState.IN_TRANSITION:
         return []
     return [p for p in (area.dri, area.receiving_dri) if p is not None]
+
+
+# When no configuration was applied (a bare database): the documented default.
+DEFAULT_STALL_AFTER = timedelta(weeks=3)
+
+
+@dataclass(frozen=True)
+class Stalled:
+    """A hand-off under way that has not moved for too long, or is past its target quarter."""
+
+    area: Area
+    since: datetime
+    why: str
+
+
+async def stalled(session: AsyncSession, now: datetime) -> list[Stalled]:
+    """Hand-offs proposed, planned or in transition with no movement for `[handoff] stall_after`,
+    or whose target quarter is over; oldest first."""
+    rules = await session.get(HandoffRules, 1)
+    after = timedelta(seconds=rules.stall_after_seconds) if rules else DEFAULT_STALL_AFTER
+    quarter = f"{now.year}Q{(now.month - 1) // 3 + 1}"
+    found = []
+    for area in await all_areas(session):
+        if area.state not in UNDER_WAY:
+            continue
+        if area.target_quarter and area.target_quarter < quarter:
+            found.append(Stalled(area, area.updated_at, f"past its target {area.target_quarter}"))
+        elif now - area.updated_at >= after:
+            found.append(Stalled(area, area.updated_at, "no movement"))
+    return sorted(found, key=lambda s: s.since)
+
+
+async def leads_of(session: AsyncSession, *org_ids: int | None) -> list[Person]:
+    """The leads of these orgs, by handle."""
+    ids = [i for i in org_ids if i is not None]
+    return list(
+        (
+            await session.scalars(
+                select(Person)
+                .where(Person.org_id.in_(ids), Person.role == Role.LEAD)
+                .order_by(Person.handle)
+            )
+        )
+        .unique()
+        .all()
+    )
+
+
+async def stalled_lines(session: AsyncSession, now: datetime, tz: ZoneInfo) -> list[Line]:
+    """One line per stalled hand-off, naming the leads of both orgs, for the agenda and digest."""
+    out = []
+    for s in await stalled(session, now):
+        a = s.area
+        route = f"{a.handoff_from.key if a.handoff_from else '?'} → "
+        route += a.handoff_to.key if a.handoff_to else "?"
+        since = s.since.astimezone(tz).date().isoformat()
+        why = f"{s.why} since {since}" if s.why == "no movement" else s.why
+        leads = await leads_of(session, a.handoff_from_id, a.handoff_to_id)
+        names: list[Span | str] = []
+        for n, p in enumerate(leads):
+            names.extend([", "] if n else [])
+            names.append(mention(person_ref(p)))
+        out.append(
+            line(
+                "• ",
+                a.name,
+                f" ({route}, {STATE_LABELS[a.state].lower()}, {why}) — ",
+                *(names or ["no leads"]),
+            )
+        )
+    return out
 
 
 async def all_areas(session: AsyncSession) -> Sequence[Area]:

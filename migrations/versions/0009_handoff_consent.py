@@ -40,6 +40,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_checklist_template")),
     )
     op.create_table(
+        "handoff_rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("stall_after_seconds", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_handoff_rules")),
+    )
+    op.create_table(
         "handoff_check",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("area_id", sa.Integer(), nullable=False),
@@ -83,6 +89,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("handoff_check")
     op.drop_table("checklist_template")
+    op.drop_table("handoff_rules")
     # A proposal nobody accepted yet is no hand-off at all in the older schema.
     op.execute(
         "UPDATE area SET state = 'owned', handoff_from_id = NULL, handoff_to_id = NULL, "
