@@ -373,6 +373,22 @@ class DigestSettings(_Section):
     channels: list[Slug] = []
 
 
+class ChecklistSettings(_Section):
+    """The checklist every hand-off of an area category starts with."""
+
+    # Empty: the template for areas of no category (every area, until areas carry one).
+    category: Annotated[str, Field(max_length=80)] = ""
+    items: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1)]
+
+
+class HandoffSettings(_Section):
+    """How hand-offs are carried out: the checklists they start with, when one has stalled."""
+
+    # A hand-off under way with no movement for this long goes on the sync's agenda.
+    stall_after: Duration = timedelta(weeks=3)
+    checklists: list[ChecklistSettings] = []
+
+
 class Settings(BaseSettings):
     """The whole configuration."""
 
@@ -396,6 +412,7 @@ class Settings(BaseSettings):
     meeting: MeetingSettings | None = None
     digest: DigestSettings = DigestSettings()
     github: GitHubSettings = GitHubSettings()
+    handoff: HandoffSettings = HandoffSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -156,6 +156,18 @@ async def _map(s: Seeder, q: str, q1: str) -> None:
     await s.say(0, "14:23", "alice", f'/handoff plan "Smart contract deployment" near {q1}')
     await s.say(0, "14:24", "alice", '/handoff plan "Keeper infrastructure" long')
     await s.say(0, "14:25", "alice", f'/handoff plan "Gas cost reporting" near {q}')
+    # Each hand-off is planned only once the receiving org agrees to it.
+    for minute, area in enumerate(
+        (
+            "Liquidity monitoring",
+            "Rebalance parameterization",
+            "Product launch process",
+            "Smart contract deployment",
+            "Keeper infrastructure",
+            "Gas cost reporting",
+        )
+    ):
+        await s.say(0, f"14:{30 + minute}", "carol", f'/handoff accept "{area}"')
 
 
 ROUTINE = (
@@ -207,7 +219,7 @@ async def _reviews_and_handoffs(s: Seeder) -> None:
         0, "14:30", "carol", f'/review request {PR}101 "ETH2x-FLI rebalance parameters"', name="fli"
     )
     await s.say(0, "15:10", "bob", "/review ack {fli}")
-    await s.say(1, "14:00", "alice", '/handoff start "Liquidity monitoring"')
+    await s.say(1, "14:00", "alice", '/handoff start "Liquidity monitoring" @dave')
     await s.say(
         1, "14:30", "dave", f'/review request {PR}102 "Streaming fee split extension"', name="fee"
     )
@@ -223,7 +235,7 @@ async def _reviews_and_handoffs(s: Seeder) -> None:
     await s.say(2, "16:00", "bob", "/review approve {fli}")
     await s.say(3, "12:00", "dave", "/review approve {runbook}")
     await s.say(3, "15:00", "bob", "/review ack {fee}")
-    await s.say(4, "14:00", "alice", '/handoff start "Rebalance parameterization"')
+    await s.say(4, "14:00", "alice", '/handoff start "Rebalance parameterization" @carol')
     await s.say(4, "16:00", "bob", "/review approve {fee}")
     # Week 2.
     await s.say(
@@ -255,8 +267,8 @@ async def _reviews_and_handoffs(s: Seeder) -> None:
     )
     await s.say(8, "10:00", "dave", "/review ack {mvi}")
     await s.say(8, "14:00", "carol", "/review resume {zeroex}")
+    await s.say(8, "14:30", "dave", '/handoff own "Liquidity monitoring"')
     await s.say(8, "15:00", "alice", '/handoff done "Liquidity monitoring"')
-    await s.say(8, "15:05", "carol", '/dri set "Liquidity monitoring" @dave')
     await s.say(9, "11:00", "dave", "/review approve {mvi}")
     await s.say(9, "15:00", "bob", "/review approve {zeroex}")
     # Week 3.
@@ -305,7 +317,7 @@ async def _reviews_and_handoffs(s: Seeder) -> None:
         name="keeper",
     )
     await s.say(16, "14:30", "bob", "/review start {debt}")
-    await s.say(16, "15:00", "alice", '/handoff start "Product launch process"')
+    await s.say(16, "15:00", "alice", '/handoff start "Product launch process" @dave')
     await s.say(16, "20:00", "bob", '/review changes {debt} "The fee rounding fix needs a test"')
     await s.say(
         17,
@@ -319,6 +331,7 @@ async def _reviews_and_handoffs(s: Seeder) -> None:
         17, "14:00", "dave", f'/review request {PR}114 "ETH2x-FLI parameter update"', name="params"
     )
     await s.say(17, "14:30", "bob", "/review ack {params}")
+    await s.say(17, "15:50", "carol", '/handoff own "Rebalance parameterization"')
     await s.say(17, "16:00", "alice", '/handoff done "Rebalance parameterization"')
     await s.say(17, "16:05", "carol", '/dri set "Rebalance parameterization" @carol backup=@dave')
     await s.say(

@@ -15,7 +15,9 @@ from commands.weekly.series import SERIES_ID, realign
 from storage.models import (
     Channel,
     ChannelAddress,
+    ChecklistTemplate,
     GithubRule,
+    HandoffRules,
     Identity,
     MeetingSeries,
     Org,
@@ -88,6 +90,22 @@ async def apply_config(
         await session.flush()
         await _apply_github_rules(session, settings, orgs)
         await _apply_meeting(session, settings, now)
+        await _apply_checklists(session, settings)
+
+
+async def _apply_checklists(session: AsyncSession, settings: Settings) -> None:
+    # Templates are configuration, not history: each start rewrites them. Hand-offs under way
+    # keep the items they started with.
+    rules = await session.get(HandoffRules, 1) or HandoffRules(id=1)
+    rules.stall_after_seconds = int(settings.handoff.stall_after.total_seconds())
+    session.add(rules)
+    await session.execute(delete(ChecklistTemplate))
+    for cfg in settings.handoff.checklists:
+        session.add_all(
+            ChecklistTemplate(category=cfg.category, position=n, text=text)
+            for n, text in enumerate(cfg.items, start=1)
+        )
+    await session.flush()
 
 
 async def _apply_github_rules(

@@ -69,6 +69,8 @@ class HandoffState(enum.StrEnum):
     """Where an area stands on the hand-off map."""
 
     OWNED = "owned"
+    # Proposed by a lead of one org, waiting for a lead of the other org to accept.
+    PROPOSED = "proposed"
     PLANNED_NEAR = "planned-near"
     PLANNED_LONG = "planned-long"
     IN_TRANSITION = "in-transition"
@@ -187,14 +189,69 @@ class Area(Base):
     handoff_from_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
     handoff_to_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
     target_quarter: Mapped[str | None] = mapped_column(String(7))
+    # A proposal: the org whose lead proposed it (a lead of the other org must accept), and the
+    # state (planned near or long) it takes once accepted.
+    proposed_by_org_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
+    proposed_state: Mapped[HandoffState | None] = mapped_column(_enum(HandoffState))
+    # Named when the hand-off starts; completing it needs their "I own this now".
+    receiving_dri_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    receiver_accepted_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     org: Mapped[Org] = relationship(foreign_keys=[org_id], lazy="joined")
+    proposed_by_org: Mapped[Org | None] = relationship(
+        foreign_keys=[proposed_by_org_id], lazy="joined"
+    )
+    receiving_dri: Mapped[Person | None] = relationship(
+        foreign_keys=[receiving_dri_id], lazy="joined"
+    )
     handoff_from: Mapped[Org | None] = relationship(foreign_keys=[handoff_from_id], lazy="joined")
     handoff_to: Mapped[Org | None] = relationship(foreign_keys=[handoff_to_id], lazy="joined")
     dri: Mapped[Person | None] = relationship(foreign_keys=[dri_id], lazy="joined")
     backup: Mapped[Person | None] = relationship(foreign_keys=[backup_id], lazy="joined")
+
+
+class ChecklistTemplate(Base):
+    """One item of the checklist a hand-off starts with, for an area category (from the config).
+
+    Rewritten from the configuration at every start: it is configuration, not history.
+    """
+
+    __tablename__ = "checklist_template"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Empty: areas of no category.
+    category: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(200))
+
+
+class HandoffRules(Base):
+    """The configured hand-off rules that scheduled jobs and commands read (one row, id 1)."""
+
+    __tablename__ = "handoff_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stall_after_seconds: Mapped[int] = mapped_column(Integer)
+
+
+class HandoffCheck(Base):
+    """One item of an area's hand-off checklist: from the template or added by hand."""
+
+    __tablename__ = "handoff_check"
+    __table_args__ = (UniqueConstraint("area_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="CASCADE"))
+    # Its number in the checklist, from 1, as people name it: /handoff check done <area> 2.
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+    done_by: Mapped[Person | None] = relationship(lazy="joined")
 
 
 class AreaEvent(Base):

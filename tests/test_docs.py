@@ -24,12 +24,14 @@ from pydantic import BaseModel
 
 from bot.config import (
     ChannelSettings,
+    ChecklistSettings,
     DatabaseSettings,
     DigestSettings,
     DiscordSettings,
     EscalationLevel,
     GitHubRuleSettings,
     GitHubSettings,
+    HandoffSettings,
     MeetingSettings,
     OrgSettings,
     PersonSettings,
@@ -155,6 +157,8 @@ def test_every_section_model_of_the_settings_is_found() -> None:
         DiscordSettings,
         MeetingSettings,
         DigestSettings,
+        HandoffSettings,
+        ChecklistSettings,
     }
     assert expected <= set(SECTIONS.values())
 

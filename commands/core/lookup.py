@@ -102,8 +102,24 @@ async def find_org(session: AsyncSession, token: str) -> Org:
     raise CommandError(f"No org called {raw!r}.{hint} The orgs are {known}.")
 
 
+# How a button names an area: area names have spaces and colons, a button id cannot.
+_AREA_REF = re.compile(r"area\.([1-9][0-9]{0,9})")
+
+
+def area_ref(area: Area) -> str:
+    """The name of an area in a button id ("area.3"), which `find_area` reads back."""
+    return f"area.{area.id}"
+
+
+def is_area_ref(name: str) -> bool:
+    """Whether a name has the form buttons use for areas (so no area may be called that)."""
+    return _AREA_REF.fullmatch(name.strip()) is not None
+
+
 async def find_area(session: AsyncSession, name: str) -> Area | None:
-    """The area with this name (any case and spacing), or None."""
+    """The area with this name (any case and spacing) or button reference, or None."""
+    if (ref := _AREA_REF.fullmatch(name.strip())) and int(ref[1]) <= _MAX_ID:
+        return await session.get(Area, int(ref[1]))
     return await session.scalar(select(Area).where(Area.name_key == area_key(name)))
 
 

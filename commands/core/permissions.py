@@ -15,7 +15,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ActionItem, AgendaItem, Area, Org, Person, Review, RoadmapItem, Role
+from storage.models import (
+    ActionItem,
+    AgendaItem,
+    Area,
+    HandoffState,
+    Org,
+    Person,
+    Review,
+    RoadmapItem,
+    Role,
+)
 
 
 class Relation(enum.Enum):
@@ -35,9 +45,21 @@ class Relation(enum.Enum):
     REVIEWER_OR_REVIEWING_LEAD = "reviewer or reviewing lead"
     # A lead of the org that owns the subject (an area, a roadmap item, or the org itself).
     OWNING_LEAD = "owning lead"
-    # A lead of the owning org, or of the org an area is being handed to (the DRI may change
-    # hands during a hand-off the owner planned). A new area: a lead of the org it is for.
+    # A lead of the owning org, or of the org an area is being handed to once both sides agreed
+    # (the DRI may change hands during an agreed hand-off; a mere proposal gives the receiving
+    # side nothing). A new area: a lead of the org it is for.
     MAP_EDITOR = "map editor"
+    # A lead of either side of a hand-off: the org that owns the area, or the org it would go to
+    # (`to=`, else any other org): either side may propose.
+    HANDOFF_PARTY = "hand-off party"
+    # A lead of the org on the other side of a proposed hand-off from the org that proposed it:
+    # nobody accepts their own proposal.
+    COUNTERPART_LEAD = "counterpart lead"
+    # A lead of either org of the hand-off under way (proposed, planned or started): either
+    # side may call it off. With no hand-off: a lead of the owning org.
+    HANDOFF_SIDES = "hand-off sides"
+    # The receiving DRI named when the hand-off started: only they say "I own this now".
+    RECEIVING_DRI = "receiving DRI"
     # Whoever added the item, its owner, or any lead.
     ITEM_EDITOR = "item editor"
 
@@ -106,6 +128,52 @@ def _review(actor: Person, rv: Review, relation: Relation) -> bool:
     raise AssertionError(f"{relation} is not about reviews")
 
 
+def _agreed_to(area: Area) -> int | None:
+    """The org an area goes to once both sides agreed its hand-off (None while only proposed)."""
+    return None if area.state is HandoffState.PROPOSED else area.handoff_to_id
+
+
+def _accepting_org(area: Area) -> int | None:
+    """The org whose lead may accept or decline a proposal: the side that did not propose it."""
+    if area.state is not HandoffState.PROPOSED or area.proposed_by_org_id is None:
+        return None
+    if area.proposed_by_org_id == area.handoff_from_id:
+        return area.handoff_to_id
+    return area.handoff_from_id
+
+
+def _party(actor: Person, area: Area, args: Mapping[str, Any]) -> bool:
+    if _is_lead_of(actor, area.org_id):
+        return True
+    to = args.get("to")
+    target = to.id if isinstance(to, Org) else None
+    # Without `to=`, a lead of another org proposes that the area comes to their own org.
+    return actor.role is Role.LEAD and actor.org_id is not None and target in (None, actor.org_id)
+
+
+def _counterpart(actor: Person, area: Area, args: Mapping[str, Any]) -> bool:
+    accepting = _accepting_org(area)
+    # Nothing proposed: any lead may ask, and is told there is nothing to accept.
+    return accepting is None or _is_lead_of(actor, accepting)
+
+
+def _receiver(actor: Person, area: Area, args: Mapping[str, Any]) -> bool:
+    # Nobody named yet: the command itself explains there is nothing to take over.
+    return area.receiving_dri_id is None or actor.id == area.receiving_dri_id
+
+
+def _sides(actor: Person, area: Area, args: Mapping[str, Any]) -> bool:
+    return _is_lead_of(actor, area.org_id) or _is_lead_of(actor, area.handoff_to_id)
+
+
+_HANDOFF_RULES: dict[Relation, Callable[[Person, Area, Mapping[str, Any]], bool]] = {
+    Relation.HANDOFF_PARTY: _party,
+    Relation.COUNTERPART_LEAD: _counterpart,
+    Relation.RECEIVING_DRI: _receiver,
+    Relation.HANDOFF_SIDES: _sides,
+}
+
+
 def allows(who: Who, actor: Person, args: Mapping[str, Any]) -> bool:
     """Whether `actor` may run a command with rule `who` on these (converted) arguments."""
     if actor.role is Role.ADMIN or who.relation is Relation.ANYONE:
@@ -116,9 +184,11 @@ def allows(who: Who, actor: Person, args: Mapping[str, Any]) -> bool:
         return _review(actor, subject, relation)
     if relation is Relation.OWNING_LEAD:
         return _is_lead_of(actor, _owner_of(subject))
+    if isinstance(subject, Area) and relation in _HANDOFF_RULES:
+        return _HANDOFF_RULES[relation](actor, subject, args)
     if relation is Relation.MAP_EDITOR:
         if isinstance(subject, Area):
-            return _is_lead_of(actor, subject.org_id) or _is_lead_of(actor, subject.handoff_to_id)
+            return _is_lead_of(actor, subject.org_id) or _is_lead_of(actor, _agreed_to(subject))
         # A name not on the map yet: a lead of the org it will belong to (when it has one:
         # otherwise the command itself explains what is missing).
         owner = _new_area_owner(args)
@@ -176,7 +246,19 @@ def _owning_orgs(who: Who, actor: Person, args: Mapping[str, Any]) -> list[Org]:
     if isinstance(subject, RoadmapItem):
         return [subject.org]
     if isinstance(subject, Area):
-        receiving = [subject.handoff_to] if who.relation is Relation.MAP_EDITOR else []
+        if who.relation is Relation.COUNTERPART_LEAD:
+            accepting = _accepting_org(subject)
+            side = (
+                subject.handoff_to if accepting == subject.handoff_to_id else subject.handoff_from
+            )
+            return [side] if side is not None else []
+        if who.relation is Relation.HANDOFF_PARTY:
+            to = args.get("to")
+            return [subject.org, *([to] if isinstance(to, Org) else [])]
+        receiving = {
+            Relation.MAP_EDITOR: [subject.handoff_to] if _agreed_to(subject) else [],
+            Relation.HANDOFF_SIDES: [subject.handoff_to],
+        }.get(who.relation, [])
         return [subject.org, *(o for o in receiving if o is not None)]
     owner = _new_area_owner(args)
     return [owner] if owner is not None else []
@@ -196,7 +278,29 @@ async def refusal(session: AsyncSession, who: Who, actor: Person, args: Mapping[
         return (
             f"Only whoever added {_subject_name(subject)}, its owner, or a lead can {who.verb} it."
         )
+    if who.relation is Relation.RECEIVING_DRI and isinstance(subject, Area):
+        named = f"@{subject.receiving_dri.handle}" if subject.receiving_dri else "the receiving DRI"
+        return f"Only {named} (the receiving DRI) can {who.verb} {_subject_name(subject)}."
+    if who.relation is Relation.COUNTERPART_LEAD and isinstance(subject, Area):
+        proposer = subject.proposed_by_org.key if subject.proposed_by_org else "one org"
+        if actor.org_id == subject.proposed_by_org_id:
+            answering = _owning_orgs(who, actor, args)
+            names = " or ".join(f"`{o.key}`" for o in answering) or "the other org"
+            return (
+                f"`{proposer}` proposed this hand-off: only leads of {names} can "
+                f"{who.verb} {_subject_name(subject)}." + await _ask(session, answering)
+            )
     orgs = list({o.id: o for o in _owning_orgs(who, actor, args)}.values())
+    names = " or ".join(f"`{o.key}`" for o in orgs) or "the owning org"
+    if isinstance(subject, str) and orgs:
+        what = f"add areas for `{orgs[0].key}`"
+    else:
+        what = f"{who.verb} {_subject_name(subject)}"
+    return f"Only leads of {names} (or an admin) can {what}." + await _ask(session, orgs)
+
+
+async def _ask(session: AsyncSession, orgs: list[Org]) -> str:
+    """Whom a refused caller should ask: the leads of these orgs, or an admin."""
     handles = (
         await session.scalars(
             select(Person.handle)
@@ -204,11 +308,5 @@ async def refusal(session: AsyncSession, who: Who, actor: Person, args: Mapping[
             .order_by(Person.handle)
         )
     ).all()
-    names = " or ".join(f"`{o.key}`" for o in orgs) or "the owning org"
-    if isinstance(subject, str) and orgs:
-        what = f"add areas for `{orgs[0].key}`"
-    else:
-        what = f"{who.verb} {_subject_name(subject)}"
     ask = ", ".join("@" + h for h in handles)
-    hint = f" Ask {ask}, or an admin." if ask else " Ask an admin."
-    return f"Only leads of {names} (or an admin) can {what}.{hint}"
+    return f" Ask {ask}, or an admin." if ask else " Ask an admin."

@@ -320,6 +320,11 @@ def _clock_story(clock: str, events: Sequence[ReviewEvent], tz: ZoneInfo) -> str
     return story
 
 
+async def _stalled(session: AsyncSession, now: datetime, tz: ZoneInfo) -> Section | None:
+    lines = await ownership.stalled_lines(session, now, tz)
+    return Section("Stalled hand-offs", tuple(lines)) if lines else None
+
+
 async def _handoffs(
     session: AsyncSession, since: datetime, now: datetime, tz: ZoneInfo
 ) -> tuple[Section | None, list[ownership.Route]]:
@@ -463,6 +468,7 @@ async def compose(
         await _open_reviews(session, now),
         await _breaches(session, since, now, tz),
         handoff_section,
+        await _stalled(session, now, tz),
         await _agenda(session, now, tz),
         await _actions(session, now),
         await _roadmaps(session, last or since, now),

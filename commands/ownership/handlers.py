@@ -12,19 +12,38 @@ from typing import Any
 from sqlalchemy import select
 
 from commands.core.context import CommandError, Context
-from commands.core.lookup import area_key, natural_key
-from commands.core.messages import Field, Line, Message, Span, bold, code, count, line, mention
+from commands.core.lookup import area_key, area_ref, is_area_ref, natural_key
+from commands.core.messages import (
+    Action,
+    ActionId,
+    ButtonStyle,
+    Field,
+    Line,
+    Message,
+    Span,
+    bold,
+    code,
+    count,
+    line,
+    mention,
+)
 from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
 from commands.ownership.map import (
     PLANNED,
     STATE_LABELS,
+    UNDER_WAY,
     Change,
+    checklist,
+    checklists,
+    drop_checklist,
+    progress,
     record,
     route_line,
     routes,
+    start_checklist,
 )
-from storage.models import Area, AreaEvent, HandoffState, Org, Person, Role
+from storage.models import Area, AreaEvent, HandoffCheck, HandoffState, Org, Person, Role
 
 dri = Group("dri", "Who is the directly responsible individual (DRI) for each area")
 handoff = Group("handoff", "Hand areas over from one org to another, and follow the progress")
@@ -42,13 +61,23 @@ def _org_key(org: Org | None) -> str | None:
     return org.key if org else None
 
 
-async def announce(ctx: Context, area: Area, events: Sequence[AreaEvent], title: str) -> None:
+async def announce(
+    ctx: Context,
+    area: Area,
+    events: Sequence[AreaEvent],
+    title: str,
+    *,
+    extra: Sequence[Line] = (),
+    actions: tuple[Action, ...] = (),
+) -> None:
     """Tell the shared channel what changed, once per change (keyed by its first event)."""
     lines = [line(bold(area.name), f" ({area.org.key})")]
     lines.extend(await _describe_changes(ctx, events))
+    lines.extend(extra)
     lines.append(line("Changed by ", mention(ctx.ref(ctx.actor)), "."))
     await ctx.notify(
-        f"area:{area.id}:event:{events[0].id}", Message(title=title, lines=tuple(lines))
+        f"area:{area.id}:event:{events[0].id}",
+        Message(title=title, lines=tuple(lines), actions=actions),
     )
 
 
@@ -60,7 +89,17 @@ _FIELD_LABELS = {
     "from": "from",
     "to": "goes to",
     "quarter": "target quarter",
+    "proposal": "proposed",
+    "agreed": "accepted by",
+    "declined": "declined by",
+    "receiver": "receiving DRI",
+    "accepted": "I own this now",
+    "check": "checklist item added",
+    "checked": "checklist item done",
 }
+
+
+_ONE_OFF_FIELDS = frozenset({"proposal", "agreed", "declined", "accepted", "check", "checked"})
 
 
 async def _describe_changes(ctx: Context, events: Sequence[AreaEvent]) -> list[Line]:
@@ -68,6 +107,11 @@ async def _describe_changes(ctx: Context, events: Sequence[AreaEvent]) -> list[L
     for ev in events:
         if ev.field == "created":
             out.append(line(f"New area, owned by {ev.new_value}."))
+            continue
+        if ev.field in _ONE_OFF_FIELDS:
+            # A step of a hand-off happens once: it has a value, not a before and after.
+            label = _FIELD_LABELS[ev.field]
+            out.append(line(f"{label}: ", *(await _value_spans(ctx, ev.new_value))))
             continue
         out.append(
             line(
@@ -119,6 +163,8 @@ async def dri_set(ctx: Context, args: dict[str, Any]) -> Message:
     changes: list[Change] = []
     area = args["area"]
     if isinstance(area, str):
+        if is_area_ref(area):
+            raise CommandError(f"{area!r} is how buttons name areas: choose another name.")
         owner = org or person.org
         if owner is None:
             raise CommandError(
@@ -191,6 +237,10 @@ async def dri_who(ctx: Context, args: dict[str, Any]) -> Message:
         Field("Hand-off", line(_handoff_text(area))),
         Field("Last change", line(ctx.when(area.updated_at))),
     ]
+    items = await checklist(ctx.session, area) if area.state in UNDER_WAY else []
+    if items:
+        ticks = "; ".join(f"{'☑' if c.done_at else '☐'} {c.position}. {c.text}" for c in items)
+        fields.append(Field(f"Checklist ({progress(items)} done)", line(ticks), inline=False))
     return Message(title=area.name, fields=tuple(fields))
 
 
@@ -200,6 +250,12 @@ def _handoff_text(area: Area) -> str:
         return f"owned by `{_org_key(area.org)}`, no hand-off planned"
     route = f"{_org_key(area.handoff_from)} → {_org_key(area.handoff_to)}"
     quarter = f", target {area.target_quarter}" if area.target_quarter else ""
+    if area.state is HandoffState.PROPOSED:
+        waiting = f", waiting for a lead of `{_org_key(_other_side(area))}` to accept"
+        return f"{label} ({route}{quarter}){waiting}"
+    if area.state is HandoffState.IN_TRANSITION and area.receiving_dri is not None:
+        ready = "ready" if area.receiver_accepted_at else "not yet accepted"
+        return f"{label} ({route}{quarter}), receiving DRI @{area.receiving_dri.handle} ({ready})"
     return f"{label} ({route}{quarter})"
 
 
@@ -257,15 +313,33 @@ async def dri_history(ctx: Context, args: dict[str, Any]) -> Message:
 # --- /handoff -----------------------------------------------------------------------------------
 
 
-async def _default_target(ctx: Context, area: Area, to: Org | None) -> Org:
+async def _target(ctx: Context, area: Area, to: Org | None) -> Org:
+    """The org a proposed hand-off goes to: `to=`, else the proposer's own org when it is not
+    the owner, else the only other org."""
     if to is not None:
         if to.id == area.org_id:
             raise CommandError(f'"{area.name}" is already owned by `{to.key}`.')
         return to
+    if ctx.actor.org is not None and ctx.actor.org_id != area.org_id:
+        return ctx.actor.org
     others = (await ctx.session.scalars(select(Org).where(Org.id != area.org_id))).all()
     if len(others) != 1:
         raise CommandError("Say which org takes it over, e.g. to=ic.")
     return others[0]
+
+
+def _buttons(area: Area, *verbs: tuple[str, str, ButtonStyle]) -> tuple[Action, ...]:
+    return tuple(
+        Action(ActionId("handoff", verb, area_ref(area)), label, style)
+        for verb, label, style in verbs
+    )
+
+
+def _other_side(area: Area) -> Org | None:
+    """The org that answers a proposal: the side that did not make it."""
+    if area.proposed_by_org_id == area.handoff_from_id:
+        return area.handoff_to
+    return area.handoff_from
 
 
 @handoff.command(
@@ -277,101 +351,324 @@ async def _default_target(ctx: Context, area: Area, to: Org | None) -> Org:
     Param("quarter", Kind.QUARTER, "Target quarter, e.g. 2026Q1", required=False),
     Param("to", Kind.ORG, "The org taking it over (default: the other org)", False, keyword=True),
     role=Role.LEAD,
-    who=Who(Relation.OWNING_LEAD, "area", "plan the hand-off of"),
+    who=Who(Relation.HANDOFF_PARTY, "area", "propose the hand-off of"),
 )
 async def handoff_plan(ctx: Context, args: dict[str, Any]) -> Message:
-    """Plan the hand-off of an area, near-term or long-term, with an optional target quarter."""
+    """Propose the hand-off of an area, near-term or long-term; a lead of the other org accepts."""
     area: Area = args["area"]
     if area.state is HandoffState.IN_TRANSITION:
         raise CommandError(
             f'"{area.name}" is already in transition to `{_org_key(area.handoff_to)}`: '
             f'finish it with /handoff done "{area.name}" or stop it with /handoff cancel.'
         )
-    target = await _default_target(ctx, area, args["to"])
+    target = await _target(ctx, area, args["to"])
     state = HandoffState.PLANNED_NEAR if args["horizon"] == "near" else HandoffState.PLANNED_LONG
     quarter = str(args["quarter"]) if args["quarter"] else None
-    changes = [Change("state", area.state.value, state.value)]
+    same = area.handoff_to_id == target.id and area.target_quarter == quarter
+    if same and state in (area.state, area.proposed_state):
+        return Message(lines=(line(f'Nothing to change: "{area.name}" is planned like that.'),))
+    # An admin outside both orgs proposes on the owner's behalf.
+    proposer = ctx.actor.org if ctx.actor.org_id in (area.org_id, target.id) else area.org
+    assert proposer is not None
+    changes = [Change("state", area.state.value, HandoffState.PROPOSED.value)]
+    changes.append(Change("proposal", None, f"{args['horizon']} by {proposer.key}"))
     if area.handoff_to_id != target.id:
         changes.append(Change("to", _org_key(area.handoff_to), target.key))
     if quarter != area.target_quarter:
         changes.append(Change("quarter", area.target_quarter, quarter))
-    if area.state is state and len(changes) == 1:
-        return Message(lines=(line(f'Nothing to change: "{area.name}" is planned like that.'),))
-    area.state = state
+    if area.state not in UNDER_WAY:
+        # A new hand-off starts with the checklist of the template; a changed plan keeps its own.
+        await start_checklist(ctx.session, area, ctx.now)
+    # Any change to a plan is a new proposal: the other side agrees to the plan as it now is.
+    area.state = HandoffState.PROPOSED
+    area.proposed_state = state
+    area.proposed_by_org_id = proposer.id
     area.handoff_from_id = area.org_id
     area.handoff_to_id = target.id
     area.target_quarter = quarter
-    return await _commit_handoff(ctx, area, changes, "Hand-off planned")
+    answering = area.org if proposer.id == target.id else target
+    ask = line(
+        f"A lead of `{answering.key}` accepts or declines: ",
+        code(f'/handoff accept "{area.name}"'),
+        " or ",
+        code(f'/handoff decline "{area.name}"'),
+        ".",
+    )
+    buttons = _buttons(area, ("accept", "Accept", "primary"), ("decline", "Decline", "danger"))
+    return await _commit_handoff(
+        ctx, area, changes, "Hand-off proposed", extra=(ask,), actions=buttons
+    )
 
 
 @handoff.command(
-    "start", _AREA, role=Role.LEAD, who=Who(Relation.OWNING_LEAD, "area", "start handing off")
+    "accept",
+    _AREA,
+    role=Role.LEAD,
+    who=Who(Relation.COUNTERPART_LEAD, "area", "accept the hand-off of"),
+)
+async def handoff_accept(ctx: Context, args: dict[str, Any]) -> Message:
+    """Accept a hand-off the other org proposed: it is planned from now on."""
+    area = _proposed(args["area"], "accept")
+    state = area.proposed_state or HandoffState.PLANNED_NEAR
+    changes = [
+        Change("state", area.state.value, state.value),
+        Change("agreed", None, _org_key(_other_side(area))),
+    ]
+    area.state = state
+    area.proposed_state = None
+    return await _commit_handoff(ctx, area, changes, "Hand-off agreed")
+
+
+@handoff.command(
+    "decline",
+    _AREA,
+    role=Role.LEAD,
+    who=Who(Relation.COUNTERPART_LEAD, "area", "decline the hand-off of"),
+)
+async def handoff_decline(ctx: Context, args: dict[str, Any]) -> Message:
+    """Decline a hand-off the other org proposed: the area stays with its owner."""
+    area = _proposed(args["area"], "decline")
+    changes = [
+        Change("state", area.state.value, HandoffState.OWNED.value),
+        Change("declined", None, _org_key(_other_side(area))),
+    ]
+    _clear_handoff(area)
+    await drop_checklist(ctx.session, area)
+    return await _commit_handoff(ctx, area, changes, "Hand-off declined")
+
+
+def _proposed(area: Area, verb: str) -> Area:
+    if area.state is not HandoffState.PROPOSED:
+        raise CommandError(
+            f'"{area.name}" has no proposed hand-off to {verb} '
+            f"(it is {STATE_LABELS[area.state].lower()})."
+        )
+    return area
+
+
+def _clear_handoff(area: Area) -> None:
+    area.state = HandoffState.OWNED
+    area.handoff_from_id = area.handoff_to_id = None
+    area.target_quarter = None
+    area.proposed_state = None
+    area.proposed_by_org_id = None
+    area.receiving_dri_id = None
+    area.receiver_accepted_at = None
+
+
+@handoff.command(
+    "start",
+    _AREA,
+    Param("receiver", Kind.PERSON, "The receiving DRI, in the org taking the area over"),
+    role=Role.LEAD,
+    who=Who(Relation.OWNING_LEAD, "area", "start handing off"),
 )
 async def handoff_start(ctx: Context, args: dict[str, Any]) -> Message:
-    """Mark a planned hand-off as in transition."""
+    """Start an agreed hand-off, naming the receiving DRI, who is asked to take the area over."""
     area: Area = args["area"]
-    if area.state is HandoffState.IN_TRANSITION:
+    receiver: Person = args["receiver"]
+    # A hand-off imported as already in transition names no receiving DRI yet: name one here.
+    if area.state is HandoffState.IN_TRANSITION and area.receiving_dri_id is not None:
         raise CommandError(f'"{area.name}" is already in transition.')
-    if area.state not in PLANNED:
+    if area.state is HandoffState.PROPOSED:
         raise CommandError(
-            f'"{area.name}" has no planned hand-off: plan one first with '
+            f'The hand-off of "{area.name}" is not agreed yet: a lead of '
+            f"`{_org_key(_other_side(area))}` must accept it first."
+        )
+    if area.state not in (*PLANNED, HandoffState.IN_TRANSITION):
+        raise CommandError(
+            f'"{area.name}" has no planned hand-off: propose one first with '
             f'/handoff plan "{area.name}" near'
         )
-    changes = [Change("state", area.state.value, HandoffState.IN_TRANSITION.value)]
+    target = area.handoff_to
+    assert target is not None, "a planned hand-off always has a target org"
+    if receiver.org_id != target.id:
+        raise CommandError(
+            f"The receiving DRI must be in `{target.key}`, the org taking "
+            f'"{area.name}" over; @{receiver.handle} is not.'
+        )
+    changes = [
+        Change("state", area.state.value, HandoffState.IN_TRANSITION.value),
+        Change("receiver", _handle(area.receiving_dri), _handle(receiver)),
+    ]
     area.state = HandoffState.IN_TRANSITION
-    return await _commit_handoff(ctx, area, changes, "Hand-off started")
+    area.receiving_dri_id = receiver.id
+    area.receiver_accepted_at = None
+    reply = await _commit_handoff(ctx, area, changes, "Hand-off started")
+    await ctx.notify(
+        f"area:{area.id}:own:{receiver.id}:{ctx.now.isoformat()}",
+        Message(
+            title=f"You are taking over {area.name}",
+            lines=(
+                line(
+                    mention(ctx.ref(ctx.actor)),
+                    " started handing ",
+                    bold(area.name),
+                    f" over to `{target.key}`, with you as its DRI. "
+                    "When you are ready to own it, say so: ",
+                    code(f'/handoff own "{area.name}"'),
+                    ".",
+                ),
+            ),
+            actions=_buttons(area, ("own", "I own this now", "primary")),
+        ),
+        to=receiver,
+    )
+    return reply
+
+
+@handoff.command(
+    "own",
+    _AREA,
+    who=Who(Relation.RECEIVING_DRI, "area", "take over"),
+)
+async def handoff_own(ctx: Context, args: dict[str, Any]) -> Message:
+    """Say "I own this now" as the receiving DRI: the owning org's lead may then complete it."""
+    area: Area = args["area"]
+    if area.state is not HandoffState.IN_TRANSITION or area.receiving_dri is None:
+        raise CommandError(f'"{area.name}" is not being handed over to anyone right now.')
+    if ctx.actor.id != area.receiving_dri_id:
+        raise CommandError(
+            f"Only @{area.receiving_dri.handle}, the receiving DRI, can say they own "
+            f'"{area.name}" now.'
+        )
+    if area.receiver_accepted_at is not None:
+        return Message(lines=(line(f'Nothing to change: you already own "{area.name}".'),))
+    area.receiver_accepted_at = ctx.now
+    changes = [Change("accepted", None, _handle(ctx.actor))]
+    return await _commit_handoff(ctx, area, changes, "Receiving DRI ready")
 
 
 @handoff.command(
     "done", _AREA, role=Role.LEAD, who=Who(Relation.OWNING_LEAD, "area", "complete the hand-off of")
 )
 async def handoff_done(ctx: Context, args: dict[str, Any]) -> Message:
-    """Complete a hand-off: the receiving org now owns the area."""
+    """Complete a started hand-off: the receiving org owns the area, the receiving DRI runs it."""
     area: Area = args["area"]
-    if area.state not in (*PLANNED, HandoffState.IN_TRANSITION):
+    if area.state is not HandoffState.IN_TRANSITION:
+        if area.state in (HandoffState.PROPOSED, *PLANNED):
+            raise CommandError(
+                f'The hand-off of "{area.name}" has not started: start it with '
+                f'/handoff start "{area.name}" @receiving-dri.'
+            )
         raise CommandError(
             f'"{area.name}" has no hand-off under way (it is {STATE_LABELS[area.state].lower()}).'
         )
-    target = area.handoff_to
-    assert target is not None, "a planned hand-off always has a target org"
+    target, receiver = area.handoff_to, area.receiving_dri
+    assert target is not None, "a started hand-off always has a target org"
+    if receiver is None:
+        raise CommandError(
+            f'The hand-off of "{area.name}" names no receiving DRI yet: name one with '
+            f'/handoff start "{area.name}" @person.'
+        )
+    open_items = [c for c in await checklist(ctx.session, area) if c.done_at is None]
+    if open_items:
+        listed = "; ".join(f"{c.position}. {c.text}" for c in open_items)
+        raise CommandError(
+            f'"{area.name}" has {count(len(open_items), "open checklist item")}: {listed}. '
+            f'Tick each with /handoff check done "{area.name}" <number>.'
+        )
+    if area.receiver_accepted_at is None:
+        raise CommandError(
+            f'@{receiver.handle}, the receiving DRI, has not said "I own this now" yet: '
+            f'they can with /handoff own "{area.name}".'
+        )
     changes = [
         Change("state", area.state.value, HandoffState.HANDED_OFF.value),
         Change("org", area.org.key, target.key),
     ]
+    if area.dri_id != receiver.id:
+        changes.append(Change("dri", _handle(area.dri), _handle(receiver)))
+    if area.backup_id == receiver.id:
+        changes.append(Change("backup", _handle(receiver), None))
+        area.backup_id = None
     area.state = HandoffState.HANDED_OFF
     area.org_id = target.id
-    reply = await _commit_handoff(ctx, area, changes, "Hand-off done")
-    if area.dri is None or area.dri.org_id != target.id:
-        hint = line(
-            f"The DRI is not in `{target.key}` yet: set one with ",
-            code(f'/dri set "{area.name}" @person'),
-            ".",
-        )
-        return Message(lines=(*reply.lines, hint), tone=reply.tone)
-    return reply
+    area.dri_id = receiver.id
+    area.receiving_dri_id = None
+    area.receiver_accepted_at = None
+    area.proposed_by_org_id = None
+    return await _commit_handoff(ctx, area, changes, "Hand-off done")
 
 
 @handoff.command(
-    "cancel", _AREA, role=Role.LEAD, who=Who(Relation.MAP_EDITOR, "area", "cancel the hand-off of")
+    "cancel",
+    _AREA,
+    role=Role.LEAD,
+    who=Who(Relation.HANDOFF_SIDES, "area", "cancel the hand-off of"),
 )
 async def handoff_cancel(ctx: Context, args: dict[str, Any]) -> Message:
-    """Call off a planned or started hand-off; the area stays with its owner."""
+    """Call off a proposed, planned or started hand-off; the area stays with its owner."""
     area: Area = args["area"]
-    if area.state not in (*PLANNED, HandoffState.IN_TRANSITION):
+    if area.state not in (HandoffState.PROPOSED, *PLANNED, HandoffState.IN_TRANSITION):
         raise CommandError(f'"{area.name}" has no hand-off under way to cancel.')
     changes = [Change("state", area.state.value, HandoffState.OWNED.value)]
     if area.target_quarter:
         changes.append(Change("quarter", area.target_quarter, None))
-    area.state = HandoffState.OWNED
-    area.handoff_from_id = area.handoff_to_id = None
-    area.target_quarter = None
+    _clear_handoff(area)
+    await drop_checklist(ctx.session, area)
     return await _commit_handoff(ctx, area, changes, "Hand-off cancelled")
 
 
-async def _commit_handoff(ctx: Context, area: Area, changes: list[Change], title: str) -> Message:
+@handoff.command(
+    "check",
+    Param("step", Kind.CHOICE, "add an item, or mark one done", choices=("add", "done")),
+    _AREA,
+    Param("item", Kind.TEXT, "The item: its text to add; its number (or text) to mark done"),
+    role=Role.LEAD,
+    who=Who(Relation.HANDOFF_SIDES, "area", "change the checklist of"),
+)
+async def handoff_check(ctx: Context, args: dict[str, Any]) -> Message:
+    """Add an item to a hand-off's checklist, or mark one done; done waits for every item."""
+    area: Area = args["area"]
+    text = " ".join(str(args["item"]).split())
+    if area.state not in UNDER_WAY:
+        raise CommandError(f'"{area.name}" has no hand-off under way, so no checklist.')
+    items = await checklist(ctx.session, area)
+    if args["step"] == "add":
+        if not text or len(text) > 200:
+            raise CommandError("A checklist item is 1 to 200 characters of text.")
+        if any(c.text.casefold() == text.casefold() for c in items):
+            raise CommandError(f'"{text}" is on the checklist of "{area.name}" already.')
+        item = HandoffCheck(area_id=area.id, position=len(items) + 1, text=text, created_at=ctx.now)
+        ctx.session.add(item)
+        items.append(item)
+        change = Change("check", None, text)
+        said = f"Added to the checklist of {area.name}: {item.position}. {text}"
+    else:
+        item = _find_item(area, items, text)
+        if item.done_at is not None:
+            return Message(lines=(line(f'Nothing to change: "{item.text}" is done already.'),))
+        item.done_at, item.done_by_id = ctx.now, ctx.actor.id
+        change = Change("checked", None, item.text)
+        said = f"Done on the checklist of {area.name}: {item.position}. {item.text}"
+    events = await record(ctx, area, [change])
+    await ctx.session.refresh(area)
+    await announce(ctx, area, events, "Hand-off checklist", extra=(line(progress(items)),))
+    return Message(lines=(line(f"{said} ({progress(items)} done)."),), tone="success")
+
+
+def _find_item(area: Area, items: Sequence[HandoffCheck], text: str) -> HandoffCheck:
+    """A checklist item by its number, or by its text in any case."""
+    for c in items:
+        if (text.isdigit() and int(text) == c.position) or c.text.casefold() == text.casefold():
+            return c
+    listed = "; ".join(f"{c.position}. {c.text}" for c in items) or "it is empty"
+    raise CommandError(f'No item "{text}" on the checklist of "{area.name}": {listed}.')
+
+
+async def _commit_handoff(
+    ctx: Context,
+    area: Area,
+    changes: list[Change],
+    title: str,
+    *,
+    extra: tuple[Line, ...] = (),
+    actions: tuple[Action, ...] = (),
+) -> Message:
     events = await record(ctx, area, changes)
     await ctx.session.refresh(area)
-    await announce(ctx, area, events, title)
+    await announce(ctx, area, events, title, extra=extra, actions=actions)
     return Message(
         lines=(
             line(
@@ -393,6 +690,7 @@ async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
     if not areas:
         return Message(lines=(line("The map is empty. Add an area with ", code("/dri set"), "."),))
     lines: list[Line] = []
+    items = await checklists(ctx.session)
     for state, label in STATE_LABELS.items():
         group = [a for a in areas if a.state is state]
         if not group:
@@ -409,7 +707,11 @@ async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
                 if a.target_quarter and state is not HandoffState.HANDED_OFF
                 else ""
             )
-            lines.append(line("• ", a.name, where + quarter + ") — DRI ", _person_span(ctx, a.dri)))
+            checks = items.get(a.id, []) if state in UNDER_WAY else []
+            ticked = f" · checklist {progress(checks)}" if checks else ""
+            lines.append(
+                line("• ", a.name, where + quarter + ") — DRI ", _person_span(ctx, a.dri), ticked)
+            )
     return Message(
         title=f"Hand-off board — {count(len(areas), 'area')}",
         lines=tuple(lines),

@@ -24,6 +24,7 @@ from storage.models import Area, HandoffState, Org, Person
 
 COLUMNS = ("area", "org", "dri", "backup", "state", "from", "to", "quarter")
 Format = Literal["csv", "yaml"]
+_HANDOFF_COLUMNS = ("state", "from", "to", "quarter")
 _UNDER_WAY = (HandoffState.PLANNED_NEAR, HandoffState.PLANNED_LONG, HandoffState.IN_TRANSITION)
 
 
@@ -137,6 +138,18 @@ async def export_rows(ctx: Context) -> list[dict[str, str]]:
             "to": a.handoff_to.key if a.handoff_to else "",
             "quarter": a.target_quarter or "",
         }
+        if a.state is not HandoffState.PROPOSED
+        # A proposal the other org has not answered is not part of the map yet.
+        else {
+            "area": a.name,
+            "org": a.org.key,
+            "dri": a.dri.handle if a.dri else "",
+            "backup": a.backup.handle if a.backup else "",
+            "state": HandoffState.OWNED.value,
+            "from": "",
+            "to": "",
+            "quarter": "",
+        }
         for a in areas
     ]
 
@@ -221,10 +234,12 @@ def _check_row(
     raw_state = values.get("state", "").lower() or HandoffState.OWNED.value
     try:
         state = HandoffState(raw_state)
+        if state is HandoffState.PROPOSED:
+            # A proposal waits for the other org's answer, which no file can give.
+            raise ValueError(raw_state)
     except ValueError:
-        problems.append(
-            f"state {raw_state!r} is not one of {', '.join(s.value for s in HandoffState)}"
-        )
+        importable = (s.value for s in HandoffState if s is not HandoffState.PROPOSED)
+        problems.append(f"state {raw_state!r} is not one of {', '.join(importable)}")
         state = HandoffState.OWNED
     source, target = org_of("from", required=False), org_of("to", required=False)
     quarter = values.get("quarter") or None
@@ -274,6 +289,12 @@ async def _apply(ctx: Context, rows: Sequence[_Row]) -> ImportReport:
             ("to", "handoff_to_id", _id(row.target), _key_of(row.target)),
             ("quarter", "target_quarter", row.quarter, row.quarter),
         ]
+        if area.state is HandoffState.PROPOSED and row.state is HandoffState.OWNED:
+            # The file shows the map as agreed: a standing proposal is left for the other org
+            # to answer, unless the row moves the area elsewhere.
+            fields = [
+                f for f in fields if f[0] not in _HANDOFF_COLUMNS or row.org.id != area.org_id
+            ]
         for name, attr, value, shown in fields:
             old = getattr(area, attr)
             if old == value:

@@ -20,6 +20,7 @@ from commands.core.grammar import format_duration
 from commands.core.lookup import area_key
 from commands.core.messages import Line, Link, Message, bold, code, line, mention
 from commands.core.notifier import Notifier, Postbox, person_ref
+from commands.ownership import map as ownership
 from commands.reviews import clocks as rc
 from commands.reviews.card import REVIEW_AREA, card, card_key
 from commands.reviews.rules import BREACH, WARN, ChannelTarget, NotifyTarget, Stage, Target
@@ -126,7 +127,8 @@ async def recipients(
                 key = area_key(REVIEW_AREA)
                 area = await session.scalar(select(Area).where(Area.name_key == key))
                 if area is not None and area.org_id == review.reviewing_org_id:
-                    add(area.backup)
+                    # During a hand-off of the area both its DRIs hear it too (each once).
+                    add(area.backup, *ownership.shadowing(area))
             case NotifyTarget.REVIEWING_ORG_LEADS:
                 add(*await _leads(session, review.reviewing_org_id))
             case NotifyTarget.REQUESTING_ORG_LEADS:

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.context import Context
 from commands.core.lookup import area_key
-from commands.core.messages import Line, Link, Message, Span, code, line, mention
+from commands.core.messages import Line, Link, Message, Span, bold, code, line, mention
 from commands.core.notifier import Wake
+from commands.ownership import map as ownership
 from commands.reviews import clocks as rc
 from commands.reviews.card import OPEN, REVIEW_AREA, card, card_key
 from storage.models import Area, Org, Person, Review, ReviewEvent, ReviewState, SlaPolicy
@@ -191,7 +192,35 @@ async def open_review(
             ),
             to=reviewer,
         )
+    await _tell_shadowing(ctx, rv, org, reviewer)
     return rv, clocks
+
+
+async def _tell_shadowing(ctx: Context, rv: Review, org: Org, reviewer: Person | None) -> None:
+    """While the code review area is being handed over, both its DRIs hear of a new request."""
+    area = await ctx.session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
+    if area is None or area.org_id != org.id:
+        return
+    for person in ownership.shadowing(area):
+        if reviewer is not None and person.id == reviewer.id:
+            continue
+        await ctx.notify(
+            f"review:{rv.id}:c1:shadow:{person.id}",
+            Message(
+                title=f"Review #{rv.id} asked of {area.name}, which is being handed over",
+                lines=(
+                    line(
+                        mention(ctx.ref(ctx.actor)),
+                        " asked for a review of ",
+                        Link(rv.title, rv.link),
+                        ". You hear of it as a DRI of ",
+                        bold(area.name),
+                        " until its hand-off completes.",
+                    ),
+                ),
+            ),
+            to=person,
+        )
 
 
 async def acknowledge(ctx: Context, rv: Review, via: Via | None = None) -> ReviewEvent:

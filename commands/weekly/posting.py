@@ -22,6 +22,7 @@ from commands.core.messages import (
     mention,
 )
 from commands.core.notifier import Postbox, person_ref
+from commands.ownership import map as ownership
 from commands.reviews.rules import level_of
 from commands.weekly.chase import overdue_actions
 from commands.weekly.series import (
@@ -66,6 +67,7 @@ async def automatic_items(session: AsyncSession, now: datetime, tz: ZoneInfo) ->
             f"Hand-offs due this quarter ({quarter_of(today)})",
             tuple(await _handoffs_due(session, quarter_of(today))),
         ),
+        Section("Stalled hand-offs", tuple(await ownership.stalled_lines(session, now, tz))),
         Section("Overdue action items", tuple(await _overdue_actions(session, now))),
     ]
     return [s for s in sections if s.lines]

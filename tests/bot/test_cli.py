@@ -129,14 +129,14 @@ def test_the_issue_transcript_through_the_installed_console(
     out = done.stdout
     replies = [
         "Done: @bob is the DRI of Smart contract review. Announced in #shared.",
-        "Hand-off planned: Smart contract review is now planned near-term "
-        "(set → ic, target 2026Q1). Announced in #shared.",
+        "Hand-off proposed: Smart contract review is now proposed "
+        "(set → ic, target 2026Q1), waiting for a lead of `ic` to accept. Announced in #shared.",
         "DRI: @bob",
         "Owned by: Set Protocol",
-        "Hand-off: planned near-term (set → ic, target 2026Q1)",
+        "Hand-off: proposed (set → ic, target 2026Q1), waiting for a lead of `ic` to accept",
         "Hand-off board — 1 area",
+        "Proposed (1)",
         "• Smart contract review (set → ic, 2026Q1) — DRI @bob",
-        "set → ic: 0 of 1 handed off (0%) · 0 in transition · 1 planned",
     ]
     for reply in replies:
         assert reply + "\n" in out, reply
@@ -146,11 +146,11 @@ def test_the_issue_transcript_through_the_installed_console(
     assert positions[0] < out.index(replies[0]) < positions[1] < out.index(replies[1])
     # The two changes were announced in the shared channel, right after their replies.
     notes = [text for text in out.splitlines() if text.startswith("[")]
-    assert notes == ["[#shared] New area", "[#shared] Hand-off planned"]
+    assert notes == ["[#shared] New area", "[#shared] Hand-off proposed"]
     assert out.index(replies[0]) < out.index(notes[0]) < positions[1]
     assert out.index(replies[1]) < out.index(notes[1]) < positions[2]
     assert "          DRI: none → @bob\n" in out
-    assert "          hand-off: owned → planned near-term\n" in out
+    assert "          hand-off: owned → proposed\n" in out
 
 
 def test_the_installed_console_on_an_unmigrated_database_says_to_run_db_upgrade(

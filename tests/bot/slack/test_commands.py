@@ -28,7 +28,10 @@ async def test_every_command_group_answers_through_slack(slack: SlackBot) -> Non
     assert "<@UBOB>" in json.dumps(announced.args["blocks"])
     assert "Smart contract review" in await slack.ok("/dri", "who Smart contract review")
     # /handoff
-    assert "near" in await slack.ok("/handoff", 'plan "Smart contract review" near 2026Q1')
+    assert "proposed" in await slack.ok("/handoff", 'plan "Smart contract review" near 2026Q1')
+    assert "planned near-term" in await slack.ok(
+        "/handoff", 'accept "Smart contract review"', as_="carol"
+    )
     assert "Smart contract review" in await slack.ok("/handoff", "board")
     # /review: Slack sends links as <url>; the command sees the URL.
     said = await slack.ok(

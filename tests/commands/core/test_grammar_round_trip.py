@@ -37,6 +37,6 @@ def test_an_option_with_a_quoted_value_is_an_option_not_text() -> None:
 async def test_a_quoted_option_value_with_spaces_is_read_as_documented(chat: Chat) -> None:
     await chat.ok('/dri set "Smart contract review" @bob')
     planned = await chat.ok('/handoff plan "Smart contract review" near to="Index Coop"')
-    assert "planned near-term (set → ic" in planned.reply
+    assert "proposed (set → ic" in planned.reply
     requested = await chat.ok('/review request https://x.org/1 "T" org="Index Coop"')
     assert "requested from Index Coop" in requested.reply

@@ -60,6 +60,7 @@ async def test_preview_shows_the_sections_that_have_something_to_say(chat: Chat)
     await chat.ok("/review approve 1", as_="dave")
     await chat.ok('/dri set "Keeper bots" @bob')
     await chat.ok('/handoff plan "Keeper bots" near 2026Q1')
+    await chat.ok('/handoff accept "Keeper bots"', as_="carol")
 
     said = await chat.ok("/digest preview", as_="carol")
 
@@ -72,7 +73,9 @@ async def test_preview_shows_the_sections_that_have_something_to_say(chat: Chat)
         in text
     )
     assert "set → ic: 0 of 1 handed off (0%) · 0 in transition · 1 planned" in text
-    assert "• Keeper bots: owned → planned near-term" in text
+    # Both steps of the agreement: proposed by set, then accepted by ic.
+    assert "• Keeper bots: owned → proposed" in text
+    assert "• Keeper bots: proposed → planned near-term" in text
     # Nothing happened on these fronts, so they are left out.
     for heading in ("Next sync", "Action items", "Roadmap changes", "Delivery problems"):
         assert heading not in text

@@ -438,16 +438,23 @@ def test_a_map_built_in_chat_exports_and_imports_back_unchanged(
     liaison.console(
         "/dri set Oracle @bob backup=@dave\n"
         "/handoff plan Oracle near 2026Q2\n"
-        "/handoff done Oracle\n"
         '/dri set "Treasury ops" @alice\n'
         '/handoff plan "Treasury ops" long\n'
-        '/handoff start "Treasury ops"\n'
         "/dri set Grants @bob\n"
         "/handoff plan Grants near 2026Q1\n"
         "/handoff cancel Grants\n"
         "/dri set Audits @bob\n"
         "/handoff plan Audits long 2027Q1\n"
+        "/dri set Proposals @bob\n"
+        "/handoff plan Proposals near\n"
     )
+    liaison.console(
+        '/handoff accept Oracle\n/handoff accept "Treasury ops"\n/handoff accept Audits\n',
+        as_="carol",
+    )
+    liaison.console('/handoff start Oracle @dave\n/handoff start "Treasury ops" @dave\n')
+    liaison.console("/handoff own Oracle\n", as_="dave")
+    liaison.console("/handoff done Oracle\n")
     liaison.console("/dri set Oracle @alice org=set\n/dri set Bridges @dave\n", as_="carol")
     exported = tmp_path / "exported.csv"
     exported.write_text(liaison.export("csv"), encoding="utf-8")
@@ -460,15 +467,17 @@ def test_a_map_built_in_chat_exports_and_imports_back_unchanged(
         "Treasury ops": ("set", "in-transition"),
         "Grants": ("set", "owned"),
         "Audits": ("set", "planned-long"),
+        # A proposal nobody answered yet is not on the map as agreed.
+        "Proposals": ("set", "owned"),
         "Bridges": ("ic", "owned"),
     }
     events = liaison.count(AreaEvent)
 
-    assert liaison.imports(exported).endswith("0 new, 0 changed, 5 unchanged")
+    assert liaison.imports(exported).endswith("0 new, 0 changed, 6 unchanged")
     assert liaison.count(AreaEvent) == events
     yaml_file = tmp_path / "exported.yaml"
     yaml_file.write_text(liaison.export("yaml"), encoding="utf-8")
-    assert liaison.imports(yaml_file).endswith("0 new, 0 changed, 5 unchanged")
+    assert liaison.imports(yaml_file).endswith("0 new, 0 changed, 6 unchanged")
 
 
 # --- bugs found while writing these tests (see the report) -------------------------------------

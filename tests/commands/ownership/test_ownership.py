@@ -10,6 +10,19 @@ from tests.harness import Chat
 SCR = '"Smart contract review"'
 
 
+async def agreed(chat: Chat, area: str, plan: str = "near") -> None:
+    """Plan a hand-off of a `set` area to `ic` as both sides do: alice proposes, carol accepts."""
+    await chat.ok(f"/handoff plan {area} {plan}")
+    await chat.ok(f"/handoff accept {area}", as_="carol")
+
+
+async def handed_over(chat: Chat, area: str) -> None:
+    """Carry an agreed hand-off to the end: started with @dave receiving, who takes it over."""
+    await chat.ok(f"/handoff start {area} @dave")
+    await chat.ok(f"/handoff own {area}", as_="dave")
+    await chat.ok(f"/handoff done {area}")
+
+
 async def test_dri_set_creates_the_area_and_announces_it(chat: Chat) -> None:
     said = await chat.ok(f"/dri set {SCR} @bob")
     assert "@bob is the DRI of Smart contract review" in said.reply
@@ -19,9 +32,12 @@ async def test_dri_set_creates_the_area_and_announces_it(chat: Chat) -> None:
 
 async def test_the_issue_transcript(chat: Chat) -> None:
     await chat.ok(f"/dri set {SCR} @bob")
-    planned = await chat.ok(f"/handoff plan {SCR} near 2026Q1")
+    proposed = await chat.ok(f"/handoff plan {SCR} near 2026Q1")
+    assert "proposed (set → ic, target 2026Q1), waiting for a lead of `ic`" in proposed.reply
+    assert "hand-off: owned → proposed" in proposed.notification()
+    planned = await chat.ok(f"/handoff accept {SCR}", as_="carol")
     assert "planned near-term (set → ic, target 2026Q1)" in planned.reply
-    assert "hand-off: owned → planned near-term" in planned.notification()
+    assert "hand-off: proposed → planned near-term" in planned.notification()
     who = await chat.ok(f"/dri who {SCR}")
     assert "DRI: @bob" in who.reply and "Owned by: Set Protocol" in who.reply
     board = await chat.ok("/handoff board")
@@ -32,7 +48,7 @@ async def test_the_issue_transcript(chat: Chat) -> None:
 async def test_unquoted_area_names_with_spaces_are_understood(chat: Chat) -> None:
     await chat.ok("/dri set Smart contract review @bob backup=@alice")
     said = await chat.ok("/handoff plan Smart contract review near")
-    assert "planned near-term (set → ic)" in said.reply
+    assert "proposed (set → ic)" in said.reply
     assert "target" not in said.reply
 
 
@@ -72,35 +88,18 @@ async def test_a_lead_of_the_other_org_cannot_change_an_area(chat: Chat) -> None
     assert "Only leads of `set` (or an admin)" in answer and "Ask @alice" in answer
 
 
-async def test_only_the_owning_org_runs_the_hand_off_and_the_receiver_then_sets_the_dri(
-    chat: Chat,
-) -> None:
+async def test_only_the_owning_org_starts_and_completes_the_hand_off(chat: Chat) -> None:
     await chat.ok(f"/dri set {SCR} @bob")
-    await chat.ok(f"/handoff plan {SCR} near 2026Q1")
-    refused = await chat.fails(f"/handoff start {SCR}", as_="carol")
+    await agreed(chat, SCR, "near 2026Q1")
+    refused = await chat.fails(f"/handoff start {SCR} @dave", as_="carol")
     assert refused.startswith("Only leads of `set` (or an admin) can start handing off")
-    await chat.ok(f"/handoff start {SCR}")
+    await chat.ok(f"/handoff start {SCR} @dave")
+    await chat.ok(f"/handoff own {SCR}", as_="dave")
     assert "Only leads of `set`" in await chat.fails(f"/handoff done {SCR}", as_="carol")
     done = await chat.ok(f"/handoff done {SCR}")
     assert "handed off (set → ic" in done.reply
-    assert "The DRI is not in `ic` yet" in done.reply
-    await chat.ok(f"/dri set {SCR} @dave", as_="carol")
     who = await chat.ok(f"/dri who {SCR}")
     assert "Owned by: Index Coop" in who.reply and "DRI: @dave" in who.reply
-
-
-async def test_the_receiving_org_cannot_take_an_area_without_the_owner(chat: Chat) -> None:
-    # The takeover path: plan a hand-off of the other org's area to yourself, then complete it.
-    await chat.ok(f"/dri set {SCR} @bob")
-    refused = await chat.fails(f"/handoff plan {SCR} near to=ic", as_="carol")
-    assert refused == (
-        'Only leads of `set` (or an admin) can plan the hand-off of "Smart contract review". '
-        "Ask @alice, or an admin."
-    )
-    assert "Only leads of `set`" in await chat.fails(f"/dri set {SCR} @dave", as_="carol")
-    assert "Only leads of `set`" in await chat.fails(f"/handoff done {SCR}", as_="carol")
-    who = await chat.ok(f"/dri who {SCR}")
-    assert "Owned by: Set Protocol" in who.reply and "DRI: @bob" in who.reply
 
 
 async def test_malformed_line_gets_a_clear_answer(chat: Chat) -> None:
@@ -163,7 +162,7 @@ async def test_every_change_writes_history_and_one_outbox_row(chat: Chat) -> Non
     async with chat.runtime.sessions() as session:
         events = await session.scalar(select(func.count(AreaEvent.id)))
         keys = (await session.scalars(select(OutboxItem.key).order_by(OutboxItem.id))).all()
-    assert events == 2 + 2 + 1  # created+dri, state+to, state
+    assert events == 2 + 3 + 1  # created+dri, state+proposal+to, state
     assert len(keys) == 3 and len(set(keys)) == 3
     assert all(k.startswith("area:1:event:") for k in keys)
 
@@ -177,11 +176,15 @@ async def test_refused_commands_write_nothing(chat: Chat) -> None:
 
 async def test_handoff_state_rules_are_explained(chat: Chat) -> None:
     await chat.ok(f"/dri set {SCR} @bob")
-    assert "plan one first" in await chat.fails(f"/handoff start {SCR}")
+    assert "propose one first" in await chat.fails(f"/handoff start {SCR} @dave")
     assert "no hand-off under way" in await chat.fails(f"/handoff done {SCR}")
     await chat.ok(f"/handoff plan {SCR} near")
-    await chat.ok(f"/handoff start {SCR}")
-    assert "already in transition" in await chat.fails(f"/handoff start {SCR}")
+    assert "not agreed yet" in await chat.fails(f"/handoff start {SCR} @dave")
+    await chat.ok(f"/handoff accept {SCR}", as_="carol")
+    assert "has not started" in await chat.fails(f"/handoff done {SCR}")
+    assert "must be in `ic`" in await chat.fails(f"/handoff start {SCR} @bob")
+    await chat.ok(f"/handoff start {SCR} @dave")
+    assert "already in transition" in await chat.fails(f"/handoff start {SCR} @dave")
     assert "already in transition" in await chat.fails(f"/handoff plan {SCR} long")
 
 
@@ -198,12 +201,12 @@ async def test_dri_list_filters_by_org(chat: Chat) -> None:
 async def test_board_counts_progress_per_route(chat: Chat) -> None:
     for name in ("A", "B", "C", "D"):
         await chat.ok(f"/dri set {name} @bob")
-    await chat.ok("/handoff plan A near")
-    await chat.ok("/handoff plan B long 2027Q2")
-    await chat.ok("/handoff plan C near")
-    await chat.ok("/handoff start C")
-    await chat.ok("/handoff plan D near")
-    await chat.ok("/handoff done D")
+    await agreed(chat, "A")
+    await agreed(chat, "B", "long 2027Q2")
+    await agreed(chat, "C")
+    await chat.ok("/handoff start C @dave")
+    await agreed(chat, "D")
+    await handed_over(chat, "D")
     board = (await chat.ok("/handoff board")).reply
     assert "set → ic: 1 of 4 handed off (25%) · 1 in transition · 2 planned" in board
     for heading in (

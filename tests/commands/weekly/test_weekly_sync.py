@@ -71,6 +71,7 @@ async def test_agenda_is_posted_a_day_before_with_what_liaison_adds(chat: Chat) 
     await chat.ok("/action add @dave 2026-01-05 Send the keeper keys", as_="carol")
     await chat.ok('/dri set "Keeper bots" @bob')
     await chat.ok('/handoff plan "Keeper bots" near 2026Q1')
+    await chat.ok('/handoff accept "Keeper bots"', as_="carol")
     before = await chat.wait(timedelta(days=2, hours=6, minutes=59))
     assert not [t for to, t in before if "Agenda" in t]
     delivered = await chat.wait(timedelta(minutes=2))

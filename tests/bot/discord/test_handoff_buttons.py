@@ -1,0 +1,32 @@
+"""A hand-off on Discord: proposed by slash command, answered by the other org's button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.bot.discord.conftest import SHARED, Discord
+
+
+def _buttons(message: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in message.get("components", []) for c in row["components"]]
+
+
+async def test_the_other_org_declines_a_proposal_with_the_button(bot: Discord) -> None:
+    await bot.run("alice", "dri set", area="Smart contract review", person="bob")
+    await bot.run("alice", "handoff plan", area="Smart contract review", horizon="near")
+    await bot.drain()
+    (ref,) = [
+        k
+        for k, m in bot.api.messages.items()
+        if k.startswith(f"{SHARED}:") and "handoff:decline:area.1" in _buttons(m)
+    ]
+    assert _buttons(bot.api.messages[ref]) == ["handoff:accept:area.1", "handoff:decline:area.1"]
+    refused = await bot.press("alice", "handoff:decline:area.1", ref)
+    assert "only leads of `ic` can decline" in refused
+    reply = await bot.press("carol", "handoff:decline:area.1", ref)
+    assert "no hand-off planned" in reply
+    await bot.drain()
+    declined = [
+        m for m in bot.api.messages.values() if m["embeds"][0].get("title") == "Hand-off declined"
+    ]
+    assert len(declined) == 1

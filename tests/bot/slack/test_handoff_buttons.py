@@ -1,0 +1,33 @@
+"""A hand-off on Slack: proposed by slash command, answered by the other org's button."""
+
+from __future__ import annotations
+
+from tests.bot.slack.conftest import SHARED, SlackBot, shown
+
+
+def _with_button(slack: SlackBot, action_id: str) -> str:
+    """The ts of the one message in the shared channel that carries this button."""
+    (ts,) = [
+        ts
+        for (channel, ts), m in slack.fake.messages.items()
+        if channel == SHARED
+        and any(
+            e["action_id"] == action_id
+            for b in m.get("blocks") or []
+            if b["type"] == "actions"
+            for e in b["elements"]
+        )
+    ]
+    return ts
+
+
+async def test_the_other_org_accepts_a_proposal_with_the_button(slack: SlackBot) -> None:
+    await slack.ok("/dri", 'set "Smart contract review" @bob')
+    await slack.ok("/handoff", 'plan "Smart contract review" near')
+    ts = _with_button(slack, "handoff:accept:area.1")
+    refused = await slack.press("handoff:accept:area.1", as_="alice", ts=ts)
+    (answer,) = slack.fake.responses(refused.n)
+    assert "only leads of `ic` can accept" in answer["text"]
+    await slack.press("handoff:accept:area.1", as_="carol", ts=ts)
+    agreed = [m for m in slack.fake.messages.values() if "Hand-off agreed" in shown(m)]
+    assert len(agreed) == 1 and "planned near-term" in shown(agreed[0])

@@ -1,0 +1,52 @@
+"""The shadow period: between start and done, what concerns the area reaches both DRIs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from tests.harness import Chat
+
+PR = "https://github.com/org/repo/pull/7"
+LEVEL_2 = "Review #1: acknowledge SLA escalation, level 2"
+
+
+async def _code_review_handed_from_ic_to_set(chat: Chat) -> None:
+    """ic's "Code review" area (DRI dave, backup carol) started on its way to set, bob receiving."""
+    await chat.ok('/dri set "Code review" @dave backup=@carol', as_="carol")
+    await chat.ok('/handoff plan "Code review" near', as_="carol")
+    await chat.ok('/handoff accept "Code review"', as_="alice")
+    await chat.ok('/handoff start "Code review" @bob', as_="carol")
+
+
+async def test_escalations_to_the_area_backup_reach_both_dris_once(chat: Chat) -> None:
+    await _code_review_handed_from_ic_to_set(chat)
+    await chat.ok(f"/review request {PR} Fix the oracle")
+    delivered = await chat.wait(timedelta(hours=12))
+    level_2 = Counter(to for to, text in delivered if text.startswith(LEVEL_2))
+    # The outgoing DRI (also the reviewer), the receiving DRI, and the backup, who is also the
+    # reviewing org's lead: each exactly once.
+    assert level_2 == Counter({"@dave": 1, "@bob": 1, "@carol": 1})
+
+
+async def test_after_the_hand_off_only_the_backup_hears_it(chat: Chat) -> None:
+    await _code_review_handed_from_ic_to_set(chat)
+    await chat.ok('/handoff cancel "Code review"', as_="carol")
+    await chat.ok(f"/review request {PR} Fix the oracle")
+    delivered = await chat.wait(timedelta(hours=12))
+    level_2 = Counter(to for to, text in delivered if text.startswith(LEVEL_2))
+    assert level_2 == Counter({"@carol": 1})
+
+
+async def test_a_review_request_reaches_the_receiving_dri_too(chat: Chat) -> None:
+    await _code_review_handed_from_ic_to_set(chat)
+    said = await chat.ok(f"/review request {PR} Fix the oracle")
+    assert "Review #1 is yours" in said.notification("@dave")
+    told = said.notification("@bob")
+    assert told.startswith("Review #1 asked of Code review, which is being handed over")
+    assert "until its hand-off completes" in told
+    await chat.ok('/handoff own "Code review"', as_="bob")
+    await chat.ok('/handoff done "Code review"', as_="carol")
+    later = await chat.ok(f"/review request {PR}8 Another", as_="dave")
+    # Completed: the area has one DRI again, and nobody hears of it as a shadow.
+    assert not [text for _, text in later.notifications if "being handed over" in text]
