@@ -27,7 +27,7 @@ from bot.discord.buttons import picker_view, view_of
 from bot.discord.client import LiaisonClient
 from bot.discord.render import PLATFORM, Rendered, render
 from bot.discord.tree import build_tree
-from bot.platforms import PlatformError
+from bot.platforms import PlatformError, PlatformUnavailable, patiently
 from bot.runtime import Runtime
 from commands.core import completion
 from commands.core.dispatch import Caller, error_reply
@@ -55,12 +55,19 @@ class DiscordAdapter:
     platform = PLATFORM
 
     def __init__(
-        self, runtime: Runtime, *, token: str | None = None, defer_after: float = DEFER_AFTER
+        self,
+        runtime: Runtime,
+        *,
+        token: str | None = None,
+        defer_after: float = DEFER_AFTER,
+        start_backoff: float = 1.0,
     ) -> None:
         secret = runtime.settings.discord.token
         self.runtime = runtime
         self.token = token or (secret.get_secret_value() if secret else "")
         self.defer_after = defer_after
+        # The first wait when Discord is unavailable at start-up (it doubles, up to a minute).
+        self.start_backoff = start_backoff
         self.client = LiaisonClient(self)
         self.tree = build_tree(self.client, runtime.registry)
         self._dms: dict[int, int] = {}
@@ -69,7 +76,13 @@ class DiscordAdapter:
     # --- connecting -----------------------------------------------------------------------------
 
     async def login(self) -> None:
-        """Log in over REST (enough to send and to answer interactions); no gateway yet."""
+        """Log in over REST (enough to send and to answer interactions); no gateway yet.
+
+        A refused token stops start-up; a bad day at Discord is waited out with backoff.
+        """
+        await patiently(self._login, first_wait=self.start_backoff)
+
+    async def _login(self) -> None:
         try:
             await self.client.login(self.token)
         except discord.LoginFailure:
@@ -77,9 +90,13 @@ class DiscordAdapter:
                 "Discord refused the bot token: check LIAISON_DISCORD_TOKEN (the Bot token of "
                 "the application; see docs/discord.md)"
             ) from None
-        except (aiohttp.ClientError, TimeoutError, discord.HTTPException) as exc:
-            raise PlatformError(
-                f"cannot log in to Discord ({exc or type(exc).__name__}): check the network"
+        except discord.HTTPException as exc:
+            if exc.status >= 500 or exc.status == 429:
+                raise PlatformUnavailable(f"discord: logging in: {_reason(exc)}") from None
+            raise PlatformError(f"Discord refused to log in: {_reason(exc)}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PlatformUnavailable(
+                f"discord: cannot reach Discord ({exc or type(exc).__name__}): check the network"
             ) from None
 
     async def start(self) -> None:
@@ -281,8 +298,17 @@ def _delivery_errors() -> Iterator[None]:
 
 
 def _reason(exc: discord.HTTPException) -> str:
-    text = exc.text or exc.response.reason or "no reason given"
-    return f"Discord {exc.status}: {text} (code {exc.code})"
+    """What Discord answered, whatever the body: its JSON message and code, or the status and
+    the kind of body a proxy or an incident page sent instead."""
+    reason = exc.response.reason or ""
+    text = exc.text.strip()
+    content_type = str(getattr(exc.response, "content_type", "") or "")
+    if "json" in content_type:
+        return f"Discord {exc.status}: {text or reason or 'no reason given'} (code {exc.code})"
+    kind = "HTML" if text.startswith("<") else ("text" if text else "empty")
+    if kind == "text" and len(text) <= 80 and "\n" not in text:
+        kind = f"text: {text}"
+    return f"Discord answered {exc.status} {reason} ({kind})".replace("  ", " ")
 
 
 def create_adapter(runtime: Runtime) -> DiscordAdapter:

@@ -17,17 +17,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import DeliveryError, Destination
+from bot.slack.answers import answer_of
 from bot.slack.blocks import PLATFORM, posts
 from commands.core.messages import Message, PersonRef
 from storage.models import Channel
 
 log = logging.getLogger(__name__)
 
-# Errors that another attempt can cure; every other Slack error code means the request itself is
-# wrong (no such channel, bot not invited, token revoked, ...) and retrying would only repeat it.
-TRANSIENT = frozenset(
-    {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
-)
 HINTS = {
     "channel_not_found": "check the channel's slack id in [[channels]]",
     "not_in_channel": "invite the bot: /invite @Liaison in that channel",
@@ -157,26 +153,16 @@ class SlackSender:
 
 
 def _api_error(method: str, where: str, address: str, exc: SlackApiError) -> DeliveryError:
-    response = exc.response
-    status = int(getattr(response, "status_code", 0) or 0)
-    data = response.data if isinstance(response.data, dict) else {}
-    code = str(data.get("error") or f"HTTP {status}")
-    reason = f"{method} to {where} ({address}): {code}"
-    if status == 429 or code == "ratelimited":
-        retry_after = _seconds(response.headers.get("Retry-After"))
+    answer = answer_of(exc)
+    reason = f"{method} to {where} ({address}): {answer}"
+    if answer.rate_limited:
+        retry_after = answer.retry_after or 1.0
         log.warning("slack: rate limited on %s; retrying in %ss", where, retry_after)
         return DeliveryError(f"{reason}, retry after {retry_after:g}s", retry_after=retry_after)
-    if status >= 500 or code in TRANSIENT:
+    if answer.transient:
         log.warning("slack: %s; will retry", reason)
         return DeliveryError(reason)
-    hint = HINTS.get(code)
+    hint = HINTS.get(answer.code or "")
     reason = f"{reason} ({hint})" if hint else reason
     log.error("slack: cannot deliver to %s: %s", where, reason)
     return DeliveryError(reason, permanent=True)
-
-
-def _seconds(value: str | None) -> float:
-    try:
-        return max(float(value or 1), 0.0)
-    except ValueError:
-        return 1.0

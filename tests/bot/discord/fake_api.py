@@ -4,7 +4,7 @@ discord.py is pointed at it through `discord.http.Route.BASE`, so the real libra
 sends every request (interaction callbacks, follow-ups, messages, edits, DMs, command sync) and
 the test reads what arrived: method, path, JSON (allowed_mentions included) and files. It can
 answer with failures on demand: 429 with retry_after, 5xx, 404 Unknown Channel, 403 Missing
-Access.
+Access, and bodies that are not Discord's (a proxy's HTML, text, or nothing).
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ class Failure:
     message: str
     times: int
     retry_after: float | None = None
+    # "json" as Discord answers, or what a proxy in front of it sends: "html", "text", "empty".
+    body: str = "json"
 
 
 class FakeDiscord:
@@ -89,10 +91,12 @@ class FakeDiscord:
         code: int = 0,
         message: str = "",
         retry_after: float | None = None,
+        body: str = "json",
     ) -> None:
-        """Answer the next `times` requests matching `method` and the `path` regex with an error."""
+        """Answer the next `times` requests matching `method` and the `path` regex with an error
+        (`body`: "json" as Discord does, or "html", "text", "empty" as a proxy would)."""
         self.failures.append(
-            Failure(method, re.compile(path), status, code, message, times, retry_after)
+            Failure(method, re.compile(path), status, code, message, times, retry_after, body)
         )
 
     def called(self, method: str, path: str) -> list[Call]:
@@ -217,6 +221,13 @@ async def _body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
 
 
 def _error(failure: Failure) -> web.Response:
+    if failure.body == "html":
+        page = f"<html><body><h1>{failure.status} {failure.message}</h1></body></html>"
+        return web.Response(status=failure.status, text=page, content_type="text/html")
+    if failure.body == "text":
+        return web.Response(status=failure.status, text=failure.message or "error")
+    if failure.body == "empty":
+        return web.Response(status=failure.status)
     body: dict[str, Any] = {"message": failure.message or "error", "code": failure.code}
     headers = {}
     if failure.status == 429:

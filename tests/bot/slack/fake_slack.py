@@ -3,7 +3,8 @@
 `FakeSlack` is an aiohttp server on 127.0.0.1 that answers the Web API methods Liaison calls,
 keeps every call it received (method, parsed arguments, and how it answered), keeps the
 messages it holds by channel and ts, and fails on demand: 429 with Retry-After, 500, a request
-that never answers (the client times out), or a Slack error such as `channel_not_found`.
+that never answers (the client times out), a 503 from a proxy (HTML, text or empty), or a Slack
+error such as `channel_not_found`.
 
 `SlackUser` plays Slack's side towards the bot: slash commands, `block_actions` and
 `view_submission` payloads, form-encoded and signed exactly as Slack sends them.
@@ -87,8 +88,9 @@ class FakeSlack:
         return self.url + "/api/"
 
     def fail(self, method: str, how: str, *, times: int = 1, channel: str | None = None) -> None:
-        """Answer the next `times` calls of `method` with `how`: "429", "500", "timeout", or a
-        Slack error code such as "channel_not_found" (only in `channel`, if given)."""
+        """Answer the next `times` calls of `method` with `how`: "429", "500", "timeout",
+        "html503", "text503", "empty503" (a proxy's answer, not Slack's), or a Slack error code
+        such as "channel_not_found" (only in `channel`, if given)."""
         self._failures.append(Failure(method, how, times, channel))
 
     def to(self, method: str, *, outcome: str | None = "ok") -> list[Call]:
@@ -159,6 +161,17 @@ class FakeSlack:
             )
         if how == "500":
             return web.Response(status=500, text="Internal Server Error")
+        if how == "html503":
+            page = (
+                "<html><head><title>503 Service Unavailable</title></head><body>down</body></html>"
+            )
+            return web.Response(status=503, text=page, content_type="text/html")
+        if how == "text503":
+            return web.Response(
+                status=503, text="upstream connect error", content_type="text/plain"
+            )
+        if how == "empty503":
+            return web.Response(status=503)
         if how == "timeout":
             # Never answer: the request did not reach Slack, and the client gives up waiting.
             await self._stopping.wait()
