@@ -90,6 +90,8 @@ async def serve(runtime: Runtime, platforms: list[str]) -> int:
         await runtime.start()
         await stop.wait()
         log.warning("stopping")
+        # While the adapters can still send: what is in flight finishes or is handed back.
+        await runtime.worker.stop()
     finally:
         for adapter in reversed(started):
             try:

@@ -7,13 +7,17 @@ takes longer than `defer_after`, so Discord's 3-second limit is always met.
 
 Sending: plain REST calls through discord.py's HTTP client, which honours Discord's rate-limit
 buckets; a long rate limit, a 5xx or a timeout goes back to the outbox to retry later, and an
-unknown channel or missing access is a permanent failure with Discord's reason.
+unknown channel or missing access is a permanent failure with Discord's reason. Every message is
+created with a nonce derived from its notification's key and `enforce_nonce` (discord.py sets it
+with any nonce), so a send repeated after a lost answer or a crash returns the message Discord
+already made instead of making a second one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 import logging
 from collections.abc import Awaitable, Iterator
@@ -22,7 +26,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.delivery import DeliveryError, Destination
+from bot.delivery import DeliveryError, Destination, SendKey
 from bot.discord.buttons import picker_view, view_of
 from bot.discord.client import LiaisonClient
 from bot.discord.render import PLATFORM, Rendered, render
@@ -41,6 +45,13 @@ log = logging.getLogger(__name__)
 # Discord wants a first answer within 3 s; past this, defer and answer with a follow-up.
 DEFER_AFTER = 2.0
 UNKNOWN_MESSAGE = 10008
+# Discord takes a nonce of at most 25 characters.
+NONCE_LENGTH = 25
+
+
+def nonce_of(key: str, part: int) -> str:
+    """The nonce of one page of a notification: the same on every attempt, unique to it."""
+    return hashlib.sha256(f"{key}#{part}".encode()).hexdigest()[:NONCE_LENGTH]
 
 
 def parse_ref(ref: str) -> tuple[int, int]:
@@ -53,6 +64,8 @@ class DiscordAdapter:
     """Liaison on Discord: a `bot.platforms.Adapter`."""
 
     platform = PLATFORM
+    # Discord's message bucket per channel: 5 messages per 5 seconds.
+    burst = 5
 
     def __init__(
         self,
@@ -61,6 +74,7 @@ class DiscordAdapter:
         token: str | None = None,
         defer_after: float = DEFER_AFTER,
         start_backoff: float = 1.0,
+        pace: float = 1.0,
     ) -> None:
         secret = runtime.settings.discord.token
         self.runtime = runtime
@@ -68,6 +82,8 @@ class DiscordAdapter:
         self.defer_after = defer_after
         # The first wait when Discord is unavailable at start-up (it doubles, up to a minute).
         self.start_backoff = start_backoff
+        # Seconds between messages to one channel, for every replica (the outbox's lanes).
+        self.pace = pace
         self.client = LiaisonClient(self)
         self.tree = build_tree(self.client, runtime.registry)
         self._dms: dict[int, int] = {}
@@ -193,9 +209,18 @@ class DiscordAdapter:
         return f"user:{uid}" if uid else None
 
     async def send(
-        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+        self,
+        to: Destination,
+        message: Message,
+        *,
+        late: bool,
+        thread: str | None = None,
+        once: SendKey | None = None,
     ) -> str | None:
-        """Post a message (a reply to message `thread`, if given); return `channel:message`."""
+        """Post a message (a reply to message `thread`, if given); return `channel:message`.
+
+        With `once`, each page carries a nonce from the key: Discord makes it only once.
+        """
         with _delivery_errors():
             channel_id = await self._channel_id(to)
             rendered = render(message)
@@ -208,7 +233,10 @@ class DiscordAdapter:
             channel = self.client.get_partial_messageable(channel_id)
             first: str | None = None
             for n, embed in enumerate(rendered.embeds):
-                sent = await channel.send(**self._parts(message, rendered, n, embed, reference))
+                parts = self._parts(message, rendered, n, embed, reference)
+                if once is not None:
+                    parts["nonce"] = nonce_of(once.key, n)
+                sent = await channel.send(**parts)
                 first = first or f"{channel_id}:{sent.id}"
             return first
 
