@@ -266,3 +266,16 @@ async def test_start_up_waits_out_discord_answering_html(
     finally:
         await adapter.client.close()
         await runtime.close()
+
+
+async def test_a_message_whose_answer_was_lost_is_made_once_thanks_to_its_nonce(
+    bot: Discord, clock: FakeClock
+) -> None:
+    bot.api.fail("POST", CHANNEL, 503, message="Service Unavailable", made=True)
+    await _post(bot, "once", Message(title="once"))
+    clock.advance(timedelta(seconds=5))
+    await bot.drain()
+    first, again = bot.api.called("POST", CHANNEL)
+    assert first.json["nonce"] == again.json["nonce"] and again.json["enforce_nonce"] is True
+    assert len([k for k in bot.api.messages if k.startswith(f"{SHARED}:")]) == 1
+    assert (await _status(bot, "once"))[0] is DeliveryStatus.DELIVERED

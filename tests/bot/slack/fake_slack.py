@@ -73,6 +73,7 @@ class FakeSlack:
     # How long a request that "never answers" hangs (past any client timeout).
     hang_s: float = 60.0
     _paced: dict[str, float] = field(default_factory=dict)
+    _last_ts: float = 0.0
     _failures: list[Failure] = field(default_factory=list)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -221,7 +222,9 @@ class FakeSlack:
         return web.json_response({"ok": False, "error": how})
 
     def _ts(self) -> str:
-        return f"1700000000.{next(self._counter):06d}"
+        # Slack's ts is the posting instant (unique in a channel): history's `oldest` reads it.
+        self._last_ts = max(time.time(), self._last_ts + 1e-6)
+        return f"{self._last_ts:.6f}"
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {

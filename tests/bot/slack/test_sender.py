@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.delivery import Destination
+from bot.delivery import Destination, SendKey
 from bot.slack.sender import Throttle
 from commands.core.clock import FakeClock
 from commands.core.messages import Field, Image, Message, PersonRef, line
@@ -170,3 +170,51 @@ async def test_the_throttle_spaces_posts_in_one_channel_a_second_apart() -> None
     await throttle.wait("C1")
     await throttle.wait("C2")
     assert waits == [1.0, 0.75]
+
+
+async def test_a_post_whose_answer_was_lost_is_found_by_its_key_and_not_posted_again(
+    slack: SlackBot, clock: FakeClock
+) -> None:
+    slack.fake.fail("chat.postMessage", "lost")
+    await slack.ok("/dri", 'set "Smart contract review" @bob')
+    ((_, status, _),) = await _deliveries(slack)
+    assert status is DeliveryStatus.PENDING, "the answer never came"
+    await _catch_up(slack, clock, rounds=1)
+    ((channel, ts),) = slack.fake.messages
+    metadata = slack.fake.messages[(channel, ts)]["metadata"]
+    assert metadata["event_type"] == "liaison_delivery"
+    (look,) = slack.fake.to("conversations.history")
+    assert look.args["channel"] == SHARED and look.args["include_all_metadata"] in ("1", "true")
+    async with slack.runtime.sessions() as session:
+        delivered = (await session.execute(select(Delivery.status, Delivery.ref))).one()
+    assert delivered == (DeliveryStatus.DELIVERED, f"{channel}:{ts}")
+
+
+async def test_a_repeated_send_finds_its_parts_in_a_dm_a_thread_and_a_split_message(
+    slack: SlackBot, clock: FakeClock
+) -> None:
+    adapter, since = slack.adapter, clock.now()
+    alice = PersonRef(1, "alice", "Alice", (("slack", USERS["alice"]),))
+    dm = Destination(None, alice, USERS["alice"])
+    card = await adapter.send(_shared(), Message(title="Card"), late=False)
+    lines = tuple(line(f"{n:03d} " + "word " * 60) for n in range(40))
+    cases: list[tuple[Destination, Message, str | None]] = [
+        (dm, Message(title="Hi"), None),
+        (_shared(), Message(title="Reply"), card),
+        (_shared(), Message(title="Big", lines=lines), None),
+    ]
+    for n, (to, message, thread) in enumerate(cases):
+        key = SendKey(f"k{n}", since)
+        first = await adapter.send(to, message, late=False, thread=thread, once=key)
+        posted = len(slack.fake.posted())
+        again = await adapter.send(
+            to, message, late=False, thread=thread, once=SendKey(key.key, since, unsure=True)
+        )
+        assert again == first and len(slack.fake.posted()) == posted, message.title
+    looks = ("conversations.open", "conversations.history", "conversations.replies")
+    assert [c.method for c in slack.fake.calls if c.method in looks] == [
+        "conversations.open",
+        "conversations.history",
+        "conversations.replies",
+        "conversations.history",
+    ]
