@@ -166,7 +166,8 @@ class DeliveryWorker:
         while not self._stopping:
             self._changed.clear()
             try:
-                await self._fill()
+                if not await self._fill():
+                    await self._watch_leases()
                 await self._renew_if_due()
             except Exception:
                 log.exception("delivery pass failed; trying again shortly")
@@ -246,6 +247,14 @@ class DeliveryWorker:
                 )
             started += len(batch)
         return started
+
+    async def _watch_leases(self) -> None:
+        """Wake when a lease held elsewhere lapses: a sender that died is taken over at once."""
+        now = self.clock.now()
+        for sender in self.senders:
+            lapse = await outbox.next_lapse(self.sessions, sender.platform)
+            if lapse is not None:
+                self._opens_in(max((lapse - now).total_seconds(), 0.0) + 0.05)
 
     async def _renew_if_due(self) -> None:
         if not self._inflight:

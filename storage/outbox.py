@@ -195,6 +195,16 @@ async def claim(
         ]
 
 
+async def next_lapse(sessions: async_sessionmaker[AsyncSession], platform: str) -> datetime | None:
+    """When the first lease held on a platform lapses (its sender may have died), if any."""
+    async with reading(sessions) as session:
+        return await session.scalar(
+            select(func.min(Delivery.lease_until)).where(
+                Delivery.platform == platform, Delivery.status == DeliveryStatus.SENDING
+            )
+        )
+
+
 async def renew(
     sessions: async_sessionmaker[AsyncSession], delivery_ids: Iterable[int], until: datetime
 ) -> None:

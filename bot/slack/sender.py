@@ -129,7 +129,8 @@ class SlackSender:
         for n, post in enumerate(posts(message, late=late)):
             if n in found:
                 channel, ts = found[n]
-                log.info("slack: %s part %d was already posted (%s); not again", once, n, ts)
+                key = once.key if once else "?"
+                log.info("slack: %s part %d was already posted (%s); not again", key, n, ts)
                 first = first or make_ref(channel, ts)
                 continue
             await self.throttle.wait(channel)

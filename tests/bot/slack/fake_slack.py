@@ -110,6 +110,20 @@ class FakeSlack:
         such as "channel_not_found" (only in `channel`, if given)."""
         self._failures.append(Failure(method, how, times, channel))
 
+    def recover(self) -> None:
+        """Forget the failures still asked for: Slack is well again."""
+        self._failures.clear()
+
+    def keyed(self) -> dict[str, int]:
+        """How many messages carry each Liaison delivery key (in their metadata)."""
+        counts: dict[str, int] = {}
+        for message in self.messages.values():
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if "key" in payload:
+                name = f"{payload['key']}#{payload.get('part', 0)}"
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
     def to(self, method: str, *, outcome: str | None = "ok") -> list[Call]:
         """The calls of one method, those with a given outcome (None: all of them)."""
         return [
