@@ -1,8 +1,9 @@
 """Benchmarks on SQLite (and PostgreSQL when a server URL is set), printed as one table.
 
-`make bench` (or `python -m bench`) runs every part; `python -m bench deadlines` or
-`python -m bench commands` runs one. PostgreSQL is measured when LIAISON_BENCH_DATABASE_URL (or
-LIAISON_TEST_DATABASE_URL) names a server; a scratch database is created and dropped there.
+`make bench` (or `python -m bench`) runs every part; `python -m bench deadlines`,
+`python -m bench commands` or `python -m bench delivery` runs one. PostgreSQL is measured when
+LIAISON_BENCH_DATABASE_URL (or LIAISON_TEST_DATABASE_URL) names a server; a scratch database is
+created and dropped there.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import os
 import sys
 import time
 
-from bench import commands, deadlines
+from bench import commands, deadlines, delivery
 from bench.common import Row, backends
 
-PARTS = ("commands", "deadlines")
+PARTS = ("commands", "deadlines", "delivery")
 
 
 async def collect(parts: list[str]) -> list[Row]:
@@ -27,6 +28,8 @@ async def collect(parts: list[str]) -> list[Row]:
             rows.extend(await commands.run(backend))
         if "deadlines" in parts:
             rows.extend(await deadlines.run(backend))
+        if "delivery" in parts:
+            rows.extend(await delivery.run(backend))
     if "deadlines" in parts:
         rows.extend(await deadlines.compare())
     return rows

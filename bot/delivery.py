@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import time
 from collections.abc import Sequence
@@ -119,9 +120,9 @@ class Sender(Protocol):
         ...
 
 
-def backoff(attempt: int) -> timedelta:
+def backoff(attempt: int, first: float = 2.0) -> timedelta:
     """How long to wait before attempt `attempt + 1`: 2s, 4s, 8s ... at most 5 minutes."""
-    return timedelta(seconds=min(2**attempt, 300))
+    return timedelta(seconds=min(first * 2 ** (attempt - 1), 300))
 
 
 class DeliveryWorker:
@@ -138,6 +139,8 @@ class DeliveryWorker:
         lanes: int = 64,
         lease: timedelta = outbox.LEASE,
         tasks: Spawner | None = None,
+        first_backoff: float = 2.0,
+        settle: float = 0.05,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -148,13 +151,17 @@ class DeliveryWorker:
         self.lanes = lanes
         self.lease = lease
         self.tasks = tasks or Spawner()
+        # The first retry's wait after a transient failure; each next one doubles.
+        self.first_backoff = first_backoff
+        # Sends that end close together are followed by one claim, not one each.
+        self.settle = settle
         self._changed = asyncio.Event()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._platform_of: dict[int, str] = {}
         self._stopping = False
         self._renewed = time.monotonic()
-        # When a lane this process paced or put off opens again (monotonic seconds).
-        self._soonest: float | None = None
+        # When lanes this process paced or put off open again (monotonic seconds, a heap).
+        self._openings: list[float] = []
 
     def wake(self) -> None:
         """Ask for a delivery pass now (new rows were committed)."""
@@ -174,6 +181,7 @@ class DeliveryWorker:
                 await asyncio.sleep(1.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), self._rest())
+            await asyncio.sleep(self.settle)
 
     async def drain(self) -> int:
         """Send everything due now on every platform, lane by lane; return how many deliveries
@@ -214,14 +222,15 @@ class DeliveryWorker:
         rest = self.poll_interval
         if self._inflight:
             rest = min(rest, self.lease.total_seconds() / 3)
-        if self._soonest is not None:
-            rest = min(rest, max(self._soonest - time.monotonic(), 0.0))
-            self._soonest = None
+        now = time.monotonic()
+        while self._openings and self._openings[0] <= now:
+            heapq.heappop(self._openings)
+        if self._openings:
+            rest = min(rest, self._openings[0] - now)
         return rest
 
     def _opens_in(self, seconds: float) -> None:
-        at = time.monotonic() + seconds
-        self._soonest = at if self._soonest is None else min(self._soonest, at)
+        heapq.heappush(self._openings, time.monotonic() + seconds)
 
     async def _fill(self) -> int:
         """Claim the heads of open lanes, up to `lanes` in flight per platform, and start them."""
@@ -274,8 +283,11 @@ class DeliveryWorker:
             self._changed.set()
 
     async def _deliver(self, sender: Sender, claimed: outbox.Claimed) -> None:
-        async with reading(self.sessions) as session:
-            stale = await outbox.superseded(session, claimed)
+        if claimed.edit_of is not None:
+            async with reading(self.sessions) as session:
+                stale = await outbox.superseded(session, claimed)
+        else:
+            stale = False
         if stale:
             # A newer version of the card is queued behind this one: only the newest is shown.
             await outbox.mark_failed(
@@ -288,6 +300,7 @@ class DeliveryWorker:
         except NoAddress as exc:
             await outbox.mark_failed(self.sessions, claimed.delivery_id, exc.reason, skipped=True)
             return
+        began = self.clock.now()
         try:
             ref = await self._send_or_edit(sender, claimed, to, message)
         except DeliveryError as exc:
@@ -298,11 +311,13 @@ class DeliveryWorker:
             await self._failed(claimed, DeliveryError(f"{type(exc).__name__}: {exc}", unsure=True))
             return
         pace = timedelta(seconds=sender.pace) if sender.pace else None
+        # The lane's slot was taken when the message left, not when its answer came back.
         await outbox.mark_delivered(
-            self.sessions, claimed.delivery_id, ref, self.clock.now(), pace=pace
+            self.sessions, claimed.delivery_id, ref, self.clock.now(), pace=pace, paced_from=began
         )
         if sender.pace:
-            self._opens_in(sender.pace)
+            opens = (began - self.clock.now()).total_seconds() + sender.pace
+            self._opens_in(max(opens, 0.0))
 
     async def _destination(self, sender: Sender, claimed: outbox.Claimed) -> Destination:
         """Where to send on this platform; NoAddress says why there is nowhere."""
@@ -353,7 +368,11 @@ class DeliveryWorker:
             )
             await outbox.mark_failed(self.sessions, claimed.delivery_id, exc.reason, skipped=False)
             return
-        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else backoff(claimed.attempts)
+        wait = (
+            timedelta(seconds=exc.retry_after)
+            if exc.retry_after
+            else backoff(claimed.attempts, self.first_backoff)
+        )
         log.warning("retrying %s on %s in %s: %s", claimed.key, claimed.platform, wait, exc.reason)
         await outbox.mark_retry(
             self.sessions,

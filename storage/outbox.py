@@ -308,14 +308,15 @@ async def mark_delivered(
     now: datetime,
     *,
     pace: timedelta | None = None,
+    paced_from: datetime | None = None,
 ) -> None:
     """Record that a delivery reached its platform, with the platform's message reference
-    (and, given the platform's `pace`, that its lane took one more message)."""
+    (and, given the platform's `pace`, that its lane took one more message at `paced_from`)."""
     await _finish(
         sessions,
         delivery_id,
         pace=pace,
-        now=now,
+        now=paced_from or now,
         status=DeliveryStatus.DELIVERED,
         ref=ref,
         delivered_at=now,

@@ -97,6 +97,8 @@ class SlackSender:
         self.client = client
         self.throttle = throttle
         self.pace = throttle.interval
+        # The IM channel of each person the bot has written to: where their DM's history is.
+        self._ims: dict[str, str] = {}
 
     def channel_address(self, channel: Channel) -> str | None:
         """The channel's Slack id from [[channels]], if it has one."""
@@ -151,6 +153,8 @@ class SlackSender:
             response = await self._call(to, "chat.postMessage", self.client.chat_postMessage, args)
             # A DM is addressed to the user id, but lives in an IM channel: edits need that one.
             channel = str(response.get("channel") or channel)
+            if to.person is not None:
+                self._ims[to.address] = channel
             first = first or make_ref(channel, str(response["ts"]))
         if message.image is not None and not found:
             await self.throttle.wait(channel)
@@ -170,13 +174,14 @@ class SlackSender:
         self, to: Destination, thread_ts: str | None, once: SendKey
     ) -> dict[int, tuple[str, str]]:
         """The parts of `once.key` already in the conversation, as part -> (channel, ts)."""
-        channel = to.address
-        if to.person is not None:
+        channel = self._ims.get(to.address, to.address)
+        if to.person is not None and channel == to.address:
             # A DM's history is the IM channel's; opening it again just names it.
             opened = await self._call(
                 to, "conversations.open", self.client.conversations_open, {"users": channel}
             )
             channel = str((opened.get("channel") or {}).get("id") or channel)
+            self._ims[to.address] = channel
         args: dict[str, Any] = {
             "channel": channel,
             "oldest": f"{once.since.timestamp() - LOOK_BACK_S:.6f}",
