@@ -4,6 +4,7 @@ permanent errors are kept with their reason; long messages, DMs, edits and pictu
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -11,10 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.delivery import Destination, SendKey
+from bot.delivery import DeliveryWorker, Destination, SendKey
 from bot.slack.sender import SlackSender, Throttle
-from commands.core.clock import FakeClock
+from commands.core.clock import FakeClock, SystemClock
 from commands.core.messages import Field, Image, Message, PersonRef, line
+from storage import outbox
 from storage.models import Delivery, DeliveryStatus, OutboxItem
 from tests.bot.slack.conftest import SHARED, USERS, SlackBot
 from tests.bot.test_cli import demo_config, invoke
@@ -220,3 +222,43 @@ async def test_a_repeated_send_finds_its_parts_in_a_dm_a_thread_and_a_split_mess
         "conversations.replies",
         "conversations.history",
     ]
+
+
+async def test_two_replicas_posting_to_one_channel_stay_within_its_limit(
+    slack: SlackBot,
+) -> None:
+    # Two processes' workers on one database, each with its own client-side throttle: only the
+    # pace kept in the database can hold them to the channel's limit together.
+    fake, pace = slack.fake, 0.2
+    fake.pace, fake.burst = pace, 1
+    replicas = [
+        DeliveryWorker(
+            slack.runtime.sessions,
+            SystemClock(),
+            [SlackSender(slack.adapter.client, Throttle(pace))],
+        )
+        for _ in range(2)
+    ]
+    async with slack.runtime.sessions.begin() as session:
+        for n in range(8):
+            await outbox.enqueue(
+                session,
+                key=f"n{n}",
+                payload=Message(title=f"n{n}").to_dict(),
+                platforms=["slack"],
+                now=SystemClock().now(),
+                channel="shared",
+            )
+    running = [asyncio.ensure_future(r.run_forever()) for r in replicas]
+    for _ in range(300):
+        if len(fake.posted(SHARED)) == 8:
+            break
+        await asyncio.sleep(0.05)
+    for replica in replicas:
+        await replica.stop()
+    await asyncio.gather(*running)
+    posts = fake.posted(SHARED)
+    assert [p.args["text"] for p in posts] == [f"n{n}" for n in range(8)]
+    assert not fake.to("chat.postMessage", outcome="limited"), "no 429 from the channel's limit"
+    gaps = [b.at - a.at for a, b in itertools.pairwise(posts)]
+    assert min(gaps) >= pace * 0.8, gaps
