@@ -53,6 +53,7 @@ class DeliveryError(Exception):
         retry_after: float | None = None,
         waiting: bool = False,
         unsure: bool = False,
+        looking: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -62,6 +63,9 @@ class DeliveryError(Exception):
         self.waiting = waiting
         # The call may have reached the platform (a timeout, a 5xx): look before sending again.
         self.unsure = unsure
+        # Only looking for an earlier attempt failed: nothing was sent, so no attempt is spent
+        # (a delivery whose outcome is unknown is never given up while it cannot be looked for).
+        self.looking = looking
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,9 @@ class DeliveryWorker:
         # Sends that end close together are followed by one claim, not one each.
         self.settle = settle
         self._changed = asyncio.Event()
+        # The worker's own writes queue here, in order: dozens of lanes finishing at once would
+        # otherwise all wait on SQLite's busy handler, which is not fair and can time out.
+        self._writing = asyncio.Lock()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._platform_of: dict[int, str] = {}
         self._stopping = False
@@ -212,7 +219,8 @@ class DeliveryWorker:
         for task in self._inflight.values():
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        returned = await outbox.release(self.sessions, held, self.clock.now())
+        async with self._writing:
+            returned = await outbox.release(self.sessions, held, self.clock.now())
         if returned:
             log.warning("handed %d deliveries in flight back to the outbox", returned)
         return returned
@@ -241,14 +249,15 @@ class DeliveryWorker:
             if room <= 0 or self._stopping:
                 continue
             burst = timedelta(seconds=sender.pace * max(sender.burst - 1, 0))
-            batch = await outbox.claim(
-                self.sessions,
-                sender.platform,
-                self.clock.now(),
-                lease=self.lease,
-                limit=room,
-                allowance=burst,
-            )
+            async with self._writing:
+                batch = await outbox.claim(
+                    self.sessions,
+                    sender.platform,
+                    self.clock.now(),
+                    lease=self.lease,
+                    limit=room,
+                    allowance=burst,
+                )
             for claimed in batch:
                 self._platform_of[claimed.delivery_id] = sender.platform
                 self._inflight[claimed.delivery_id] = self.tasks.spawn(
@@ -272,11 +281,16 @@ class DeliveryWorker:
         if time.monotonic() - self._renewed < self.lease.total_seconds() / 3:
             return
         self._renewed = time.monotonic()
-        await outbox.renew(self.sessions, list(self._inflight), self.clock.now() + self.lease)
+        async with self._writing:
+            await outbox.renew(self.sessions, list(self._inflight), self.clock.now() + self.lease)
 
     async def _run_one(self, sender: Sender, claimed: outbox.Claimed) -> None:
         try:
             await self._deliver(sender, claimed)
+        except Exception:
+            # Recording the outcome failed (the database): the lease lapses, and the next
+            # claim of this delivery looks for the message before sending it again.
+            log.exception("delivering %s failed; it is taken up again shortly", claimed.key)
         finally:
             self._inflight.pop(claimed.delivery_id, None)
             self._platform_of.pop(claimed.delivery_id, None)
@@ -290,15 +304,19 @@ class DeliveryWorker:
             stale = False
         if stale:
             # A newer version of the card is queued behind this one: only the newest is shown.
-            await outbox.mark_failed(
-                self.sessions, claimed.delivery_id, "superseded by a newer edit", skipped=True
-            )
+            async with self._writing:
+                await outbox.mark_failed(
+                    self.sessions, claimed.delivery_id, "superseded by a newer edit", skipped=True
+                )
             return
         message = Message.from_dict(claimed.payload)
         try:
             to = await self._destination(sender, claimed)
         except NoAddress as exc:
-            await outbox.mark_failed(self.sessions, claimed.delivery_id, exc.reason, skipped=True)
+            async with self._writing:
+                await outbox.mark_failed(
+                    self.sessions, claimed.delivery_id, exc.reason, skipped=True
+                )
             return
         began = self.clock.now()
         try:
@@ -312,9 +330,15 @@ class DeliveryWorker:
             return
         pace = timedelta(seconds=sender.pace) if sender.pace else None
         # The lane's slot was taken when the message left, not when its answer came back.
-        await outbox.mark_delivered(
-            self.sessions, claimed.delivery_id, ref, self.clock.now(), pace=pace, paced_from=began
-        )
+        async with self._writing:
+            await outbox.mark_delivered(
+                self.sessions,
+                claimed.delivery_id,
+                ref,
+                self.clock.now(),
+                pace=pace,
+                paced_from=began,
+            )
         if sender.pace:
             opens = (began - self.clock.now()).total_seconds() + sender.pace
             self._opens_in(max(opens, 0.0))
@@ -366,7 +390,10 @@ class DeliveryWorker:
                 claimed.attempts,
                 exc.reason,
             )
-            await outbox.mark_failed(self.sessions, claimed.delivery_id, exc.reason, skipped=False)
+            async with self._writing:
+                await outbox.mark_failed(
+                    self.sessions, claimed.delivery_id, exc.reason, skipped=False
+                )
             return
         wait = (
             timedelta(seconds=exc.retry_after)
@@ -374,12 +401,13 @@ class DeliveryWorker:
             else backoff(claimed.attempts, self.first_backoff)
         )
         log.warning("retrying %s on %s in %s: %s", claimed.key, claimed.platform, wait, exc.reason)
-        await outbox.mark_retry(
-            self.sessions,
-            claimed.delivery_id,
-            exc.reason,
-            self.clock.now() + wait,
-            refund_attempt=exc.waiting,
-            unsure=exc.unsure,
-        )
+        async with self._writing:
+            await outbox.mark_retry(
+                self.sessions,
+                claimed.delivery_id,
+                exc.reason,
+                self.clock.now() + wait,
+                refund_attempt=exc.waiting or exc.looking,
+                unsure=exc.unsure,
+            )
         self._opens_in(wait.total_seconds())

@@ -126,7 +126,14 @@ class SlackSender:
         channel = to.address
         found: dict[int, tuple[str, str]] = {}
         if once is not None and once.unsure:
-            found = await self._posted(to, thread_ts, once)
+            try:
+                found = await self._posted(to, thread_ts, once)
+            except DeliveryError as exc:
+                if exc.permanent:
+                    raise
+                raise DeliveryError(
+                    exc.reason, retry_after=exc.retry_after, unsure=True, looking=True
+                ) from None
         first: str | None = None
         for n, post in enumerate(posts(message, late=late)):
             if n in found:

@@ -262,3 +262,16 @@ async def test_two_replicas_posting_to_one_channel_stay_within_its_limit(
     assert not fake.to("chat.postMessage", outcome="limited"), "no 429 from the channel's limit"
     gaps = [b.at - a.at for a, b in itertools.pairwise(posts)]
     assert min(gaps) >= pace * 0.8, gaps
+
+
+async def test_a_post_of_unknown_outcome_is_not_given_up_while_it_cannot_be_looked_for(
+    slack: SlackBot, clock: FakeClock
+) -> None:
+    slack.fake.fail("chat.postMessage", "lost")
+    slack.fake.fail("conversations.history", "html503", times=10)
+    await slack.ok("/dri", 'set "Smart contract review" @bob')
+    await _catch_up(slack, clock, rounds=12)
+    ((_, status, _),) = await _deliveries(slack)
+    assert status is DeliveryStatus.DELIVERED
+    assert len(slack.fake.to("conversations.history", outcome=None)) == 11
+    assert len(slack.fake.messages) == 1
