@@ -125,7 +125,7 @@ class Sender(Protocol):
 
 
 def backoff(attempt: int, first: float = 2.0) -> timedelta:
-    """How long to wait before attempt `attempt + 1`: 2s, 4s, 8s ... at most 5 minutes."""
+    """How long to wait before attempt `attempt + 1`: `first` (2 s), then double, at most 5 min."""
     return timedelta(seconds=min(first * 2 ** (attempt - 1), 300))
 
 
