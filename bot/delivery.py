@@ -259,6 +259,10 @@ class DeliveryWorker:
                     allowance=burst,
                 )
             for claimed in batch:
+                if claimed.delivery_id in self._inflight:
+                    # Its lease lapsed while its call still runs here (a stalled loop): the
+                    # claim renewed it; a second send of it must not start.
+                    continue
                 self._platform_of[claimed.delivery_id] = sender.platform
                 self._inflight[claimed.delivery_id] = self.tasks.spawn(
                     self._run_one(sender, claimed), name=f"delivery {claimed.key}"

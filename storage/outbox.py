@@ -120,20 +120,25 @@ async def claim(
     A lane's head is its oldest unfinished delivery; it is claimable when it is due (or its
     lease lapsed) and its lane's pace is at most `allowance` (the platform's burst) ahead of now.
     """
-    heads = (
-        select(func.min(Delivery.id).label("id"))
-        .where(Delivery.platform == platform, Delivery.status.in_(UNFINISHED))
-        .group_by(Delivery.lane)
-        .subquery()
-    )
     paced = and_(DeliveryLane.platform == Delivery.platform, DeliveryLane.lane == Delivery.lane)
     async with reading(sessions) as session:
+        # Two steps, not one join: fresh rows leave the planner's statistics behind, and a
+        # nested loop over "every unfinished row x every lane head" took seconds on PostgreSQL.
+        heads = (
+            await session.scalars(
+                select(func.min(Delivery.id))
+                .where(Delivery.platform == platform, Delivery.status.in_(UNFINISHED))
+                .group_by(Delivery.lane)
+            )
+        ).all()
+        if not heads:
+            return []
         candidates = (
             await session.scalars(
                 select(Delivery.id)
-                .join(heads, heads.c.id == Delivery.id)
                 .outerjoin(DeliveryLane, paced)
                 .where(
+                    Delivery.id.in_(heads),
                     _claimable(platform, now),
                     or_(
                         DeliveryLane.paced_until.is_(None),
