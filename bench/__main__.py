@@ -1,8 +1,9 @@
 """Benchmarks on SQLite (and PostgreSQL when a server URL is set), printed as one table.
 
-`make bench` (or `python -m bench`) runs every part; `python -m bench deadlines` or
-`python -m bench commands` runs one. PostgreSQL is measured when LIAISON_BENCH_DATABASE_URL (or
-LIAISON_TEST_DATABASE_URL) names a server; a scratch database is created and dropped there.
+`make bench` (or `python -m bench`) runs every part; `python -m bench deadlines`,
+`python -m bench commands` or `python -m bench delivery` runs one. PostgreSQL is measured when
+LIAISON_BENCH_DATABASE_URL (or LIAISON_TEST_DATABASE_URL) names a server; a scratch database is
+created and dropped there.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import sys
 import time
 from typing import Any
 
-from bench import commands, deadlines, load
+from bench import commands, deadlines, delivery, load
 from bench.common import Row, backends
 
-PARTS = ("commands", "deadlines", "load")
+PARTS = ("commands", "deadlines", "delivery", "load")
 
 
 async def collect(parts: list[str], load_options: dict[str, Any] | None = None) -> list[Row]:
@@ -29,6 +30,8 @@ async def collect(parts: list[str], load_options: dict[str, Any] | None = None) 
             rows.extend(await commands.run(backend))
         if "deadlines" in parts:
             rows.extend(await deadlines.run(backend))
+        if "delivery" in parts:
+            rows.extend(await delivery.run(backend))
         if "load" in parts:
             rows.extend(await load.run(backend, **load_options))
     if "deadlines" in parts:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import DatabaseSettings, Settings, load_settings
-from bot.delivery import Destination
+from bot.delivery import Destination, SendKey
 from commands.core.dispatch import Caller
 from commands.core.messages import Message, PersonRef
 from storage import scratch
@@ -36,6 +36,8 @@ class NullPlatform:
     """A platform that accepts every message at once, so delivery cost is ours alone."""
 
     platform = PLATFORM
+    pace = 0.0
+    burst = 1
 
     def channel_address(self, channel: Channel) -> str | None:
         return channel.name
@@ -44,7 +46,13 @@ class NullPlatform:
         return person.handle
 
     async def send(
-        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+        self,
+        to: Destination,
+        message: Message,
+        *,
+        late: bool,
+        thread: str | None = None,
+        once: SendKey | None = None,
     ) -> str | None:
         return "ref"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bot.delivery import Destination
+from bot.delivery import Destination, SendKey
 from bot.plaintext import clean, render
 from bot.runtime import Runtime
 from commands.core.dispatch import Caller
@@ -44,6 +44,9 @@ class Console:
     """Reads command lines, prints replies and every notification delivered to it."""
 
     platform = PLATFORM
+    # A terminal has no rate limit.
+    pace = 0.0
+    burst = 1
 
     def __init__(
         self,
@@ -75,7 +78,13 @@ class Console:
         return "@" + person.handle
 
     async def send(
-        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+        self,
+        to: Destination,
+        message: Message,
+        *,
+        late: bool,
+        thread: str | None = None,
+        once: SendKey | None = None,
     ) -> str | None:
         """Print a notification, prefixed with where it went."""
         self._sent += 1

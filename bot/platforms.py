@@ -13,17 +13,43 @@ import contextlib
 import importlib
 import logging
 import signal
-from collections.abc import Callable
-from typing import Protocol, cast
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar, cast
 
 from bot.delivery import Sender
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PlatformError(Exception):
     """A platform cannot start (a refused token, an unreachable API): one line saying what to do."""
+
+
+class PlatformUnavailable(PlatformError):
+    """A platform is having a bad day (a 5xx, a proxy's page, no answer): worth waiting out."""
+
+
+async def patiently(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    first_wait: float = 1.0,
+    longest_wait: float = 60.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """Run a start-up step until it works, waiting out PlatformUnavailable with backoff.
+
+    Any other PlatformError (a refused token) stops start-up at once: waiting cannot cure it.
+    """
+    wait = first_wait
+    while True:
+        try:
+            return await attempt()
+        except PlatformUnavailable as exc:
+            log.warning("%s; retrying in %gs", exc, wait)
+            await sleep(wait)
+            wait = min(wait * 2, longest_wait)
 
 
 class Adapter(Sender, Protocol):
@@ -70,6 +96,8 @@ async def serve(runtime: Runtime, platforms: list[str]) -> int:
         await runtime.start()
         await stop.wait()
         log.warning("stopping")
+        # While the adapters can still send: what is in flight finishes or is handed back.
+        await runtime.worker.stop()
     finally:
         for adapter in reversed(started):
             try:

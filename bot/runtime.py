@@ -93,6 +93,8 @@ class Runtime:
 
     async def close(self) -> None:
         """Stop the running parts and release the database connections."""
+        # First, so deliveries in flight finish or go back to the outbox, never left 'sending'.
+        await self.worker.stop()
         self.deadlines.stop()
         self.jobs.stop()
         if self.scheduler.running:
@@ -149,7 +151,7 @@ async def open_runtime(
         registry=registry,
         postbox=postbox,
         dispatcher=Dispatcher(registry, postbox, clock),
-        worker=DeliveryWorker(sessions, clock, []),
+        worker=DeliveryWorker(sessions, clock, [], tasks=tasks),
         deadlines=Deadlines(postbox, clock, scheduler, tasks),
         jobs=jobs,
         scheduler=scheduler,

@@ -655,11 +655,18 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("outbox_id", "platform"),
         Index("ix_delivery_due", "platform", "status", "next_attempt_at"),
+        # Finding each destination's oldest unfinished delivery (its lane's head).
+        Index("ix_delivery_lane", "platform", "status", "lane"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
     platform: Mapped[str] = mapped_column(String(20))
+    # The destination ("channel:shared", "person:7"): deliveries in one lane go out in order.
+    lane: Mapped[str] = mapped_column(String(120))
+    # An earlier attempt may have reached the platform (its answer was lost, or the sender
+    # died mid-call): look for it there before sending again.
+    unsure: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[DeliveryStatus] = mapped_column(
         _enum(DeliveryStatus), default=DeliveryStatus.PENDING
     )
@@ -671,6 +678,20 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None]
 
     item: Mapped[OutboxItem] = relationship(back_populates="deliveries", lazy="joined")
+
+
+class DeliveryLane(Base):
+    """A destination's pace on a platform, shared by every replica: when it may take more."""
+
+    __tablename__ = "delivery_lane"
+    __table_args__ = (UniqueConstraint("platform", "lane"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    lane: Mapped[str] = mapped_column(String(120))
+    # The theoretical arrival time of the next message (GCRA): the lane is open while this is
+    # at most the platform's burst allowance ahead of now.
+    paced_until: Mapped[datetime]
 
 
 class InboundRequest(Base):

@@ -1,7 +1,10 @@
 """The outbox: notifications written with the change that caused them, then claimed and sent.
 
-Writes are idempotent by key; claims are leases, so a crashed sender's work is picked up again
-and several replicas never send the same delivery at the same time.
+Writes are idempotent by key. Each delivery belongs to a lane (its destination on its platform):
+only a lane's head, its oldest unfinished delivery, can be claimed, so a destination receives its
+notifications in order and is served by one sender at a time, whichever replica that is. Claims
+are short leases renewed while the call runs, so a crashed sender's work is picked up again
+within seconds; each lane's pace is kept in the database, so every replica honours it.
 """
 
 from __future__ import annotations
@@ -11,11 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.engine import reading
-from storage.models import Delivery, DeliveryStatus, OutboxItem
+from storage.models import Delivery, DeliveryLane, DeliveryStatus, OutboxItem
+
+# How long a claim holds a delivery unless renewed: a sender that dies frees its work this soon.
+LEASE = timedelta(seconds=8)
+UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+
+
+def lane_of(channel: str | None, person_id: int | None) -> str:
+    """The lane of a notification: its channel, or the person it is for."""
+    return f"channel:{channel}" if channel is not None else f"person:{person_id}"
 
 
 async def enqueue(
@@ -46,8 +58,16 @@ async def enqueue(
         late=late,
         created_at=now,
     )
+    lane = lane_of(channel, person_id)
     item.deliveries = [
-        Delivery(platform=p, status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now)
+        Delivery(
+            platform=p,
+            lane=lane,
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            unsure=False,
+        )
         for p in sorted(set(platforms))
     ]
     session.add(item)
@@ -61,6 +81,11 @@ class Claimed:
     delivery_id: int
     platform: str
     attempts: int
+    lane: str
+    # An earlier attempt may have arrived: the sender looks before it sends again.
+    unsure: bool
+    outbox_id: int
+    created_at: datetime
     key: str
     channel: str | None
     person_id: int | None
@@ -86,38 +111,49 @@ async def claim(
     platform: str,
     now: datetime,
     *,
-    lease: timedelta = timedelta(minutes=2),
-    limit: int = 50,
+    lease: timedelta = LEASE,
+    limit: int = 20,
+    allowance: timedelta = timedelta(0),
 ) -> list[Claimed]:
-    """Lease up to `limit` due deliveries for a platform, oldest first."""
-    # Two queries the (platform, status, next_attempt_at) index answers directly, run without
-    # the write lock; only the few rows found are then claimed, each by compare-and-set.
+    """Lease the heads of up to `limit` lanes that may send now, longest waiting first.
+
+    A lane's head is its oldest unfinished delivery; it is claimable when it is due (or its
+    lease lapsed) and its lane's pace is at most `allowance` (the platform's burst) ahead of now.
+    """
+    paced = and_(DeliveryLane.platform == Delivery.platform, DeliveryLane.lane == Delivery.lane)
     async with reading(sessions) as session:
-        due = await session.execute(
-            select(Delivery.id, Delivery.outbox_id)
-            .where(
-                Delivery.platform == platform,
-                Delivery.status == DeliveryStatus.PENDING,
-                Delivery.next_attempt_at <= now,
+        # Two steps, not one join: fresh rows leave the planner's statistics behind, and a
+        # nested loop over "every unfinished row x every lane head" took seconds on PostgreSQL.
+        heads = (
+            await session.scalars(
+                select(func.min(Delivery.id))
+                .where(Delivery.platform == platform, Delivery.status.in_(UNFINISHED))
+                .group_by(Delivery.lane)
             )
-            .order_by(Delivery.next_attempt_at)
-            .limit(limit)
-        )
-        lapsed = await session.execute(
-            select(Delivery.id, Delivery.outbox_id)
-            .where(
-                Delivery.platform == platform,
-                Delivery.status == DeliveryStatus.SENDING,
-                Delivery.lease_until < now,
+        ).all()
+        if not heads:
+            return []
+        candidates = (
+            await session.scalars(
+                select(Delivery.id)
+                .outerjoin(DeliveryLane, paced)
+                .where(
+                    Delivery.id.in_(heads),
+                    _claimable(platform, now),
+                    or_(
+                        DeliveryLane.paced_until.is_(None),
+                        DeliveryLane.paced_until <= now + allowance,
+                    ),
+                )
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(limit)
             )
-            .limit(limit)
-        )
-        candidates = [i for i, _ in sorted([*due.all(), *lapsed.all()], key=lambda r: r[1])]
+        ).all()
     if not candidates:
         return []
     async with sessions.begin() as session:
         won: list[int] = []
-        for delivery_id in candidates[:limit]:
+        for delivery_id in candidates:
             # Compare-and-set: of several replicas racing for a row, exactly one matches it.
             result = await session.execute(
                 update(Delivery)
@@ -126,6 +162,8 @@ async def claim(
                     status=DeliveryStatus.SENDING,
                     lease_until=now + lease,
                     attempts=Delivery.attempts + 1,
+                    # A lapsed lease means its sender died mid-call: the message may be there.
+                    unsure=or_(Delivery.unsure, Delivery.status == DeliveryStatus.SENDING),
                 )
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
@@ -138,6 +176,7 @@ async def claim(
                 .join(OutboxItem, Delivery.outbox_id == OutboxItem.id)
                 .where(Delivery.id.in_(won))
                 .order_by(OutboxItem.id)
+                .execution_options(populate_existing=True)
             )
         ).all()
         return [
@@ -145,6 +184,10 @@ async def claim(
                 delivery_id=d.id,
                 platform=d.platform,
                 attempts=d.attempts,
+                lane=d.lane,
+                unsure=d.unsure,
+                outbox_id=o.id,
+                created_at=o.created_at,
                 key=o.key,
                 channel=o.channel,
                 person_id=o.person_id,
@@ -157,8 +200,81 @@ async def claim(
         ]
 
 
+async def next_lapse(sessions: async_sessionmaker[AsyncSession], platform: str) -> datetime | None:
+    """When the first lease held on a platform lapses (its sender may have died), if any."""
+    async with reading(sessions) as session:
+        return await session.scalar(
+            select(func.min(Delivery.lease_until)).where(
+                Delivery.platform == platform, Delivery.status == DeliveryStatus.SENDING
+            )
+        )
+
+
+async def renew(
+    sessions: async_sessionmaker[AsyncSession], delivery_ids: Iterable[int], until: datetime
+) -> None:
+    """Extend the leases of deliveries still being sent (their calls are running)."""
+    ids = list(delivery_ids)
+    if not ids:
+        return
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING)
+            .values(lease_until=until)
+        )
+
+
+async def release(
+    sessions: async_sessionmaker[AsyncSession], delivery_ids: Iterable[int], now: datetime
+) -> int:
+    """Hand back deliveries a stopping sender holds, due at once for whoever comes next.
+
+    Their calls may have been cut off on the way, so the next sender looks before it sends;
+    being handed back is not a failed attempt.
+    """
+    ids = list(delivery_ids)
+    if not ids:
+        return 0
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING)
+            .values(
+                status=DeliveryStatus.PENDING,
+                lease_until=None,
+                next_attempt_at=now,
+                unsure=True,
+                attempts=Delivery.attempts - 1,
+            )
+        )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def superseded(session: AsyncSession, claimed: Claimed) -> bool:
+    """Whether a claimed edit is out of date: a newer edit of the same message is queued."""
+    if claimed.edit_of is None:
+        return False
+    newer = await session.scalar(
+        select(OutboxItem.id)
+        .join(Delivery, Delivery.outbox_id == OutboxItem.id)
+        .where(
+            OutboxItem.edit_of == claimed.edit_of,
+            OutboxItem.id > claimed.outbox_id,
+            Delivery.platform == claimed.platform,
+        )
+        .limit(1)
+    )
+    return newer is not None
+
+
 async def _finish(
-    sessions: async_sessionmaker[AsyncSession], delivery_id: int, **values: Any
+    sessions: async_sessionmaker[AsyncSession],
+    delivery_id: int,
+    *,
+    pace: timedelta | None = None,
+    now: datetime | None = None,
+    **values: Any,
 ) -> None:
     async with sessions.begin() as session:
         await session.execute(
@@ -166,15 +282,46 @@ async def _finish(
             .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
             .values(lease_until=None, **values)
         )
+        if pace is not None and now is not None:
+            await _pace(session, delivery_id, pace, now)
+
+
+async def _pace(session: AsyncSession, delivery_id: int, pace: timedelta, now: datetime) -> None:
+    """Move the lane's pace on by one message (GCRA: from now, or from where it already is)."""
+    row = (
+        await session.execute(
+            select(Delivery.platform, Delivery.lane).where(Delivery.id == delivery_id)
+        )
+    ).first()
+    if row is None:
+        return
+    platform, lane = row
+    # Read-modify-write is safe: a lane has one delivery in flight at a time, on one replica.
+    current = await session.scalar(
+        select(DeliveryLane).where(DeliveryLane.platform == platform, DeliveryLane.lane == lane)
+    )
+    if current is None:
+        session.add(DeliveryLane(platform=platform, lane=lane, paced_until=now + pace))
+    else:
+        current.paced_until = max(current.paced_until, now) + pace
 
 
 async def mark_delivered(
-    sessions: async_sessionmaker[AsyncSession], delivery_id: int, ref: str | None, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    delivery_id: int,
+    ref: str | None,
+    now: datetime,
+    *,
+    pace: timedelta | None = None,
+    paced_from: datetime | None = None,
 ) -> None:
-    """Record that a delivery reached its platform, with the platform's message reference."""
+    """Record that a delivery reached its platform, with the platform's message reference
+    (and, given the platform's `pace`, that its lane took one more message at `paced_from`)."""
     await _finish(
         sessions,
         delivery_id,
+        pace=pace,
+        now=paced_from or now,
         status=DeliveryStatus.DELIVERED,
         ref=ref,
         delivered_at=now,
@@ -189,8 +336,10 @@ async def mark_retry(
     at: datetime,
     *,
     refund_attempt: bool = False,
+    unsure: bool = False,
 ) -> None:
-    """Put a delivery back in the queue for another attempt at `at`."""
+    """Put a delivery back in the queue for another attempt at `at` (`unsure`: this attempt
+    may have reached the platform, so the next one looks first)."""
     await _finish(
         sessions,
         delivery_id,
@@ -199,6 +348,7 @@ async def mark_retry(
         next_attempt_at=at,
         # A delivery that only waited (for the message it edits) keeps its attempts.
         attempts=Delivery.attempts - (1 if refund_attempt else 0),
+        unsure=or_(Delivery.unsure, literal(unsure)),
     )
 
 

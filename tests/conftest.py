@@ -131,10 +131,10 @@ async def chat(settings: Settings, clock: FakeClock) -> AsyncIterator[Chat]:
 
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A database with the channels "shared" and "nowhere" (which has no platform ids)."""
+    """A database with the channels "shared", "other" and "nowhere" (which has no platform ids)."""
     engine = create_engine(database_url)
     factory = session_factory(engine)
     async with factory.begin() as session:
-        session.add_all([Channel(name="shared"), Channel(name="nowhere")])
+        session.add_all([Channel(name="shared"), Channel(name="other"), Channel(name="nowhere")])
     yield factory
     await engine.dispose()

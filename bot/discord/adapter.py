@@ -7,13 +7,17 @@ takes longer than `defer_after`, so Discord's 3-second limit is always met.
 
 Sending: plain REST calls through discord.py's HTTP client, which honours Discord's rate-limit
 buckets; a long rate limit, a 5xx or a timeout goes back to the outbox to retry later, and an
-unknown channel or missing access is a permanent failure with Discord's reason.
+unknown channel or missing access is a permanent failure with Discord's reason. Every message is
+created with a nonce derived from its notification's key and `enforce_nonce` (discord.py sets it
+with any nonce), so a send repeated after a lost answer or a crash returns the message Discord
+already made instead of making a second one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 import logging
 from collections.abc import Awaitable, Iterator
@@ -22,13 +26,13 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.delivery import DeliveryError, Destination
+from bot.delivery import DeliveryError, Destination, SendKey
 from bot.discord.buttons import picker_view, view_of
 from bot.discord.client import LiaisonClient
 from bot.discord.render import PLATFORM, Rendered, render
 from bot.discord.tree import build_tree
 from bot.intake import BUSY, Ticket
-from bot.platforms import PlatformError
+from bot.platforms import PlatformError, PlatformUnavailable, patiently
 from bot.runtime import Runtime
 from commands.core import completion
 from commands.core.dispatch import Caller, error_reply
@@ -42,6 +46,13 @@ log = logging.getLogger(__name__)
 # Discord wants a first answer within 3 s; past this, defer and answer with a follow-up.
 DEFER_AFTER = 2.0
 UNKNOWN_MESSAGE = 10008
+# Discord takes a nonce of at most 25 characters.
+NONCE_LENGTH = 25
+
+
+def nonce_of(key: str, part: int) -> str:
+    """The nonce of one page of a notification: the same on every attempt, unique to it."""
+    return hashlib.sha256(f"{key}#{part}".encode()).hexdigest()[:NONCE_LENGTH]
 
 
 def parse_ref(ref: str) -> tuple[int, int]:
@@ -54,14 +65,26 @@ class DiscordAdapter:
     """Liaison on Discord: a `bot.platforms.Adapter`."""
 
     platform = PLATFORM
+    # Discord's message bucket per channel: 5 messages per 5 seconds.
+    burst = 5
 
     def __init__(
-        self, runtime: Runtime, *, token: str | None = None, defer_after: float = DEFER_AFTER
+        self,
+        runtime: Runtime,
+        *,
+        token: str | None = None,
+        defer_after: float = DEFER_AFTER,
+        start_backoff: float = 1.0,
+        pace: float = 1.0,
     ) -> None:
         secret = runtime.settings.discord.token
         self.runtime = runtime
         self.token = token or (secret.get_secret_value() if secret else "")
         self.defer_after = defer_after
+        # The first wait when Discord is unavailable at start-up (it doubles, up to a minute).
+        self.start_backoff = start_backoff
+        # Seconds between messages to one channel, for every replica (the outbox's lanes).
+        self.pace = pace
         self.client = LiaisonClient(self)
         self.tree = build_tree(self.client, runtime.registry)
         self._dms: dict[int, int] = {}
@@ -70,7 +93,13 @@ class DiscordAdapter:
     # --- connecting -----------------------------------------------------------------------------
 
     async def login(self) -> None:
-        """Log in over REST (enough to send and to answer interactions); no gateway yet."""
+        """Log in over REST (enough to send and to answer interactions); no gateway yet.
+
+        A refused token stops start-up; a bad day at Discord is waited out with backoff.
+        """
+        await patiently(self._login, first_wait=self.start_backoff)
+
+    async def _login(self) -> None:
         try:
             await self.client.login(self.token)
         except discord.LoginFailure:
@@ -78,9 +107,13 @@ class DiscordAdapter:
                 "Discord refused the bot token: check LIAISON_DISCORD_TOKEN (the Bot token of "
                 "the application; see docs/discord.md)"
             ) from None
-        except (aiohttp.ClientError, TimeoutError, discord.HTTPException) as exc:
-            raise PlatformError(
-                f"cannot log in to Discord ({exc or type(exc).__name__}): check the network"
+        except discord.HTTPException as exc:
+            if exc.status >= 500 or exc.status == 429:
+                raise PlatformUnavailable(f"discord: logging in: {_reason(exc)}") from None
+            raise PlatformError(f"Discord refused to log in: {_reason(exc)}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PlatformUnavailable(
+                f"discord: cannot reach Discord ({exc or type(exc).__name__}): check the network"
             ) from None
 
     async def start(self) -> None:
@@ -195,9 +228,18 @@ class DiscordAdapter:
         return f"user:{uid}" if uid else None
 
     async def send(
-        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+        self,
+        to: Destination,
+        message: Message,
+        *,
+        late: bool,
+        thread: str | None = None,
+        once: SendKey | None = None,
     ) -> str | None:
-        """Post a message (a reply to message `thread`, if given); return `channel:message`."""
+        """Post a message (a reply to message `thread`, if given); return `channel:message`.
+
+        With `once`, each page carries a nonce from the key: Discord makes it only once.
+        """
         with _delivery_errors():
             channel_id = await self._channel_id(to)
             rendered = render(message)
@@ -210,7 +252,10 @@ class DiscordAdapter:
             channel = self.client.get_partial_messageable(channel_id)
             first: str | None = None
             for n, embed in enumerate(rendered.embeds):
-                sent = await channel.send(**self._parts(message, rendered, n, embed, reference))
+                parts = self._parts(message, rendered, n, embed, reference)
+                if once is not None:
+                    parts["nonce"] = nonce_of(once.key, n)
+                sent = await channel.send(**parts)
                 first = first or f"{channel_id}:{sent.id}"
             return first
 
@@ -300,8 +345,17 @@ def _delivery_errors() -> Iterator[None]:
 
 
 def _reason(exc: discord.HTTPException) -> str:
-    text = exc.text or exc.response.reason or "no reason given"
-    return f"Discord {exc.status}: {text} (code {exc.code})"
+    """What Discord answered, whatever the body: its JSON message and code, or the status and
+    the kind of body a proxy or an incident page sent instead."""
+    reason = exc.response.reason or ""
+    text = exc.text.strip()
+    content_type = str(getattr(exc.response, "content_type", "") or "")
+    if "json" in content_type:
+        return f"Discord {exc.status}: {text or reason or 'no reason given'} (code {exc.code})"
+    kind = "HTML" if text.startswith("<") else ("text" if text else "empty")
+    if kind == "text" and len(text) <= 80 and "\n" not in text:
+        kind = f"text: {text}"
+    return f"Discord answered {exc.status} {reason} ({kind})".replace("  ", " ")
 
 
 def create_adapter(runtime: Runtime) -> DiscordAdapter:

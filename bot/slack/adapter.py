@@ -29,8 +29,9 @@ from sqlalchemy import delete
 from bot.delivery import DeliveryError, Destination
 from bot.inbound import NotNow
 from bot.intake import BUSY, Ticket
-from bot.platforms import PlatformError
+from bot.platforms import PlatformError, PlatformUnavailable, patiently
 from bot.runtime import Runtime
+from bot.slack.answers import answer_of
 from bot.slack.blocks import PLATFORM, posts
 from bot.slack.incoming import (
     command_line,
@@ -67,6 +68,7 @@ class SlackAdapter(SlackSender):
         timeout: float = 10.0,
         throttle: Throttle | None = None,
         working_after: float = 2.0,
+        start_backoff: float = 1.0,
     ) -> None:
         settings = runtime.settings.slack
         if settings.bot_token is None:
@@ -82,6 +84,8 @@ class SlackAdapter(SlackSender):
         self.runtime = runtime
         # After this many seconds without an answer, the user is told the work is under way.
         self.working_after = working_after
+        # The first wait when Slack is unavailable at start-up (it doubles, up to a minute).
+        self.start_backoff = start_backoff
         secret = settings.signing_secret.get_secret_value() if settings.signing_secret else ""
         self.app = AsyncApp(
             client=client, signing_secret=secret, name="liaison", logger=log.getChild("bolt")
@@ -123,19 +127,25 @@ class SlackAdapter(SlackSender):
         return await to_aiohttp_response(bolt_response)
 
     async def check_token(self) -> None:
-        """Ask Slack who the bot is, so a wrong token stops start-up with what to fix."""
+        """Ask Slack who the bot is: a wrong token stops start-up with what to fix, and a bad
+        day at Slack (5xx, a proxy's page, no answer) is waited out with backoff."""
+        await patiently(self._auth_test, first_wait=self.start_backoff)
+
+    async def _auth_test(self) -> None:
         base = self.runtime.settings.slack.api_base_url
         try:
             await self.client.auth_test()
         except SlackApiError as exc:
-            error = exc.response.get("error", "refused")
+            answer = answer_of(exc)
+            if answer.transient:
+                raise PlatformUnavailable(f"slack: auth.test: {answer}") from None
             raise PlatformError(
-                f"Slack refused the bot token ({error}): check LIAISON_SLACK_BOT_TOKEN "
+                f"Slack refused the bot token ({answer}): check LIAISON_SLACK_BOT_TOKEN "
                 "(the Bot User OAuth Token, xoxb-..., of the installed app; see docs/slack.md)"
             ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PlatformError(
-                f"cannot reach the Slack Web API at {base} ({exc or type(exc).__name__}): "
+            raise PlatformUnavailable(
+                f"slack: cannot reach the Slack Web API at {base} ({exc or type(exc).__name__}): "
                 "check the network, or [slack] api_base_url"
             ) from None
 
@@ -175,11 +185,15 @@ class SlackAdapter(SlackSender):
             try:
                 info = await self.client.conversations_info(channel=channel.slack)
             except SlackApiError as exc:
+                answer = answer_of(exc)
+                if answer.transient:
+                    log.warning("slack: cannot check channel #%s: %s", channel.name, answer)
+                    continue
                 log.error(
                     "slack: channel #%s (%s): %s; check [[channels]] and invite the bot",
                     channel.name,
                     channel.slack,
-                    exc.response.get("error"),
+                    answer,
                 )
                 continue
             except Exception as exc:
@@ -197,11 +211,15 @@ class SlackAdapter(SlackSender):
             try:
                 await self.client.users_info(user=person.slack)
             except SlackApiError as exc:
+                answer = answer_of(exc)
+                if answer.transient:
+                    log.warning("slack: cannot check person @%s: %s", person.handle, answer)
+                    continue
                 log.error(
                     "slack: person @%s (%s): %s; check [[people]]",
                     person.handle,
                     person.slack,
-                    exc.response.get("error"),
+                    answer,
                 )
             except Exception as exc:
                 log.warning("slack: cannot check person @%s: %s", person.handle, exc)

@@ -13,7 +13,8 @@ from commands.core.registry import Registry
 
 PLACEHOLDER_URL = "https://liaison.example.com"
 # What the bot does with each: answer commands, post and edit messages (public channels it was
-# not invited to too), open DMs, read who people and channels are, and upload the digest chart.
+# not invited to too), open DMs, read who people and channels are, upload the digest chart, and
+# read back its own recent messages, to find a post whose answer was lost before posting again.
 BOT_SCOPES = (
     "commands",
     "chat:write",
@@ -23,6 +24,9 @@ BOT_SCOPES = (
     "channels:read",
     "groups:read",
     "files:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
 )
 
 

@@ -2,6 +2,12 @@
 
 The outbox is the only retry authority: the Web API client is built without slack_sdk's retry
 handlers, and every failure becomes a `DeliveryError` that says whether to try again and when.
+
+Exactly once as Slack shows it: every post carries message metadata naming its notification's
+key (and which part of a split message it is). When an earlier attempt's outcome is unknown (its
+answer timed out, or the process died mid-call) the destination's recent messages are read
+first (`conversations.history`, or `conversations.replies` in a thread, with metadata), and only
+the parts not found there are posted.
 """
 
 from __future__ import annotations
@@ -16,18 +22,21 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import DeliveryError, Destination
+from bot.delivery import DeliveryError, Destination, SendKey
+from bot.slack.answers import answer_of
 from bot.slack.blocks import PLATFORM, posts
 from commands.core.messages import Message, PersonRef
 from storage.models import Channel
 
 log = logging.getLogger(__name__)
 
-# Errors that another attempt can cure; every other Slack error code means the request itself is
-# wrong (no such channel, bot not invited, token revoked, ...) and retrying would only repeat it.
-TRANSIENT = frozenset(
-    {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
-)
+# The metadata event type of Liaison's posts; its payload names the notification and the part.
+EVENT_TYPE = "liaison_delivery"
+# How far back to look for an earlier attempt, beyond the notification's creation (clock skew).
+LOOK_BACK_S = 60.0
+# Pages of history to read at most when looking (Slack gives up to 200 messages a page).
+LOOK_PAGES = 5
+
 HINTS = {
     "channel_not_found": "check the channel's slack id in [[channels]]",
     "not_in_channel": "invite the bot: /invite @Liaison in that channel",
@@ -81,10 +90,15 @@ class SlackSender:
     """The sending side of the Slack adapter (a `bot.delivery.Sender`)."""
 
     platform = PLATFORM
+    # Slack allows about one message a second in each channel; the outbox paces lanes by it.
+    burst = 1
 
     def __init__(self, client: AsyncWebClient, throttle: Throttle) -> None:
         self.client = client
         self.throttle = throttle
+        self.pace = throttle.interval
+        # The IM channel of each person the bot has written to: where their DM's history is.
+        self._ims: dict[str, str] = {}
 
     def channel_address(self, channel: Channel) -> str | None:
         """The channel's Slack id from [[channels]], if it has one."""
@@ -95,13 +109,39 @@ class SlackSender:
         return person.id_on(PLATFORM)
 
     async def send(
-        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+        self,
+        to: Destination,
+        message: Message,
+        *,
+        late: bool,
+        thread: str | None = None,
+        once: SendKey | None = None,
     ) -> str | None:
-        """Post a message (split if it is too long for one); return the first post's reference."""
+        """Post a message (split if it is too long for one); return the first post's reference.
+
+        With `once`, each post carries the key in its metadata; if an earlier attempt may have
+        arrived, the parts already in the conversation are not posted again.
+        """
         thread_ts = parse_ref(thread)[1] if thread else None
-        first: str | None = None
         channel = to.address
-        for post in posts(message, late=late):
+        found: dict[int, tuple[str, str]] = {}
+        if once is not None and once.unsure:
+            try:
+                found = await self._posted(to, thread_ts, once)
+            except DeliveryError as exc:
+                if exc.permanent:
+                    raise
+                raise DeliveryError(
+                    exc.reason, retry_after=exc.retry_after, unsure=True, looking=True
+                ) from None
+        first: str | None = None
+        for n, post in enumerate(posts(message, late=late)):
+            if n in found:
+                channel, ts = found[n]
+                key = once.key if once else "?"
+                log.info("slack: %s part %d was already posted (%s); not again", key, n, ts)
+                first = first or make_ref(channel, ts)
+                continue
             await self.throttle.wait(channel)
             args: dict[str, Any] = {
                 "channel": channel,
@@ -112,11 +152,18 @@ class SlackSender:
             }
             if thread_ts:
                 args["thread_ts"] = thread_ts
+            if once is not None:
+                args["metadata"] = {
+                    "event_type": EVENT_TYPE,
+                    "event_payload": {"key": once.key, "part": n},
+                }
             response = await self._call(to, "chat.postMessage", self.client.chat_postMessage, args)
             # A DM is addressed to the user id, but lives in an IM channel: edits need that one.
             channel = str(response.get("channel") or channel)
+            if to.person is not None:
+                self._ims[to.address] = channel
             first = first or make_ref(channel, str(response["ts"]))
-        if message.image is not None:
+        if message.image is not None and not found:
             await self.throttle.wait(channel)
             image = message.image
             upload = {
@@ -129,6 +176,43 @@ class SlackSender:
             }
             await self._call(to, "files.upload", self.client.files_upload_v2, upload)
         return first
+
+    async def _posted(
+        self, to: Destination, thread_ts: str | None, once: SendKey
+    ) -> dict[int, tuple[str, str]]:
+        """The parts of `once.key` already in the conversation, as part -> (channel, ts)."""
+        channel = self._ims.get(to.address, to.address)
+        if to.person is not None and channel == to.address:
+            # A DM's history is the IM channel's; opening it again just names it.
+            opened = await self._call(
+                to, "conversations.open", self.client.conversations_open, {"users": channel}
+            )
+            channel = str((opened.get("channel") or {}).get("id") or channel)
+            self._ims[to.address] = channel
+        args: dict[str, Any] = {
+            "channel": channel,
+            "oldest": f"{once.since.timestamp() - LOOK_BACK_S:.6f}",
+            "include_all_metadata": True,
+            "limit": 200,
+        }
+        if thread_ts:
+            method, call = "conversations.replies", self.client.conversations_replies
+            args["ts"] = thread_ts
+        else:
+            method, call = "conversations.history", self.client.conversations_history
+        found: dict[int, tuple[str, str]] = {}
+        for _ in range(LOOK_PAGES):
+            page = await self._call(to, method, call, args)
+            for item in page.get("messages") or []:
+                metadata = item.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == EVENT_TYPE and payload.get("key") == once.key:
+                    found.setdefault(int(payload.get("part", 0)), (channel, str(item["ts"])))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor or not page.get("has_more", True):
+                break
+            args["cursor"] = cursor
+        return found
 
     async def edit(self, ref: str, to: Destination, message: Message) -> str | None:
         """Redraw a posted message in place with chat.update (its first part, if it was split)."""
@@ -153,30 +237,22 @@ class SlackSender:
         except (TimeoutError, aiohttp.ClientError) as exc:
             reason = f"{method} to {where} ({to.address}): {type(exc).__name__} {exc}".strip()
             log.warning("slack: %s; will retry", reason)
-            raise DeliveryError(reason) from None
+            # The request may have reached Slack and only the answer been lost.
+            raise DeliveryError(reason, unsure=True) from None
 
 
 def _api_error(method: str, where: str, address: str, exc: SlackApiError) -> DeliveryError:
-    response = exc.response
-    status = int(getattr(response, "status_code", 0) or 0)
-    data = response.data if isinstance(response.data, dict) else {}
-    code = str(data.get("error") or f"HTTP {status}")
-    reason = f"{method} to {where} ({address}): {code}"
-    if status == 429 or code == "ratelimited":
-        retry_after = _seconds(response.headers.get("Retry-After"))
+    answer = answer_of(exc)
+    reason = f"{method} to {where} ({address}): {answer}"
+    if answer.rate_limited:
+        retry_after = answer.retry_after or 1.0
         log.warning("slack: rate limited on %s; retrying in %ss", where, retry_after)
         return DeliveryError(f"{reason}, retry after {retry_after:g}s", retry_after=retry_after)
-    if status >= 500 or code in TRANSIENT:
+    if answer.transient:
         log.warning("slack: %s; will retry", reason)
-        return DeliveryError(reason)
-    hint = HINTS.get(code)
+        # A 5xx or a proxy's page does not say whether Slack posted first.
+        return DeliveryError(reason, unsure=True)
+    hint = HINTS.get(answer.code or "")
     reason = f"{reason} ({hint})" if hint else reason
     log.error("slack: cannot deliver to %s: %s", where, reason)
     return DeliveryError(reason, permanent=True)
-
-
-def _seconds(value: str | None) -> float:
-    try:
-        return max(float(value or 1), 0.0)
-    except ValueError:
-        return 1.0

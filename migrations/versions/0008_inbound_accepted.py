@@ -5,7 +5,7 @@ Each request keeps what is needed to run it (kind, payload) until its effect com
 acknowledgement. Rows recorded before this version were recorded by their effect: done.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-29 16:50:00.000000
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

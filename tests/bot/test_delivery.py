@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery import DeliveryError, DeliveryWorker, Destination
+from bot.delivery import DeliveryError, DeliveryWorker, Destination, SendKey
 from commands.core.clock import FakeClock
 from commands.core.messages import Message, PersonRef
 from storage import outbox
@@ -22,8 +22,13 @@ class Platform:
     """A platform's receiving end: keeps a transcript, and fails on demand."""
 
     platform: str = "fake"
+    pace: float = 0.0
+    burst: int = 1
     received: list[tuple[str, str, str]] = field(default_factory=list)
     failures: list[DeliveryError] = field(default_factory=list)
+    # Sends to these addresses hang until the event is set (a slow or stuck destination).
+    stuck: dict[str, asyncio.Event] = field(default_factory=dict)
+    keys: list[SendKey | None] = field(default_factory=list)
 
     def channel_address(self, channel: Channel) -> str | None:
         return f"C-{channel.name}" if channel.name != "nowhere" else None
@@ -32,10 +37,19 @@ class Platform:
         return f"U-{person.handle}"
 
     async def send(
-        self, to: Destination, message: Message, *, late: bool, thread: str | None = None
+        self,
+        to: Destination,
+        message: Message,
+        *,
+        late: bool,
+        thread: str | None = None,
+        once: SendKey | None = None,
     ) -> str | None:
+        if to.address in self.stuck:
+            await self.stuck[to.address].wait()
         if self.failures:
             raise self.failures.pop(0)
+        self.keys.append(once)
         ref = f"m{len(self.received) + 1}"
         self.received.append(
             ("send" + (":in:" + thread if thread else ""), to.address, message.title)
@@ -230,3 +244,87 @@ async def test_a_worker_woken_as_it_is_cancelled_still_stops(
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=2)
     assert done == {task} and task.cancelled()
+
+
+async def test_a_stuck_destination_does_not_hold_up_another(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock, fake = FakeClock(), Platform()
+    fake.stuck["C-other"] = asyncio.Event()
+    worker = DeliveryWorker(sessions, clock, [fake])
+    await post_notification(sessions, clock, "slow", channel="other")
+    await post_notification(sessions, clock, "fast1")
+    await post_notification(sessions, clock, "fast2")
+    draining = asyncio.ensure_future(worker.drain())
+    for _ in range(200):
+        if len(fake.received) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert fake.received == [("send", "C-shared", "fast1"), ("send", "C-shared", "fast2")]
+    fake.stuck["C-other"].set()
+    assert await draining == 3
+    assert fake.received[-1] == ("send", "C-other", "slow")
+
+
+async def test_a_failed_send_holds_back_what_follows_it_to_the_same_place(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock, fake = FakeClock(), Platform()
+    fake.failures.append(DeliveryError("HTTP 500"))
+    worker = DeliveryWorker(sessions, clock, [fake])
+    for key in ("due soon", "breached", "escalated"):
+        await post_notification(sessions, clock, key)
+    await worker.drain()
+    assert fake.received == []
+    clock.advance(timedelta(seconds=2))
+    await worker.drain()
+    assert [title for _, _, title in fake.received] == ["due soon", "breached", "escalated"]
+
+
+async def test_an_edit_superseded_by_a_newer_one_is_skipped(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock, fake = FakeClock(), Platform()
+    worker = DeliveryWorker(sessions, clock, [fake])
+    await post_notification(sessions, clock, "card")
+    await post_notification(sessions, clock, "card:v2", edit_of="card")
+    await post_notification(sessions, clock, "card:v3", edit_of="card")
+    await worker.drain()
+    assert fake.received == [("send", "C-shared", "card"), ("edit:m1", "C-shared", "card:v3")]
+    assert (await _statuses(sessions))[1] == ("card:v2", "skipped", 1)
+
+
+async def test_each_send_carries_the_notification_key_and_whether_to_look_first(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock, fake = FakeClock(), Platform()
+    fake.failures.append(DeliveryError("timeout", unsure=True))
+    worker = DeliveryWorker(sessions, clock, [fake])
+    await post_notification(sessions, clock, "n")
+    await worker.drain()
+    clock.advance(timedelta(seconds=2))
+    await worker.drain()
+    assert fake.keys == [SendKey("n", clock.now() - timedelta(seconds=2), unsure=True)]
+
+
+async def test_stopping_hands_back_what_is_in_flight_and_leaves_nothing_sending(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock, fake = FakeClock(), Platform()
+    fake.stuck["C-shared"] = asyncio.Event()
+    worker = DeliveryWorker(sessions, clock, [fake])
+    await post_notification(sessions, clock, "held")
+    await post_notification(sessions, clock, "done", channel="other")
+    draining = asyncio.ensure_future(worker.drain())
+    for _ in range(200):
+        if fake.received:
+            break
+        await asyncio.sleep(0.01)
+    assert await worker.stop(grace=0.05) == 1
+    await draining
+    assert await _statuses(sessions) == [("held", "pending", 0), ("done", "delivered", 1)]
+    # The next sender (another replica, or this one restarted) sends it at once, looking first.
+    fake.stuck.clear()
+    again = DeliveryWorker(sessions, clock, [fake])
+    assert await again.drain() == 1
+    assert fake.keys[-1] is not None and fake.keys[-1].unsure

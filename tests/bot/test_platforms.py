@@ -12,8 +12,13 @@ import re
 import shutil
 import signal
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from sqlalchemy import text
+
+from storage.engine import create_engine
 from tests.bot.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackUser
 from tests.conftest import DEMO
 
@@ -108,3 +113,122 @@ async def test_a_refused_slack_token_stops_liaison_run_with_what_to_fix(
         "liaison: Slack refused the bot token (invalid_auth): check LIAISON_SLACK_BOT_TOKEN "
         "(the Bot User OAuth Token, xoxb-..., of the installed app; see docs/slack.md)"
     )
+
+
+class Bot:
+    """One `liaison run` process against the fake Slack, with what it has said on stderr."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+        self.tmp_path, self.env = tmp_path, env
+        self.seen: list[str] = []
+
+    async def start(self) -> int:
+        """Start it; return its HTTP port once it listens."""
+        self.process = await asyncio.create_subprocess_exec(
+            str(LIAISON), "run", cwd=self.tmp_path, env=self.env, stderr=asyncio.subprocess.PIPE
+        )
+        assert self.process.stderr is not None
+        listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.reader = asyncio.create_task(_read(self.process.stderr, self.seen, listening))
+        return await asyncio.wait_for(listening, 60)
+
+    async def end(self, sig: signal.Signals) -> int:
+        """Send a signal and wait for the process to end; return its exit status."""
+        self.process.send_signal(sig)
+        status = await asyncio.wait_for(self.process.wait(), 30)
+        await self.reader
+        return status
+
+
+def _with_slack_ids(config: Path) -> None:
+    """Give the demo's people and shared channel Slack ids, so notifications go to Slack."""
+    text_ = config.read_text(encoding="utf-8")
+    for handle in ("alice", "bob", "carol", "dave"):
+        text_ = text_.replace(
+            f'handle = "{handle}"\n', f'handle = "{handle}"\nslack = "U{handle.upper()}"\n'
+        )
+    config.write_text(text_.replace('name = "shared"\n', 'name = "shared"\nslack = "CSHARED"\n'))
+
+
+async def _statuses(database: Path) -> dict[str, str]:
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text(
+                    "SELECT outbox.key, delivery.status FROM delivery "
+                    "JOIN outbox ON outbox.id = delivery.outbox_id"
+                )
+            )
+            return {k: s for k, s in rows.all()}
+    finally:
+        await engine.dispose()
+
+
+async def _until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> float:
+    """Wait until `check` holds; return how long it took."""
+    start = time.monotonic()
+    while not await check():
+        assert time.monotonic() - start < within, f"{what}: not within {within}s"
+        await asyncio.sleep(0.1)
+    return time.monotonic() - start
+
+
+async def test_killed_mid_send_the_next_start_delivers_each_message_once_within_seconds(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    fake = FakeSlack()
+    await fake.start()
+    env = _environment(tmp_path, sqlite_template, fake, BOT_TOKEN)
+    _with_slack_ids(Path(env["LIAISON_CONFIG"]))
+    first, second = Bot(tmp_path, env), Bot(tmp_path, env)
+    try:
+        # Every post is made, but its answer never comes back: then the process is killed.
+        fake.fail("chat.postMessage", "lost", times=1000)
+        user = SlackUser(fake, f"http://127.0.0.1:{await first.start()}/slack/events")
+        sent = await user.command(
+            "/review", "request https://x.org/pr/7 Fix reviewer=@dave", "UALICE"
+        )
+        assert sent.status == 200
+
+        async def two_lanes_in_flight() -> bool:
+            return len(fake.to("chat.postMessage", outcome="lost")) >= 2
+
+        await _until(two_lanes_in_flight, 30, "the card and the DM were not sent")
+        assert await first.end(signal.SIGKILL) == -signal.SIGKILL
+        fake.recover()
+        held = await _statuses(tmp_path / "liaison.db")
+        assert "sending" in held.values(), held
+
+        # The same user (Slack's trigger ids go on counting), now talking to the new process.
+        user.bot_url = f"http://127.0.0.1:{await second.start()}/slack/events"
+
+        async def all_delivered() -> bool:
+            statuses = await _statuses(tmp_path / "liaison.db")
+            return set(statuses.values()) == {"delivered"}
+
+        took = await _until(all_delivered, 30, "not delivered after the restart")
+        assert took <= 10, f"delivered {took:.1f}s after the restart"
+        keyed = fake.keyed()
+        assert keyed and set(keyed.values()) == {1}, keyed
+        assert len(fake.messages) == len(keyed), "every message carries its key, once"
+
+        # SIGTERM with a post in flight: it is handed back, nothing is left 'sending'.
+        fake.fail("chat.postMessage", "timeout", times=1000)
+        sent = await user.command("/dri", 'set "Smart contract review" @bob', "UALICE")
+
+        async def in_flight() -> bool:
+            return bool(fake.to("chat.postMessage", outcome="timeout"))
+
+        await _until(in_flight, 30, "the announcement was not sent")
+        assert await second.end(signal.SIGTERM) == 0
+        after = await _statuses(tmp_path / "liaison.db")
+        assert "sending" not in after.values() and "pending" in after.values(), after
+        assert "handed 1 deliveries in flight back to the outbox" in "".join(second.seen)
+        assert "Traceback" not in "".join(second.seen)
+    finally:
+        for bot in (first, second):
+            if getattr(bot, "process", None) is not None and bot.process.returncode is None:
+                bot.process.kill()
+                await bot.process.wait()
+        await fake.stop()

@@ -270,7 +270,8 @@ async def bot(
 ) -> AsyncIterator[Discord]:
     """Liaison on Discord only, logged in to the fake API (no gateway)."""
     runtime = await open_runtime(discord_settings, platforms=["discord"], clock=clock)
-    adapter = DiscordAdapter(runtime)
+    # The fake clock stands still: no pacing between messages to one channel.
+    adapter = DiscordAdapter(runtime, pace=0.0)
     runtime.worker.senders.append(adapter)
     try:
         await adapter.login()

@@ -4,7 +4,9 @@ discord.py is pointed at it through `discord.http.Route.BASE`, so the real libra
 sends every request (interaction callbacks, follow-ups, messages, edits, DMs, command sync) and
 the test reads what arrived: method, path, JSON (allowed_mentions included) and files. It can
 answer with failures on demand: 429 with retry_after, 5xx, 404 Unknown Channel, 403 Missing
-Access.
+Access, and bodies that are not Discord's (a proxy's HTML, text, or nothing); `made=True` makes
+the message first and then fails, as when an answer is lost on the way. Creating a message with
+a `nonce` and `enforce_nonce` returns the message already made with that nonce, as Discord does.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class Failure:
     message: str
     times: int
     retry_after: float | None = None
+    # "json" as Discord answers, or what a proxy in front of it sends: "html", "text", "empty".
+    body: str = "json"
+    # The request is carried out before the failure is answered (the answer was lost).
+    made: bool = False
 
 
 class FakeDiscord:
@@ -64,6 +70,8 @@ class FakeDiscord:
         # channel_id:message_id -> the message as it is now (after edits).
         self.messages: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
+        # (channel, nonce) -> the message made with it ("channel:message").
+        self._nonces: dict[tuple[str, str], str] = {}
         self._runner: web.AppRunner | None = None
         self.base = ""
 
@@ -93,10 +101,13 @@ class FakeDiscord:
         code: int = 0,
         message: str = "",
         retry_after: float | None = None,
+        body: str = "json",
+        made: bool = False,
     ) -> None:
-        """Answer the next `times` requests matching `method` and the `path` regex with an error."""
+        """Answer the next `times` requests matching `method` and the `path` regex with an error
+        (`body`: "json" as Discord does, or "html", "text", "empty" as a proxy would)."""
         self.failures.append(
-            Failure(method, re.compile(path), status, code, message, times, retry_after)
+            Failure(method, re.compile(path), status, code, message, times, retry_after, body, made)
         )
 
     def called(self, method: str, path: str) -> list[Call]:
@@ -121,6 +132,8 @@ class FakeDiscord:
                 and failure.path.fullmatch(path)
             ):
                 failure.times -= 1
+                if failure.made:
+                    self._answer(request.method, path, body, files)
                 return _error(failure)
         answer = self._answer(request.method, path, body, files)
         if isinstance(answer, Failure):
@@ -152,7 +165,15 @@ class FakeDiscord:
             }
             return {"id": self.new_id(), "type": 1, "recipients": [recipient]}
         if method == "POST" and parts[0] == "channels" and parts[2:] == ["messages"]:
-            return self._store(parts[1], self.new_id(), body, files)
+            nonce = body.get("nonce") if body.get("enforce_nonce") else None
+            made = self._nonces.get((parts[1], str(nonce))) if nonce is not None else None
+            if made is not None:
+                # Discord returns the message it already made with this nonce, and no new one.
+                return {**self.messages[made], "components": []}
+            stored = self._store(parts[1], self.new_id(), body, files)
+            if nonce is not None:
+                self._nonces[(parts[1], str(nonce))] = f"{parts[1]}:{stored['id']}"
+            return stored
         if method == "PATCH" and parts[0] == "channels" and parts[2] == "messages":
             return self._store(parts[1], parts[3], body, files)
         if method == "POST" and parts[0] == "interactions" and parts[3:] == ["callback"]:
@@ -200,6 +221,8 @@ class FakeDiscord:
             "pinned": False,
             "type": 0,
         }
+        if body.get("nonce") is not None:
+            payload["nonce"] = body["nonce"]
         self.messages[key] = payload
         # The library parses components it did not send itself; the record keeps them.
         return {**payload, "components": []}
@@ -222,6 +245,13 @@ async def _body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
 
 
 def _error(failure: Failure) -> web.Response:
+    if failure.body == "html":
+        page = f"<html><body><h1>{failure.status} {failure.message}</h1></body></html>"
+        return web.Response(status=failure.status, text=page, content_type="text/html")
+    if failure.body == "text":
+        return web.Response(status=failure.status, text=failure.message or "error")
+    if failure.body == "empty":
+        return web.Response(status=failure.status)
     body: dict[str, Any] = {"message": failure.message or "error", "code": failure.code}
     headers = {}
     if failure.status == 429:

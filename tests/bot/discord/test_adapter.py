@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from typing import Any
@@ -226,3 +227,55 @@ async def test_a_refused_token_stops_start_up_with_what_to_fix(
     finally:
         await adapter.stop()
         await runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ("html", "Discord answered 503 Service Unavailable (HTML)"),
+        ("text", "Discord answered 503 Service Unavailable (text: upstream down)"),
+        ("empty", "Discord answered 503 Service Unavailable (empty)"),
+    ],
+)
+async def test_a_proxy_answer_is_named_for_what_it_is_and_retried(
+    bot: Discord, body: str, named: str
+) -> None:
+    bot.api.fail("POST", CHANNEL, 503, message="upstream down", body=body)
+    await _post(bot, "e", Message(title="once"))
+    assert await _status(bot, "e") == (DeliveryStatus.PENDING, named)
+
+
+async def test_start_up_waits_out_discord_answering_html(
+    discord_settings: Settings,
+    clock: FakeClock,
+    fake: FakeDiscord,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake.fail("GET", "users/@me", 503, message="Service Unavailable", body="html", times=2)
+    runtime = await open_runtime(discord_settings, platforms=["discord"], clock=clock)
+    adapter = DiscordAdapter(runtime, start_backoff=0.01)
+    try:
+        with caplog.at_level(logging.WARNING):
+            await adapter.login()
+        retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+        assert retries == [
+            "discord: logging in: Discord answered 503 Service Unavailable (HTML); retrying in "
+            + wait
+            for wait in ("0.01s", "0.02s")
+        ]
+    finally:
+        await adapter.client.close()
+        await runtime.close()
+
+
+async def test_a_message_whose_answer_was_lost_is_made_once_thanks_to_its_nonce(
+    bot: Discord, clock: FakeClock
+) -> None:
+    bot.api.fail("POST", CHANNEL, 503, message="Service Unavailable", made=True)
+    await _post(bot, "once", Message(title="once"))
+    clock.advance(timedelta(seconds=5))
+    await bot.drain()
+    first, again = bot.api.called("POST", CHANNEL)
+    assert first.json["nonce"] == again.json["nonce"] and again.json["enforce_nonce"] is True
+    assert len([k for k in bot.api.messages if k.startswith(f"{SHARED}:")]) == 1
+    assert (await _status(bot, "once"))[0] is DeliveryStatus.DELIVERED

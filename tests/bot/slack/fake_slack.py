@@ -1,9 +1,13 @@
 """A fake Slack at the wire: Web API, response URLs, file uploads, signed requests to the bot.
 
 `FakeSlack` is an aiohttp server on 127.0.0.1 that answers the Web API methods Liaison calls,
-keeps every call it received (method, parsed arguments, and how it answered), keeps the
-messages it holds by channel and ts, and fails on demand: 429 with Retry-After, 500, a request
-that never answers (the client times out), or a Slack error such as `channel_not_found`.
+keeps every call it received (method, parsed arguments, how it answered, and when), keeps the
+messages it holds by channel and ts (with their metadata, read back by `conversations.history`
+and `conversations.replies` as Slack does with `include_all_metadata`), and fails on demand:
+429 with Retry-After, 500, a request that never answers (the client times out), one that is
+carried out but whose answer never comes ("lost"), a 503 from a proxy (HTML, text or empty), or
+a Slack error such as `channel_not_found`. It can also apply Slack's per-channel posting limit
+(`pace`, `burst`: 429 beyond it) and fail a random share of calls (`chaos`).
 
 `SlackUser` plays Slack's side towards the bot: slash commands, `block_actions` and
 `view_submission` payloads, form-encoded and signed exactly as Slack sends them.
@@ -12,10 +16,12 @@ that never answers (the client times out), or a Slack error such as `channel_not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +64,17 @@ class FakeSlack:
     uploads: dict[str, bytes] = field(default_factory=dict)
     unknown_users: set[str] = field(default_factory=set)
     retry_after: int = 3
+    # Slack's limit on posts in one channel: one every `pace` seconds, `burst` at once.
+    pace: float | None = None
+    burst: int = 1
+    # The share of calls failed at random, and how ("lost": carried out, but never answered).
+    chaos: float = 0.0
+    chaos_kinds: tuple[str, ...] = ("429", "500", "timeout", "html503", "lost")
+    rng: random.Random = field(default_factory=lambda: random.Random(12))
+    # How long a request that "never answers" hangs (past any client timeout).
+    hang_s: float = 60.0
+    _paced: dict[str, float] = field(default_factory=dict)
+    _last_ts: float = 0.0
     _failures: list[Failure] = field(default_factory=list)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -89,9 +106,24 @@ class FakeSlack:
         return self.url + "/api/"
 
     def fail(self, method: str, how: str, *, times: int = 1, channel: str | None = None) -> None:
-        """Answer the next `times` calls of `method` with `how`: "429", "500", "timeout", or a
-        Slack error code such as "channel_not_found" (only in `channel`, if given)."""
+        """Answer the next `times` calls of `method` with `how`: "429", "500", "timeout",
+        "html503", "text503", "empty503" (a proxy's answer, not Slack's), or a Slack error code
+        such as "channel_not_found" (only in `channel`, if given)."""
         self._failures.append(Failure(method, how, times, channel))
+
+    def recover(self) -> None:
+        """Forget the failures still asked for: Slack is well again."""
+        self._failures.clear()
+
+    def keyed(self) -> dict[str, int]:
+        """How many messages carry each Liaison delivery key (in their metadata)."""
+        counts: dict[str, int] = {}
+        for message in self.messages.values():
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if "key" in payload:
+                name = f"{payload['key']}#{payload.get('part', 0)}"
+                counts[name] = counts.get(name, 0) + 1
+        return counts
 
     def to(self, method: str, *, outcome: str | None = "ok") -> list[Call]:
         """The calls of one method, those with a given outcome (None: all of them)."""
@@ -121,7 +153,7 @@ class FakeSlack:
             args.update(await request.json())
         elif request.can_read_body:
             args.update(await request.post())
-        for key in ("blocks", "files", "view"):
+        for key in ("blocks", "files", "view", "metadata"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         return args
@@ -132,6 +164,20 @@ class FakeSlack:
             if failure.method == method and failure.times > 0 and wanted_channel:
                 failure.times -= 1
                 return failure.how
+        if self.chaos and method != "auth.test" and self.rng.random() < self.chaos:
+            return self.rng.choice(self.chaos_kinds)
+        return None
+
+    def _limited(self, method: str, args: dict[str, Any]) -> float | None:
+        """Seconds to wait if a post exceeds its channel's limit (GCRA), else None."""
+        if self.pace is None or method != "chat.postMessage":
+            return None
+        channel = str(args.get("channel"))
+        now = time.monotonic()
+        due = max(self._paced.get(channel, now), now)
+        if due - now > self.pace * (self.burst - 1) + 1e-3:
+            return due - now - self.pace * (self.burst - 1)
+        self._paced[channel] = due + self.pace
         return None
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
@@ -141,15 +187,26 @@ class FakeSlack:
             self.calls.append(Call(method, args, "invalid_auth"))
             return web.json_response({"ok": False, "error": "invalid_auth"})
         how = self._failure(method, args)
-        if how is not None:
+        if how is not None and how != "lost":
             self.calls.append(Call(method, args, how))
             return await self._fail(how)
+        wait = self._limited(method, args)
+        if wait is not None:
+            self.calls.append(Call(method, args, "limited"))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
         try:
             answer = getattr(self, "_" + method.replace(".", "_"))(args)
         except LookupError as exc:
             self.calls.append(Call(method, args, str(exc.args[0])))
             return web.json_response({"ok": False, "error": exc.args[0]})
-        self.calls.append(Call(method, args))
+        self.calls.append(Call(method, args, how or "ok"))
+        if how == "lost":
+            # Done, but the answer never arrives: the client times out not knowing.
+            return await self._fail("timeout")
         return web.json_response({"ok": True, **answer})
 
     async def _fail(self, how: str) -> web.StreamResponse:
@@ -161,14 +218,28 @@ class FakeSlack:
             )
         if how == "500":
             return web.Response(status=500, text="Internal Server Error")
+        if how == "html503":
+            page = (
+                "<html><head><title>503 Service Unavailable</title></head><body>down</body></html>"
+            )
+            return web.Response(status=503, text=page, content_type="text/html")
+        if how == "text503":
+            return web.Response(
+                status=503, text="upstream connect error", content_type="text/plain"
+            )
+        if how == "empty503":
+            return web.Response(status=503)
         if how == "timeout":
-            # Never answer: the request did not reach Slack, and the client gives up waiting.
-            await self._stopping.wait()
+            # No answer in time: the client gives up waiting.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.hang_s)
             return web.Response(status=503)
         return web.json_response({"ok": False, "error": how})
 
     def _ts(self) -> str:
-        return f"1700000000.{next(self._counter):06d}"
+        # Slack's ts is the posting instant (unique in a channel): history's `oldest` reads it.
+        self._last_ts = max(time.time(), self._last_ts + 1e-6)
+        return f"{self._last_ts:.6f}"
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -187,13 +258,57 @@ class FakeSlack:
             channel = "D" + channel[1:]
         ts = self._ts()
         message = {
+            "type": "message",
+            "user": "UBOT",
+            "bot_id": "BBOT",
             "ts": ts,
             "text": args.get("text"),
             "blocks": args.get("blocks", []),
             "thread_ts": args.get("thread_ts"),
         }
+        if args.get("metadata"):
+            message["metadata"] = args["metadata"]
         self.messages[(channel, ts)] = message
-        return {"channel": channel, "ts": ts, "message": message}
+        return {"channel": channel, "ts": ts, "message": _shown(message, metadata=False)}
+
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args["users"])
+        return {"channel": {"id": "D" + user[1:]}}
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A channel's top-level messages (thread replies are not in it), newest first."""
+        channel, oldest = str(args["channel"]), float(args.get("oldest") or 0)
+        found = [
+            m
+            for (c, ts), m in self.messages.items()
+            if c == channel and float(ts) > oldest and m.get("thread_ts") in (None, ts)
+        ]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        limit = int(args.get("limit") or 100)
+        metadata = _true(args.get("include_all_metadata"))
+        return {
+            "messages": [_shown(m, metadata=metadata) for m in found[:limit]],
+            "has_more": len(found) > limit,
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent, then its replies, oldest first."""
+        channel, parent = str(args["channel"]), str(args["ts"])
+        if (channel, parent) not in self.messages:
+            raise LookupError("thread_not_found")
+        found = [
+            m
+            for (c, ts), m in self.messages.items()
+            if c == channel and (ts == parent or m.get("thread_ts") == parent)
+        ]
+        found.sort(key=lambda m: float(m["ts"]))
+        metadata = _true(args.get("include_all_metadata"))
+        return {
+            "messages": [_shown(m, metadata=metadata) for m in found],
+            "has_more": False,
+            "response_metadata": {"next_cursor": ""},
+        }
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         key = (str(args["channel"]), str(args["ts"]))
@@ -238,6 +353,18 @@ class FakeSlack:
         body = await request.json()
         self.calls.append(Call("response_url", {"n": int(request.match_info["n"]), "body": body}))
         return web.Response(text="ok")
+
+
+def _true(value: Any) -> bool:
+    return str(value).lower() in ("1", "true")
+
+
+def _shown(message: dict[str, Any], *, metadata: bool) -> dict[str, Any]:
+    """A message as the Web API shows it: metadata only when asked for, no empty thread_ts."""
+    shown = {k: v for k, v in message.items() if v is not None and k != "metadata"}
+    if metadata and "metadata" in message:
+        shown["metadata"] = message["metadata"]
+    return shown
 
 
 def sign(body: str, timestamp: int, secret: str = SIGNING_SECRET) -> str:

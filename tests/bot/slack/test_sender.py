@@ -4,6 +4,7 @@ permanent errors are kept with their reason; long messages, DMs, edits and pictu
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -11,10 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.delivery import Destination
-from bot.slack.sender import Throttle
-from commands.core.clock import FakeClock
+from bot.delivery import DeliveryWorker, Destination, SendKey
+from bot.slack.sender import SlackSender, Throttle
+from commands.core.clock import FakeClock, SystemClock
 from commands.core.messages import Field, Image, Message, PersonRef, line
+from storage import outbox
 from storage.models import Delivery, DeliveryStatus, OutboxItem
 from tests.bot.slack.conftest import SHARED, USERS, SlackBot
 from tests.bot.test_cli import demo_config, invoke
@@ -170,3 +172,106 @@ async def test_the_throttle_spaces_posts_in_one_channel_a_second_apart() -> None
     await throttle.wait("C1")
     await throttle.wait("C2")
     assert waits == [1.0, 0.75]
+
+
+async def test_a_post_whose_answer_was_lost_is_found_by_its_key_and_not_posted_again(
+    slack: SlackBot, clock: FakeClock
+) -> None:
+    slack.fake.fail("chat.postMessage", "lost")
+    await slack.ok("/dri", 'set "Smart contract review" @bob')
+    ((_, status, _),) = await _deliveries(slack)
+    assert status is DeliveryStatus.PENDING, "the answer never came"
+    await _catch_up(slack, clock, rounds=1)
+    ((channel, ts),) = slack.fake.messages
+    metadata = slack.fake.messages[(channel, ts)]["metadata"]
+    assert metadata["event_type"] == "liaison_delivery"
+    (look,) = slack.fake.to("conversations.history")
+    assert look.args["channel"] == SHARED and look.args["include_all_metadata"] in ("1", "true")
+    async with slack.runtime.sessions() as session:
+        delivered = (await session.execute(select(Delivery.status, Delivery.ref))).one()
+    assert delivered == (DeliveryStatus.DELIVERED, f"{channel}:{ts}")
+
+
+async def test_a_repeated_send_finds_its_parts_in_a_dm_a_thread_and_a_split_message(
+    slack: SlackBot, clock: FakeClock
+) -> None:
+    adapter, since = slack.adapter, clock.now()
+    alice = PersonRef(1, "alice", "Alice", (("slack", USERS["alice"]),))
+    dm = Destination(None, alice, USERS["alice"])
+    card = await adapter.send(_shared(), Message(title="Card"), late=False)
+    lines = tuple(line(f"{n:03d} " + "word " * 60) for n in range(40))
+    cases: list[tuple[Destination, Message, str | None]] = [
+        (dm, Message(title="Hi"), None),
+        (_shared(), Message(title="Reply"), card),
+        (_shared(), Message(title="Big", lines=lines), None),
+    ]
+    # The repeat comes from a sender that knows nothing yet, as after a restart.
+    restarted = SlackSender(adapter.client, Throttle(0.0))
+    for n, (to, message, thread) in enumerate(cases):
+        key = SendKey(f"k{n}", since)
+        first = await adapter.send(to, message, late=False, thread=thread, once=key)
+        posted = len(slack.fake.posted())
+        again = await restarted.send(
+            to, message, late=False, thread=thread, once=SendKey(key.key, since, unsure=True)
+        )
+        assert again == first and len(slack.fake.posted()) == posted, message.title
+    looks = ("conversations.open", "conversations.history", "conversations.replies")
+    assert [c.method for c in slack.fake.calls if c.method in looks] == [
+        "conversations.open",
+        "conversations.history",
+        "conversations.replies",
+        "conversations.history",
+    ]
+
+
+async def test_two_replicas_posting_to_one_channel_stay_within_its_limit(
+    slack: SlackBot,
+) -> None:
+    # Two processes' workers on one database, each with its own client-side throttle: only the
+    # pace kept in the database can hold them to the channel's limit together.
+    fake, pace = slack.fake, 0.2
+    fake.pace, fake.burst = pace, 1
+    replicas = [
+        DeliveryWorker(
+            slack.runtime.sessions,
+            SystemClock(),
+            [SlackSender(slack.adapter.client, Throttle(pace))],
+        )
+        for _ in range(2)
+    ]
+    async with slack.runtime.sessions.begin() as session:
+        for n in range(8):
+            await outbox.enqueue(
+                session,
+                key=f"n{n}",
+                payload=Message(title=f"n{n}").to_dict(),
+                platforms=["slack"],
+                now=SystemClock().now(),
+                channel="shared",
+            )
+    running = [asyncio.ensure_future(r.run_forever()) for r in replicas]
+    for _ in range(300):
+        if len(fake.posted(SHARED)) == 8:
+            break
+        await asyncio.sleep(0.05)
+    for replica in replicas:
+        await replica.stop()
+    await asyncio.gather(*running)
+    posts = fake.posted(SHARED)
+    assert [p.args["text"] for p in posts] == [f"n{n}" for n in range(8)]
+    assert not fake.to("chat.postMessage", outcome="limited"), "no 429 from the channel's limit"
+    gaps = [b.at - a.at for a, b in itertools.pairwise(posts)]
+    assert min(gaps) >= pace * 0.8, gaps
+
+
+async def test_a_post_of_unknown_outcome_is_not_given_up_while_it_cannot_be_looked_for(
+    slack: SlackBot, clock: FakeClock
+) -> None:
+    slack.fake.fail("chat.postMessage", "lost")
+    slack.fake.fail("conversations.history", "html503", times=10)
+    await slack.ok("/dri", 'set "Smart contract review" @bob')
+    await _catch_up(slack, clock, rounds=12)
+    ((_, status, _),) = await _deliveries(slack)
+    assert status is DeliveryStatus.DELIVERED
+    assert len(slack.fake.to("conversations.history", outcome=None)) == 11
+    assert len(slack.fake.messages) == 1
