@@ -21,7 +21,6 @@ from commands.core.context import Context
 from commands.core.dispatch import Caller, Dispatcher
 from commands.core.messages import Message
 from commands.core.registry import Command, Group, Kind, Param, Registry
-from storage.engine import is_sqlite
 from storage.models import Person, Role
 from tests.harness import Chat
 
@@ -147,11 +146,11 @@ def _read_only(chat: Chat) -> list[Command]:
     return [c for c in chat.runtime.registry.commands() if c.read_only]
 
 
+# SQLite's write lock is SQLite's own: this test runs there alone (no skipped PostgreSQL twin).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_read_only_commands_on_sqlite_never_take_the_write_lock(
     chat: Chat, settings: Settings
 ) -> None:
-    if not is_sqlite(settings.database.url):
-        pytest.skip("SQLite's write lock")
     for text in SETUP:
         await chat.ok(text)
     path = make_url(settings.database.url).database
