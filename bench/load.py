@@ -15,19 +15,16 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, select
 
 from bench.common import ALICE, DEMO, NullPlatform, Row, database, demo_settings, quantile
 from bench.deadlines import make_due, make_template, seed
@@ -38,6 +35,7 @@ from commands.reviews.escalation import fire_due
 from storage.engine import create_engine
 from storage.models import Review
 from tests.bot.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackUser, sign
+from tests.harness import counting, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LIAISON = Path(sys.executable).parent / "liaison"
@@ -48,12 +46,6 @@ USERS = 200
 CLIENTS = 50
 TARGET_P99 = {"sqlite": 200, "postgresql": 400}
 ANSWER_WAIT = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(path: Path, url: str, fake: FakeSlack, port: int) -> Path:
@@ -222,7 +214,7 @@ async def rate_row(backend: str, rate: int, seconds: float, fake: FakeSlack) -> 
         finally:
             await engine.dispose()
         before = await _count_reviews(url)
-        port = _free_port()
+        port = free_port()
         config = _config(Path(f"/tmp/liaison_bench_{os.getpid()}_{rate}.toml"), url, fake, port)
         argv = [str(LIAISON), "-c", str(config), "run"]
         async with _process(argv, port):
@@ -311,7 +303,7 @@ async def ack_rows(backend: str, seconds: float, fake: FakeSlack) -> list[Row]:
     """Ack latency at CLIENTS concurrent clients: Liaison against a bare bolt app, alternating."""
     async with database(backend, "ackcmp") as url:
         await db.upgrade(url)
-        liaison_port, bare_port = _free_port(), _free_port()
+        liaison_port, bare_port = free_port(), free_port()
         config = _config(
             Path(f"/tmp/liaison_bench_{os.getpid()}_ack.toml"), url, fake, liaison_port
         )
@@ -346,21 +338,6 @@ async def ack_rows(backend: str, seconds: float, fake: FakeSlack) -> list[Row]:
             ratio <= 1.5,
         )
     ]
-
-
-@contextmanager
-def counting(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every statement the engine sends while the body runs."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 async def statement_rows(backend: str, big: int, due_count: int) -> list[Row]:

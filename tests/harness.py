@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TextIO, cast
 
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import Result
 
 from bot.config import Settings
@@ -144,7 +150,8 @@ def problems(result: Result) -> list[str]:
 async def open_chat(settings: Settings, clock: FakeClock | Clock) -> Chat:
     """Start the bot (not its background tasks: tests drive time) with a console to talk to."""
     runtime = await open_runtime(settings, platforms=["console"], clock=clock)
-    console = Console(runtime, "alice", out=_Sink())
+    # The sink is the one part of a text stream the console writes to.
+    console = Console(runtime, "alice", out=cast(TextIO, _Sink()))
     runtime.worker.senders.append(console)
     return Chat(runtime, console, clock)
 
@@ -160,3 +167,25 @@ class _Sink:
 
     def isatty(self) -> bool:
         return False
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def counting(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement the engine sends while the body runs."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections import Counter
 from pathlib import Path
@@ -22,15 +21,10 @@ from storage.models import AgendaItem
 from tests.bot.slack.conftest import USERS
 from tests.bot.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackUser
 from tests.conftest import DEMO, REPO
+from tests.harness import free_port
 
 LIAISON = Path(sys.executable).parent / "liaison"
 BURST = 12
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(path: Path, database_url: str, fake: FakeSlack, port: int) -> Path:
@@ -90,7 +84,7 @@ async def _topics(database_url: str) -> Counter[str]:
 async def test_commands_acknowledged_before_a_sigkill_each_take_effect_once_after_restart(
     tmp_path: Path, database_url: str, fake: FakeSlack
 ) -> None:
-    port = _free_port()
+    port = free_port()
     config = _config(tmp_path / "liaison.toml", database_url, fake, port)
     user = SlackUser(fake, f"http://127.0.0.1:{port}/slack/events")
     people = list(USERS.values())
