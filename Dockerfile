@@ -66,8 +66,13 @@ COPY --chmod=0755 docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 USER 10001:10001
 VOLUME ["/data"]
 
-# No HEALTHCHECK yet: the bot has no HTTP endpoint. The issue that adds the HTTP server adds
-# /healthz and a HEALTHCHECK that calls it.
+# Liveness: `liaison run` answers GET /healthz on [http] port (LIAISON_HTTP_PORT, 3000 by
+# default) from its event loop. The image has Python but no curl, so Python asks. `/readyz`
+# (the database, the migrations, the delivery worker) is for load balancers, not for restarts:
+# a database outage must not get every replica restarted. A `liaison console` has no server,
+# so an interactive container shows as unhealthy, which is harmless.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('LIAISON_HTTP_PORT', '3000') + '/healthz', timeout=4)"]
 
 # The entrypoint runs `liaison db upgrade`, then `exec liaison "$@"`; `db ...` commands run alone.
 ENTRYPOINT ["docker-entrypoint.sh"]

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import db
+from bot import db, logs
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import PLATFORM as CONSOLE
 from bot.console import Console
@@ -98,11 +98,7 @@ def _options(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(logging.INFO if verbose else logging.WARNING, sys.stderr)
     source = ctx.get_parameter_source("config")
     ctx.obj = Options(config, source is not None and source.name == "ENVIRONMENT")
 
@@ -133,7 +129,8 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
 def _fail(*lines: str) -> NoReturn:
     """Print each line as `liaison: ...` on stderr and exit with status 2."""
     for text in lines:
-        typer.echo(f"liaison: {text}", err=True)
+        # A driver's or a platform's words may carry a credential (a URL with its password).
+        typer.echo(f"liaison: {logs.redact(text)}", err=True)
     raise typer.Exit(2)
 
 
@@ -153,9 +150,11 @@ def _load(ctx: typer.Context, config: str | None) -> Settings:
         # Two different files: neither is silently dropped.
         _fail(f"--config is given twice ({options.config} and {config}): give it once")
     try:
-        return load_settings(config or options.config)
+        settings = load_settings(config or options.config)
     except ConfigError as exc:
         _fail(*(f"config error: {text}" for text in str(exc).splitlines()))
+    logs.hide(logs.secrets_of(settings))
+    return settings
 
 
 @asynccontextmanager
@@ -244,6 +243,9 @@ def run(ctx: typer.Context, config: ConfigOption = None) -> None:
             err=True,
         )
         raise typer.Exit(_run(lambda: _console(settings, None)))
+
+    # A server logs each command and delivery (at INFO); the console above keeps quiet.
+    logs.level_at_least(logging.INFO)
 
     async def work() -> int:
         async with _runtime(settings, chat) as runtime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -17,7 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.tasks import Spawner
 from commands.core.clock import Clock
 from commands.core.notifier import Postbox
-from commands.reviews.escalation import fire_due, next_deadline
+from commands.reviews.escalation import Fired, fire_due, next_deadline
 from storage.engine import reading
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class Deadlines:
         self.armed_for: datetime | None = None
         self.wakes_at: datetime | None = None
         self._lock = asyncio.Lock()
+        # Told what fired, once it is committed (the runtime's metrics).
+        self.observers: list[Callable[[Sequence[Fired]], None]] = []
 
     async def start(self) -> None:
         """Send what fell due while the bot was down, arm the wake-up, and start scheduling."""
@@ -72,11 +75,15 @@ class Deadlines:
                 self._schedule(earliest)
                 return 0
             # What fired is in the outbox; its transactions wake the delivery worker.
-            fired = await fire_due(self.postbox, now)
+            fired = await fire_due(self.postbox, now, observe=self._fired)
             # Something was due yet nothing fired: another replica holds those rows. Look again
             # shortly rather than at once, so two replicas never spin against each other.
             await self._arm(backoff=timedelta(seconds=1) if not fired else timedelta(0))
             return fired
+
+    def _fired(self, stages: Sequence[Fired]) -> None:
+        for observe in self.observers:
+            observe(stages)
 
     async def _kick(self) -> None:
         # The scheduled job only starts a tick and returns, so re-arming from inside a tick

@@ -15,7 +15,7 @@ import contextlib
 import heapq
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -23,6 +23,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.logs import redact
 from bot.tasks import Spawner
 from commands.core.clock import Clock
 from commands.core.messages import Message, PersonRef, person_from_dict
@@ -54,9 +55,13 @@ class DeliveryError(Exception):
         waiting: bool = False,
         unsure: bool = False,
         looking: bool = False,
+        code: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
+        # The platform's own word for the error ("channel_not_found", "50007", "503"), or
+        # "unreachable" when no answer came; None for what is not the platform's error.
+        self.code = code
         self.permanent = permanent
         self.retry_after = retry_after
         # Waiting for another message to arrive first is not a failed attempt.
@@ -66,6 +71,25 @@ class DeliveryError(Exception):
         # Only looking for an earlier attempt failed: nothing was sent, so no attempt is spent
         # (a delivery whose outcome is unknown is never given up while it cannot be looked for).
         self.looking = looking
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one delivery attempt: for the log line and whoever counts (the metrics).
+
+    `outcome` is one of OUTCOMES; `code` is the platform's error code when it answered one.
+    """
+
+    delivery_id: int
+    key: str
+    platform: str
+    outcome: str
+    attempt: int
+    code: str | None = None
+
+
+# waiting: held back for a message in another lane to go first (no attempt spent).
+OUTCOMES = ("delivered", "skipped", "retry", "waiting", "failed")
 
 
 @dataclass(frozen=True)
@@ -169,6 +193,11 @@ class DeliveryWorker:
         self._renewed = time.monotonic()
         # When lanes this process paced or put off open again (monotonic seconds, a heap).
         self._openings: list[float] = []
+        # When the last pass of `run_forever` ended without an error (monotonic seconds): a
+        # readiness check asks how long ago that was.
+        self.last_pass: float | None = None
+        # Told about every delivery attempt's outcome (the runtime's metrics).
+        self.observers: list[Callable[[Outcome], None]] = []
 
     def wake(self) -> None:
         """Ask for a delivery pass now (new rows were committed)."""
@@ -183,6 +212,7 @@ class DeliveryWorker:
                 if not await self._fill():
                     await self._watch_leases()
                 await self._renew_if_due()
+                self.last_pass = time.monotonic()
             except Exception:
                 log.exception("delivery pass failed; trying again shortly")
                 await asyncio.sleep(1.0)
@@ -315,6 +345,7 @@ class DeliveryWorker:
                 await outbox.mark_failed(
                     self.sessions, claimed.delivery_id, "superseded by a newer edit", skipped=True
                 )
+            self._outcome(claimed, "skipped", why="superseded by a newer edit")
             return
         message = Message.from_dict(claimed.payload)
         try:
@@ -324,6 +355,7 @@ class DeliveryWorker:
                 await outbox.mark_failed(
                     self.sessions, claimed.delivery_id, exc.reason, skipped=True
                 )
+            self._outcome(claimed, "skipped", why=exc.reason)
             return
         began = self.clock.now()
         try:
@@ -346,6 +378,7 @@ class DeliveryWorker:
                 pace=pace,
                 paced_from=began,
             )
+        self._outcome(claimed, "delivered", why=f"ref {ref}" if ref else "")
         if sender.pace:
             opens = (began - self.clock.now()).total_seconds() + sender.pace
             self._opens_in(max(opens, 0.0))
@@ -388,26 +421,61 @@ class DeliveryWorker:
         # The message to edit or reply to never arrived: this one is posted on its own.
         return await sender.send(to, message, late=claimed.late, once=once)
 
+    def _outcome(
+        self,
+        claimed: outbox.Claimed,
+        outcome: str,
+        *,
+        why: str = "",
+        code: str | None = None,
+        level: int = logging.INFO,
+    ) -> None:
+        """One log line per delivery attempt, with its ids and outcome; tell the observers."""
+        done = Outcome(
+            claimed.delivery_id, claimed.key, claimed.platform, outcome, claimed.attempts, code
+        )
+        log.log(
+            level,
+            "delivery %d %s on %s: %s (attempt %d)%s",
+            done.delivery_id,
+            done.key,
+            done.platform,
+            outcome,
+            done.attempt,
+            f": {why}" if why else "",
+            extra={
+                "delivery": done.delivery_id,
+                "key": done.key,
+                "platform": done.platform,
+                "outcome": outcome,
+                "attempt": done.attempt,
+                "code": code,
+            },
+        )
+        for observe in self.observers:
+            observe(done)
+
     async def _failed(self, claimed: outbox.Claimed, exc: DeliveryError) -> None:
+        # The reason is kept in the outbox and shown by `liaison outbox failed`: no secret in it.
+        exc.reason = redact(exc.reason)
         if exc.permanent or claimed.attempts >= self.max_attempts:
-            log.error(
-                "giving up on %s for %s after %d attempts: %s",
-                claimed.key,
-                claimed.platform,
-                claimed.attempts,
-                exc.reason,
-            )
             async with self._writing:
                 await outbox.mark_failed(
                     self.sessions, claimed.delivery_id, exc.reason, skipped=False
                 )
+            self._outcome(
+                claimed,
+                "failed",
+                why=f"giving up after {claimed.attempts} attempts: {exc.reason}",
+                code=exc.code,
+                level=logging.ERROR,
+            )
             return
         wait = (
             timedelta(seconds=exc.retry_after)
             if exc.retry_after
             else backoff(claimed.attempts, self.first_backoff)
         )
-        log.warning("retrying %s on %s in %s: %s", claimed.key, claimed.platform, wait, exc.reason)
         async with self._writing:
             await outbox.mark_retry(
                 self.sessions,
@@ -417,4 +485,12 @@ class DeliveryWorker:
                 refund_attempt=exc.waiting or exc.looking,
                 unsure=exc.unsure,
             )
+        self._outcome(
+            claimed,
+            "waiting" if exc.waiting else "retry",
+            why=f"retrying in {wait}: {exc.reason}",
+            code=exc.code,
+            # Waiting for a message in another lane is routine, not a warning.
+            level=logging.INFO if exc.waiting else logging.WARNING,
+        )
         self._opens_in(wait.total_seconds())

@@ -46,7 +46,7 @@ class HttpServer:
             self._runner = runner
             self.port = int(runner.addresses[0][1])
             paths = ", ".join(sorted({p for _, p in self._routes}))
-            log.warning("http: listening on http://%s:%d (%s)", self.host, self.port, paths)
+            log.info("http: listening on http://%s:%d (%s)", self.host, self.port, paths)
         assert self.port is not None
         return self.port
 

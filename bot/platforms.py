@@ -80,13 +80,18 @@ async def serve(runtime: Runtime, platforms: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    # Imported here: aiohttp and prometheus-client are loaded only by a serving bot.
+    from bot import health
+
+    # First, so an orchestrator sees the process alive while the platforms connect.
+    await health.start(runtime)
     started: list[Adapter] = []
     try:
         for adapter in adapters:
             # Added first, so one that fails half-way through starting is stopped too.
             started.append(adapter)
             await adapter.start()
-            log.warning("connected to %s", adapter.platform)
+            log.info("connected to %s", adapter.platform)
         github_on = runtime.settings.github
         if github_on.webhook_secret is not None or github_on.token is not None:
             # Imported here: gidgethub is loaded only by a bot that talks to GitHub.
@@ -95,7 +100,7 @@ async def serve(runtime: Runtime, platforms: list[str]) -> int:
             await github.start(runtime)
         await runtime.start()
         await stop.wait()
-        log.warning("stopping")
+        log.info("stopping")
         # While the adapters can still send: what is in flight finishes or is handed back.
         await runtime.worker.stop()
     finally:

@@ -329,19 +329,28 @@ def _delivery_errors() -> Iterator[None]:
         yield
     except discord.RateLimited as exc:
         raise DeliveryError(
-            f"Discord rate limit: retry in {exc.retry_after:.0f}s", retry_after=exc.retry_after
+            f"Discord rate limit: retry in {exc.retry_after:.0f}s",
+            retry_after=exc.retry_after,
+            code="429",
         ) from None
     except (discord.NotFound, discord.Forbidden) as exc:
-        raise DeliveryError(_reason(exc), permanent=True) from None
+        raise DeliveryError(_reason(exc), permanent=True, code=_code(exc)) from None
     except discord.DiscordServerError as exc:
-        raise DeliveryError(_reason(exc)) from None
+        raise DeliveryError(_reason(exc), code=_code(exc)) from None
     except discord.HTTPException as exc:
         # Any other 4xx means the request itself is wrong: sending it again cannot help.
-        raise DeliveryError(_reason(exc), permanent=exc.status < 500) from None
+        raise DeliveryError(_reason(exc), permanent=exc.status < 500, code=_code(exc)) from None
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise DeliveryError(f"Discord unreachable: {type(exc).__name__}: {exc}") from None
+        raise DeliveryError(
+            f"Discord unreachable: {type(exc).__name__}: {exc}", code="unreachable"
+        ) from None
     except ValueError as exc:
         raise DeliveryError(f"not a Discord id: {exc}", permanent=True) from None
+
+
+def _code(exc: discord.HTTPException) -> str:
+    """Discord's JSON error code (50007: cannot message this user), else the HTTP status."""
+    return str(exc.code or exc.status)
 
 
 def _reason(exc: discord.HTTPException) -> str:

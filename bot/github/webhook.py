@@ -50,7 +50,7 @@ class GitHubReceiver:
         server = self.runtime.http_server()
         server.route("POST", WEBHOOK_PATH, self.receive)
         port = await server.start()
-        log.warning("github: webhook at http://%s:%d%s", server.host, port, WEBHOOK_PATH)
+        log.info("github: webhook at http://%s:%d%s", server.host, port, WEBHOOK_PATH)
         return port
 
     async def forget_old_deliveries(self, older_than: timedelta = timedelta(days=7)) -> int:

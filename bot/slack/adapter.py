@@ -109,7 +109,7 @@ class SlackAdapter(SlackSender):
             server.route("POST", EVENTS_PATH, self._events)
             self.port = await server.start()
             self._serving = True
-            log.warning(
+            log.info(
                 "slack: listening on http://%s:%d%s", settings.http.host, self.port, EVENTS_PATH
             )
         else:

@@ -238,21 +238,25 @@ class SlackSender:
             reason = f"{method} to {where} ({to.address}): {type(exc).__name__} {exc}".strip()
             log.warning("slack: %s; will retry", reason)
             # The request may have reached Slack and only the answer been lost.
-            raise DeliveryError(reason, unsure=True) from None
+            raise DeliveryError(reason, unsure=True, code="unreachable") from None
 
 
 def _api_error(method: str, where: str, address: str, exc: SlackApiError) -> DeliveryError:
     answer = answer_of(exc)
     reason = f"{method} to {where} ({address}): {answer}"
+    # Slack's error code, else the HTTP status of an answer that was not Slack's.
+    code = answer.code or str(answer.status or "unreachable")
     if answer.rate_limited:
         retry_after = answer.retry_after or 1.0
         log.warning("slack: rate limited on %s; retrying in %ss", where, retry_after)
-        return DeliveryError(f"{reason}, retry after {retry_after:g}s", retry_after=retry_after)
+        return DeliveryError(
+            f"{reason}, retry after {retry_after:g}s", retry_after=retry_after, code=code
+        )
     if answer.transient:
         log.warning("slack: %s; will retry", reason)
         # A 5xx or a proxy's page does not say whether Slack posted first.
-        return DeliveryError(reason, unsure=True)
+        return DeliveryError(reason, unsure=True, code=code)
     hint = HINTS.get(answer.code or "")
     reason = f"{reason} ({hint})" if hint else reason
     log.error("slack: cannot deliver to %s: %s", where, reason)
-    return DeliveryError(reason, permanent=True)
+    return DeliveryError(reason, permanent=True, code=code)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -42,6 +43,28 @@ class Caller:
     name: str = ""
 
 
+@dataclass(frozen=True)
+class Ran:
+    """What one command did, for the log line and for whoever counts (the metrics).
+
+    `outcome` is one of OUTCOMES: done; refused (bad input, answered with what to do); denied
+    (the caller's role or rights); failed (an error on our side, logged with its ref); again
+    (a re-sent request that had already run).
+    """
+
+    command: str
+    outcome: str
+    seconds: float
+    caller: Caller
+    request_key: str | None = None
+
+
+OUTCOMES = ("done", "refused", "denied", "failed", "again")
+# The name a line that matched no command is counted under (never the typed words: a metric
+# label per typo would grow without end).
+UNKNOWN = "(unknown)"
+
+
 class AlreadyHandled(Exception):
     """A request with this key already ran (the platform sent it again): nothing ran twice."""
 
@@ -61,6 +84,8 @@ class Dispatcher:
         self.registry = registry
         self.postbox = postbox
         self.clock = clock
+        # Told about every command once it has run (the runtime's metrics).
+        self.observers: list[Callable[[Ran], None]] = []
 
     async def run_text(self, text: str, caller: Caller, *, request_key: str | None = None) -> Reply:
         """Run a typed command line such as `/dri who "Smart contract review"`.
@@ -68,14 +93,17 @@ class Dispatcher:
         `request_key` names the platform request: a second request with the same key raises
         `AlreadyHandled` instead of running (see `run`).
         """
+        began = time.perf_counter()
         try:
             words = tokenize(text.strip())
             command, rest = self.registry.find(words)
         except (GrammarError, CommandNotFound) as exc:
+            self._ran(UNKNOWN, "refused", began, caller, request_key)
             return error_reply(str(exc))
         try:
             raw = split(command, rest)
         except CommandError as exc:
+            self._ran(command.name, "refused", began, caller, request_key)
             return error_reply(exc.text, exc.usage or command.usage)
         return await self.run(command, raw, caller, request_key=request_key)
 
@@ -97,6 +125,7 @@ class Dispatcher:
         command = self.registry.get(action.path) if action is not None else None
         if action is None or command is None or not command.params:
             log.warning("unknown button %s pressed by %s", action or "(malformed id)", caller)
+            self._ran(UNKNOWN, "refused", time.perf_counter(), caller, request_key)
             return error_reply(
                 "That button is not one Liaison knows (it may be from an older version). "
                 "Type the command instead; /help lists them."
@@ -119,25 +148,56 @@ class Dispatcher:
         from another replica, and nothing runs twice. A refused command records nothing. A
         read-only command records no key: running it twice changes nothing, and it stays a read.
         """
+        began = time.perf_counter()
         try:
             if command.read_only:
                 message = await self._read(command, raw, caller)
             else:
                 message = await self._write(command, raw, caller, request_key)
         except PermissionDenied as exc:
+            self._ran(command.name, "denied", began, caller, request_key)
             return replace(error_reply(exc.text, exc.usage), denied=True)
         except CommandError as exc:
+            self._ran(command.name, "refused", began, caller, request_key)
             return error_reply(exc.text, exc.usage)
         except AlreadyHandled:
+            self._ran(command.name, "again", began, caller, request_key)
             raise
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("command /%s failed (ref %s)", command.name, ref)
+            self._ran(command.name, "failed", began, caller, request_key)
             return error_reply(
                 f"Sorry, /{command.name} failed on our side and nothing was changed. "
                 f"Please tell an admin (error ref {ref})."
             )
+        self._ran(command.name, "done", began, caller, request_key)
         return Reply(message)
+
+    def _ran(
+        self, name: str, outcome: str, began: float, caller: Caller, request_key: str | None
+    ) -> None:
+        """One log line per command, with who, what, the request's key and the outcome."""
+        ran = Ran(name, outcome, time.perf_counter() - began, caller, request_key)
+        log.info(
+            "command /%s by %s:%s: %s in %.0f ms (request %s)",
+            name,
+            caller.platform,
+            caller.user_id,
+            outcome,
+            ran.seconds * 1000,
+            request_key or "-",
+            extra={
+                "command": name,
+                "outcome": outcome,
+                "platform": caller.platform,
+                "user": caller.user_id,
+                "request": request_key,
+                "ms": round(ran.seconds * 1000, 1),
+            },
+        )
+        for observe in self.observers:
+            observe(ran)
 
     async def _write(
         self, command: Command, raw: Mapping[str, str], caller: Caller, request_key: str | None

@@ -8,7 +8,8 @@ that fell due while the bot was down is announced on the next run, marked late.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import assert_never
 from zoneinfo import ZoneInfo
@@ -35,15 +36,30 @@ async def next_deadline(session: AsyncSession) -> datetime | None:
     return await session.scalar(select(func.min(ReviewClock.next_at)))
 
 
+@dataclass(frozen=True)
+class Fired:
+    """One stage that fired: what kind ("warn", "breach", "level"), on which clock ("ack",
+    "resolve"), and how long after its due instant it was sent."""
+
+    kind: str
+    clock: str
+    lateness: timedelta
+
+
 async def fire_due(
     postbox: Postbox,
     now: datetime,
     *,
     batch: int = 200,
+    observe: Callable[[Sequence[Fired]], None] | None = None,
 ) -> int:
-    """Announce every stage due at `now`; return how many stages fired."""
+    """Announce every stage due at `now`; return how many stages fired.
+
+    `observe` is told what fired, batch by batch, once each batch's transaction has committed.
+    """
     fired = 0
     while True:
+        done: list[Fired] = []
         async with postbox.transaction(now) as notifier:
             session = notifier.session
             clocks = (
@@ -63,10 +79,12 @@ async def fire_due(
             if not clocks:
                 return fired
             for clock in clocks:
-                fired += await _fire(notifier, clock)
+                fired += await _fire(notifier, clock, done)
+        if observe is not None:
+            observe(done)
 
 
-async def _fire(notifier: Notifier, clock: ReviewClock) -> int:
+async def _fire(notifier: Notifier, clock: ReviewClock, done: list[Fired]) -> int:
     now = notifier.now
     review = clock.review
     all_stages = rc.stages_of(review, clock)
@@ -82,6 +100,7 @@ async def _fire(notifier: Notifier, clock: ReviewClock) -> int:
             clock.breached_at = due
         clock.next_stage += 1
         await _announce(notifier, review, clock, stage, due)
+        done.append(Fired(stage.step.kind.value, clock.kind, now - due))
         fired += 1
     rc.reschedule(review, clock)
     return fired
