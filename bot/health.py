@@ -53,7 +53,7 @@ def attach_metrics(runtime: Runtime) -> Metrics:
     return metrics
 
 
-async def not_ready(runtime: Runtime) -> str | None:
+async def not_ready(runtime: Runtime, stale_after: float = STALE_AFTER) -> str | None:
     """Why this replica should not take requests now, or None when it is ready."""
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT):
@@ -69,20 +69,23 @@ async def not_ready(runtime: Runtime) -> str | None:
     passed = runtime.worker.last_pass
     if passed is None:
         return "the delivery worker has not run yet (starting)"
-    if (ago := time.monotonic() - passed) > STALE_AFTER:
+    if (ago := time.monotonic() - passed) > stale_after:
         return f"the delivery worker has not finished a pass for {ago:.0f}s"
     return None
 
 
-async def start(runtime: Runtime) -> int:
-    """Serve the three endpoints on the runtime's HTTP server; return its port."""
+async def start(runtime: Runtime, *, stale_after: float = STALE_AFTER) -> int:
+    """Serve the three endpoints on the runtime's HTTP server; return its port.
+
+    `stale_after`: how long without a finished delivery pass makes the replica not ready.
+    """
     metrics = attach_metrics(runtime)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:
-        reason = await not_ready(runtime)
+        reason = await not_ready(runtime, stale_after)
         if reason is None:
             return web.Response(text="ready\n")
         log.warning("not ready: %s", reason)

@@ -132,7 +132,11 @@ class SlackSender:
                 if exc.permanent:
                     raise
                 raise DeliveryError(
-                    exc.reason, retry_after=exc.retry_after, unsure=True, looking=True
+                    exc.reason,
+                    retry_after=exc.retry_after,
+                    unsure=True,
+                    looking=True,
+                    code=exc.code,
                 ) from None
         first: str | None = None
         for n, post in enumerate(posts(message, late=late)):

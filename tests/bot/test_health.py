@@ -124,3 +124,26 @@ async def test_readyz_is_503_while_the_database_is_gone_and_200_when_it_is_back(
     finally:
         await _rename(database_url, f"{name}_gone", name)
     await until(port, "/readyz", 200)
+
+
+async def test_readyz_is_503_once_the_delivery_worker_stops_passing(
+    settings: Settings, clock: FakeClock
+) -> None:
+    local = settings.model_copy(update={"http": HttpSettings(host="127.0.0.1", port=0)})
+    chat = await open_chat(local, clock)
+    try:
+        port = await health.start(chat.runtime, stale_after=1.0)
+        # A worker that passes often, so "recently" can be short in a test.
+        chat.runtime.worker.poll_interval = 0.1
+        await chat.runtime.start()
+        await until(port, "/readyz", 200)
+        for _ in range(3):
+            await asyncio.sleep(0.5)
+            assert await get(port, "/readyz") == (200, "ready\n")
+        # The worker's loop ends (as if it had died): readiness notices within the limit.
+        await chat.runtime.worker.stop()
+        body = await until(port, "/readyz", 503, seconds=5)
+        assert body.startswith("not ready: the delivery worker has not finished a pass for ")
+        assert (await get(port, "/healthz"))[0] == 200
+    finally:
+        await chat.runtime.close()
