@@ -245,7 +245,7 @@ def run(ctx: typer.Context, config: ConfigOption = None) -> None:
         raise typer.Exit(_run(lambda: _console(settings, None)))
 
     # A server logs each command and delivery (at INFO); the console above keeps quiet.
-    logs.level_at_least(logging.INFO)
+    logs.for_server()
 
     async def work() -> int:
         async with _runtime(settings, chat) as runtime:

@@ -153,11 +153,22 @@ def configure(level: int, stream: TextIO | None = None) -> None:
     root.setLevel(level)
 
 
-def level_at_least(level: int) -> None:
-    """Log at least this much from now on (`liaison run` logs its commands and deliveries)."""
+# Libraries whose INFO lines are routine chatter for an operator (APScheduler logs every run
+# of every job, and each job added or removed): they stay at WARNING unless -v asks for all.
+CHATTY = ("apscheduler",)
+
+
+def for_server() -> None:
+    """Log what `liaison run` does at INFO (each command and delivery, "listening" ...).
+
+    After `-v` everything is at INFO already and nothing changes; otherwise the root rises to
+    INFO and the CHATTY libraries stay at WARNING.
+    """
     root = logging.getLogger()
-    if root.getEffectiveLevel() > level:
-        root.setLevel(level)
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)
+        for name in CHATTY:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def secrets_of(settings: Settings) -> list[str | None]:
