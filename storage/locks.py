@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# "Liai" in ASCII, then a number per lock: recognisable in pg_locks (classid 1281976681).
+# "Liai" in ASCII, then a number per lock: recognisable in pg_locks (classid 1281974633).
 _BASE = 0x4C69_6169 << 32
 # Applying the configuration at start (bot/sync.py): one replica at a time.
 CONFIG = _BASE | 1
