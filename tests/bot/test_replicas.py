@@ -13,14 +13,31 @@ import re
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, select
 
+from bot.config import load_settings
+from bot.runtime import open_runtime
+from commands.core.dispatch import Caller
+from storage.engine import create_engine, session_factory
+from storage.models import (
+    Delivery,
+    DeliveryStatus,
+    OutboxItem,
+    Person,
+    Review,
+    ReviewClock,
+    ReviewEvent,
+)
 from tests.bot.discord.conftest import GUILD, SHARED, USERS, shown, user_payload
 from tests.bot.discord.fake_api import APP_ID, FakeDiscord
+from tests.bot.slack.fake_slack import SIGNING_SECRET, FakeSlack, SlackUser
 from tests.conftest import DEMO, REPO, migrated_copy
 
 pytestmark = pytest.mark.postgres
@@ -228,3 +245,240 @@ async def test_one_replica_holds_the_discord_gateway_and_another_takes_over_afte
     finally:
         await _stop_all(replicas)
         await fake.close()
+
+
+# --- the work shared, each notification once ------------------------------------------------------
+
+REVIEWS = 300
+REVIEWERS = 60  # each a DM lane of its own on Slack, paced at one post a second
+# The reviews' warnings fall due evenly over WINDOW, from LEAD after the replicas are serving.
+LEAD = timedelta(seconds=2)
+WINDOW = timedelta(seconds=27)
+# When one replica is killed (and restarted at once), counted from the start of the window.
+KILLS = (8.0, 19.0)
+LISTENING = re.compile(r"slack: listening on (http://127\.0\.0\.1:\d+/slack/events)")
+
+
+def _people() -> str:
+    return "".join(
+        f'\n[[people]]\nhandle = "rev{n}"\nname = "Reviewer {n}"\norg = "ic"\n'
+        f'role = "member"\nslack = "UREV{n}"\n'
+        for n in range(1, REVIEWERS + 1)
+    )
+
+
+async def _seed(config: Path) -> tuple[dict[str, str], list[int]]:
+    """One review requested through the dispatcher, copied REVIEWS times (the bench's way: a
+    command per review would take most of the test's time); return the DMs already written
+    (key -> reviewer) and the copies' acknowledge clocks, reviewer by reviewer."""
+    settings = load_settings(str(config))
+    runtime = await open_runtime(settings, platforms=["slack"])
+    try:
+        reply = await runtime.dispatcher.run_text(
+            '/review request https://x.org/pr/0 "Change 0" policy=hotfix reviewer=@rev1',
+            Caller("console", "alice", "alice"),
+        )
+        assert reply.ok, reply
+        tables = Review.metadata.tables
+        reviews, clocks = tables[Review.__tablename__], tables[ReviewClock.__tablename__]
+        async with runtime.engine.begin() as conn:
+            written = {
+                key: "rev1"
+                for key in await conn.scalars(
+                    select(OutboxItem.key).where(OutboxItem.person_id.is_not(None))
+                )
+            }
+            template = dict((await conn.execute(select(reviews))).mappings().one())
+            people = select(Person.handle, Person.id).where(Person.handle.like("rev%"))
+            reviewers = {handle: pid for handle, pid in (await conn.execute(people)).all()}
+            handles = [f"rev{n % REVIEWERS + 1}" for n in range(REVIEWS)]
+            copied = await conn.execute(
+                insert(reviews).returning(reviews.c.id, sort_by_parameter_order=True),
+                [
+                    {k: v for k, v in template.items() if k != "id"}
+                    | {
+                        "link": f"https://x.org/pr/{n + 1}",
+                        "title": f"Change {n + 1}",
+                        "reviewer_id": reviewers[handle],
+                    }
+                    for n, handle in enumerate(handles)
+                ],
+            )
+            ids = copied.scalars().all()
+            own = select(clocks).where(clocks.c.review_id == template["id"])
+            rows = (await conn.execute(own)).mappings().all()
+            await conn.execute(
+                insert(clocks),
+                [
+                    {k: v for k, v in row.items() if k != "id"} | {"review_id": rid}
+                    for rid in ids
+                    for row in rows
+                ],
+            )
+            acks = select(clocks.c.id).where(clocks.c.kind == "ack", clocks.c.review_id.in_(ids))
+            return written, list((await conn.scalars(acks.order_by(clocks.c.id))).all())
+    finally:
+        await runtime.close()
+
+
+async def _fall_due(database_url: str, acks: list[int], start: datetime) -> dict[str, datetime]:
+    """Move each clock's warning to fall due in the window from `start`; return the DMs now
+    expected (key -> due)."""
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    expected: dict[str, datetime] = {}
+    try:
+        async with sessions.begin() as session:
+            found = await session.execute(
+                select(ReviewClock, Person.handle)
+                .join(Review, Review.id == ReviewClock.review_id)
+                .join(Person, Person.id == Review.reviewer_id)
+                .where(ReviewClock.id.in_(acks))
+                .order_by(ReviewClock.id)
+            )
+            for n, (clock, reviewer) in enumerate(found.all()):
+                assert clock.next_at is not None and clock.running_since is not None
+                due = start + LEAD + WINDOW * n / len(acks)
+                shift = clock.next_at - due
+                clock.started_at -= shift
+                clock.running_since -= shift
+                clock.next_at = due
+                expected[f"review:{clock.review_id}:c1:ack:warn:@{reviewer}"] = due
+        return expected
+    finally:
+        await engine.dispose()
+
+
+async def _outbox_dms(database_url: str) -> set[str]:
+    """The keys (with their part) of every direct message in the outbox."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            keys = await conn.scalars(
+                select(OutboxItem.key).where(OutboxItem.person_id.is_not(None))
+            )
+            return {f"{key}#0" for key in keys}
+    finally:
+        await engine.dispose()
+
+
+async def _unfinished(database_url: str) -> int:
+    """Deliveries neither delivered, failed nor skipped (the channel has no Slack id)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return len(
+                (
+                    await conn.execute(
+                        select(Delivery.id).where(
+                            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+                        )
+                    )
+                ).all()
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_replicas_share_the_work_and_deliver_each_notification_once_through_two_kills(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    fake = FakeSlack()
+    await fake.start()
+    config = _config(
+        tmp_path / "liaison.toml",
+        postgres_database,
+        f'\n[slack]\nmode = "http"\napi_base_url = "{fake.api_url}"\n'
+        '\n[http]\nhost = "127.0.0.1"\nport = 0\n',
+        people=_people(),
+    )
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('handle = "alice"\n', 'handle = "alice"\nslack = "UALICE"\n'))
+    names = ("a", "b", "c")
+    replicas = [
+        Replica(
+            name,
+            config,
+            {
+                # Each replica its own token, so the fake tells who delivered what.
+                "LIAISON_SLACK_BOT_TOKEN": FakeSlack.replica_token(name),
+                "LIAISON_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            },
+        )
+        for name in names
+    ]
+    try:
+        written, acks = await _seed(config)
+        await asyncio.gather(*(r.start() for r in replicas))
+        await _until(lambda: all(r.serving("slack") for r in replicas), 60, "not started")
+        start, origin = datetime.now(UTC), time.monotonic()
+        expected = {key: start for key in written} | await _fall_due(postgres_database, acks, start)
+        # A command that moves deadlines re-arms its replica's wake-up at once (another process's
+        # changes are otherwise picked up by the one-minute re-arm).
+        for replica in replicas:
+            [url] = {m[1] for m in LISTENING.finditer(replica.said())}
+            poke = f'request https://x.org/pr/poke-{replica.name} "Poke {replica.name}"'
+            assert (await SlackUser(fake, url).command("/review", poke, "UALICE")).status == 200
+
+        victim = replicas[0]
+        for at in KILLS:
+            await asyncio.sleep(max(0.0, origin + at - time.monotonic()))
+            assert await victim.end(signal.SIGKILL) == -signal.SIGKILL
+            await victim.start()
+
+        wanted = {f"{key}#0" for key in expected}
+
+        async def all_delivered() -> bool:
+            return wanted <= fake.keyed().keys() and await _unfinished(postgres_database) == 0
+
+        await _until(all_delivered, 60, "not every notification was delivered")
+        finished = time.monotonic() - origin
+        await _until(lambda: victim.serving("slack"), 60, "the victim did not restart")
+        await asyncio.sleep(1.0)  # a duplicate would have arrived by now
+        keyed = fake.keyed()
+        posts = fake.to("chat.postMessage")
+        by = Counter(call.by for call in posts)
+        sent_at = {
+            f"{call.args['metadata']['event_payload']['key']}#0": call.at
+            for call in posts
+            if "metadata" in call.args
+        }
+        late = sorted(
+            sent_at[f"{key}#0"] - (origin + (due - start).total_seconds())
+            for key, due in expected.items()
+            if ":warn:" in key
+        )
+        outbox = await _outbox_dms(postgres_database)
+        counts = {
+            "expected": len(wanted),
+            "delivered": len(wanted & keyed.keys()),
+            "duplicates": sum(n - 1 for n in keyed.values()),
+            "lost": len(wanted - keyed.keys()),
+            "not in the outbox": len(keyed.keys() - outbox),
+            "by replica": dict(sorted(by.items())),
+            "warning late p50/max s": (round(late[len(late) // 2], 2), round(late[-1], 2)),
+            "all delivered after s": round(finished, 1),
+        }
+        print(f"replicas: {counts}")
+        assert counts["delivered"] == counts["expected"] == REVIEWS + len(written)
+        assert counts["duplicates"] == counts["lost"] == counts["not in the outbox"] == 0
+        assert outbox <= keyed.keys(), "every DM in the outbox was delivered"
+        assert sorted(by.values())[-2] >= REVIEWS // 10, f"the work was not shared: {by}"
+
+        engine = create_engine(postgres_database)
+        try:
+            async with engine.connect() as conn:
+                events = await conn.execute(
+                    select(ReviewEvent.review_id, ReviewEvent.data).where(ReviewEvent.kind == "sla")
+                )
+                warned = Counter(rid for rid, data in events.all() if data["stage"] == "warn")
+        finally:
+            await engine.dispose()
+        assert len(warned) == REVIEWS and set(warned.values()) == {1}, "each warning fired once"
+
+        assert await asyncio.gather(*(r.end() for r in replicas)) == [0] * len(replicas)
+        for replica in replicas:
+            assert "Traceback" not in replica.said(), replica.said()
+    finally:
+        await _stop_all(replicas)
+        await fake.stop()
