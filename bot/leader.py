@@ -5,15 +5,16 @@ replica may connect. Each replica that serves Discord runs a `GatewayLock`: it a
 for a session advisory lock (`pg_try_advisory_lock`) every `retry_every` seconds on a
 connection of its own, and the one that gets it holds the gateway for as long as that
 connection lives. It checks the connection every `check_every` seconds and lets go the moment
-the check fails.
+the check fails. A new holder waits `grace` seconds (two checks and a margin) before it counts
+as holding, so a previous holder whose session the server ended (its connection terminated, or
+cut off) has noticed and left the gateway first: two replicas are never connected at once.
 
 Why a session lock and not a lease row: PostgreSQL itself releases the lock when the holder's
 session ends, so a holder killed with SIGKILL (its socket closed by the kernel) is replaced
-within `retry_every`, with no lease to expire, no clock to trust and no schema. A holder cut
-off by the network is noticed by the server's TCP keepalives (set on the connection to about
-20 s), and by the holder itself sooner (its check fails within 10 s), so it has let go before
-another replica can take the lock. On SQLite there is one process (bot/single.py): it holds
-the gateway from the start.
+within `retry_every` + `grace`, with no lease to expire, no clock to trust and no schema. A
+holder cut off by the network is noticed by the server's TCP keepalives (set on the connection
+to about 20 s), and by the holder itself sooner (its check fails within two checks). On SQLite
+there is one process (bot/single.py): it holds the gateway from the start.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ _KEEPALIVES = {"tcp_keepalives_idle": 5, "tcp_keepalives_interval": 5, "tcp_keep
 class GatewayLock:
     """Whether this replica holds the Discord gateway (`held`), kept up to date while it runs."""
 
-    def __init__(self, url: str, *, retry_every: float = 2.0, check_every: float = 5.0) -> None:
+    def __init__(self, url: str, *, retry_every: float = 2.0, check_every: float = 2.0) -> None:
         self.url = url
         self.retry_every = retry_every
         self.check_every = check_every
+        # A check that hangs takes up to two periods to fail: the old holder is gone by then.
+        self.grace = 2 * check_every + 1.0
         # Shown in pg_stat_activity, so an operator sees which replica holds the lock.
         self.name = f"liaison gateway {socket.gethostname()}:{os.getpid()}"[:63]
         self._held = asyncio.Event()
@@ -110,11 +113,13 @@ class GatewayLock:
             if await conn.scalar(take, {"key": locks.GATEWAY}):
                 break
             await asyncio.sleep(self.retry_every)
-        self._set(True)
+        began = asyncio.get_running_loop().time()
         while True:
-            await asyncio.sleep(self.check_every)
             # A session that answers still holds its lock; one that does not has let go.
+            await asyncio.sleep(self.check_every)
             await asyncio.wait_for(conn.scalar(text("SELECT 1")), self.check_every)
+            if asyncio.get_running_loop().time() - began >= self.grace:
+                self._set(True)
 
 
 def _first_line(exc: BaseException) -> str:
