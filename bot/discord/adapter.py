@@ -160,12 +160,13 @@ class DiscordAdapter:
         log.warning("discord: left the gateway to the replica that holds the lock now")
 
     async def stop(self) -> None:
-        """Disconnect from Discord."""
+        """Disconnect from Discord, and leave the gateway lock to the other replicas at once."""
         await self.client.close()
-        if self._gateway is not None:
-            self._gateway.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._gateway
+        for task in (self._gateway, self._lock):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     # --- receiving ------------------------------------------------------------------------------
 

@@ -36,8 +36,8 @@ from storage.models import (
     ReviewClock,
     ReviewEvent,
 )
-from tests.bot.discord.conftest import GUILD, SHARED, USERS, shown, user_payload
-from tests.bot.discord.fake_api import APP_ID, FakeDiscord
+from tests.bot.discord.conftest import USERS, interaction, shown
+from tests.bot.discord.fake_api import FakeDiscord
 from tests.bot.slack.fake_slack import SIGNING_SECRET, FakeSlack, SlackUser
 from tests.conftest import DEMO, REPO, migrated_copy
 
@@ -142,42 +142,8 @@ async def _stop_all(replicas: list[Replica]) -> None:
 
 def _interaction(fake: FakeDiscord, n: int) -> dict[str, Any]:
     """A /whoami from alice, as the gateway delivers it."""
-    alice = user_payload("alice")
-    return {
-        "id": fake.new_id(),
-        "application_id": str(APP_ID),
-        "type": 2,
-        "token": f"interaction-token-{n}",
-        "version": 1,
-        "guild_id": str(GUILD),
-        "channel_id": str(SHARED),
-        "channel": {
-            "id": str(SHARED),
-            "type": 0,
-            "guild_id": str(GUILD),
-            "name": "shared",
-            "position": 0,
-            "permission_overwrites": [],
-            "nsfw": False,
-        },
-        "member": {
-            "user": alice,
-            "roles": [],
-            "joined_at": "2025-01-01T00:00:00+00:00",
-            "deaf": False,
-            "mute": False,
-            "flags": 0,
-            "permissions": "0",
-        },
-        "app_permissions": "0",
-        "locale": "en-US",
-        "guild_locale": "en-US",
-        "entitlements": [],
-        "authorizing_integration_owners": {"0": str(GUILD)},
-        "context": 0,
-        "attachment_size_limit": 10485760,
-        "data": {"id": fake.new_id(), "name": "whoami", "type": 1},
-    }
+    payload = interaction(fake, 2, "alice", f"interaction-token-{n}")
+    return payload | {"data": {"id": fake.new_id(), "name": "whoami", "type": 1}}
 
 
 async def _drop_lock_session(database_url: str) -> int:
@@ -486,7 +452,8 @@ async def test_replicas_share_the_work_and_deliver_each_notification_once_throug
         assert counts["delivered"] == counts["expected"] == REVIEWS + len(written)
         assert counts["duplicates"] == counts["lost"] == counts["not in the outbox"] == 0
         assert outbox <= keyed.keys(), "every DM in the outbox was delivered"
-        assert sorted(by.values())[-2] >= REVIEWS // 10, f"the work was not shared: {by}"
+        # Shared: the replicas other than the busiest one sent a tenth or more between them.
+        assert sum(by.values()) - max(by.values()) >= len(posts) // 10, f"not shared: {by}"
 
         engine = create_engine(postgres_database)
         try:
