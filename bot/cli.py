@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -24,6 +25,7 @@ from bot.console import Console
 from bot.plaintext import render
 from bot.platforms import PlatformError, serve
 from bot.runtime import Runtime, open_runtime
+from bot.single import Taken, sole_process
 from commands.core.context import Context
 from commands.core.messages import Message
 from commands.ownership.mapfile import (
@@ -107,7 +109,7 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run async work, turning expected failures into one clear line and exit status 2."""
     try:
         return asyncio.run(work())
-    except (Failure, db.NotMigrated, db.BadRevision, MapFileError, PlatformError) as exc:
+    except (Failure, db.NotMigrated, db.BadRevision, MapFileError, PlatformError, Taken) as exc:
         _fail(*str(exc).splitlines())
     except (DBAPIError, db.Unavailable) as exc:
         # The database cannot be reached or opened (or failed under us): one line, and where
@@ -158,12 +160,16 @@ def _load(ctx: typer.Context, config: str | None) -> Settings:
 
 
 @asynccontextmanager
-async def _runtime(settings: Settings, platforms: list[str]) -> AsyncIterator[Runtime]:
-    runtime = await open_runtime(settings, platforms=platforms)
-    try:
-        yield runtime
-    finally:
-        await runtime.close()
+async def _runtime(
+    settings: Settings, platforms: list[str], *, fires: bool = False
+) -> AsyncIterator[Runtime]:
+    """The runtime for a command; one that `fires` deadlines and jobs is alone on SQLite."""
+    with sole_process(settings.database.url) if fires else contextlib.nullcontext():
+        runtime = await open_runtime(settings, platforms=platforms)
+        try:
+            yield runtime
+        finally:
+            await runtime.close()
 
 
 # Who the console and the CLI act as when the configuration names nobody to act as.
@@ -219,7 +225,7 @@ async def _operator(session: AsyncSession, now: datetime) -> Person:
 
 async def _console(settings: Settings, handle: str | None) -> int:
     # The console sees its notifications; the chat platforms get theirs when the bot sends them.
-    async with _runtime(settings, [*settings.chat_platforms, CONSOLE]) as runtime:
+    async with _runtime(settings, [*settings.chat_platforms, CONSOLE], fires=True) as runtime:
         me = (await _person(runtime, handle)).handle
         console = Console(runtime, me)
         runtime.worker.senders.append(console)
@@ -248,7 +254,7 @@ def run(ctx: typer.Context, config: ConfigOption = None) -> None:
     logs.for_server()
 
     async def work() -> int:
-        async with _runtime(settings, chat) as runtime:
+        async with _runtime(settings, chat, fires=True) as runtime:
             return await serve(runtime, chat)
 
     typer.echo(f"Starting Liaison on {' and '.join(chat)}.", err=True)

@@ -278,6 +278,9 @@ class DiscordSettings(_Section):
 
     token: SecretStr | None = None
     guild: int | None = None
+    # Discord's own unless set: only to point the bot at a proxy or a test double.
+    api_base_url: str | None = None
+    gateway_url: str | None = None
 
 
 class GitHubRuleSettings(_Section):

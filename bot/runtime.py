@@ -19,6 +19,7 @@ from bot.digest import schedule_digest
 from bot.inbound import Inbox
 from bot.intake import Intake, Limits
 from bot.jobs import Jobs
+from bot.leader import GatewayLock
 from bot.sync import apply_config
 from bot.tasks import Spawner
 from bot.weekly import schedule_weekly_sync
@@ -56,6 +57,8 @@ class Runtime:
     intake: Intake
     # Requests made durable before they are acknowledged, and resumed if left unfinished.
     inbox: Inbox
+    # Whether this replica holds the Discord gateway; the Discord adapter runs it (bot/leader.py).
+    gateway: GatewayLock
     # Called when a review starts following a pull request (set when GitHub is read).
     on_github: Callable[[], None] | None = None
     # The one HTTP server, made on first use (aiohttp is imported only then).
@@ -68,6 +71,11 @@ class Runtime:
 
             self.http = HttpServer(self.settings.http.host, self.settings.http.port)
         return self.http
+
+    @property
+    def gateway_holder(self) -> bool:
+        """Whether this replica holds the Discord gateway now (False where Discord is not run)."""
+        return self.gateway.held
 
     async def start(self) -> None:
         """Start delivery, the SLA wake-up and the cron jobs (each first catches up)."""
@@ -167,5 +175,6 @@ async def open_runtime(
             )
         ),
         inbox=Inbox(sessions, clock, tasks, limits.resume_after),
+        gateway=GatewayLock(settings.database.url),
     )
     return runtime

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
 from commands.weekly.series import SERIES_ID, realign
+from storage import locks
 from storage.models import (
     Channel,
     ChannelAddress,
@@ -27,12 +31,42 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
+# A replica that loses a start-up race tries again this many times before giving up.
+TRIES = 5
+# PostgreSQL's "try again" states: serialization failure, deadlock detected.
+_RETRYABLE = {"40001", "40P01"}
+
 
 async def apply_config(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
 ) -> None:
-    """Create or update what the configuration declares; never delete (history refers to it)."""
+    """Create or update what the configuration declares; never delete (history refers to it).
+
+    Replicas starting together apply it one at a time (an advisory lock on PostgreSQL; SQLite
+    has one writer anyway), and one that still loses a race (a row another process inserted
+    first) rolls back and applies it again, instead of stopping.
+    """
+    for attempt in range(1, TRIES + 1):
+        try:
+            await _apply(sessions, settings, now)
+            return
+        except DBAPIError as exc:
+            if attempt == TRIES or not _lost_race(exc):
+                raise
+            log.warning("applying the configuration lost a race (%s); trying again", exc.orig)
+            await asyncio.sleep(random.uniform(0.05, 0.2) * attempt)
+
+
+def _lost_race(exc: DBAPIError) -> bool:
+    """A unique key another process inserted first, or a deadlock/serialization failure."""
+    return isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", None) in _RETRYABLE
+
+
+async def _apply(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> None:
     async with sessions.begin() as session:
+        await locks.one_at_a_time(session, locks.CONFIG)
         orgs = {o.key: o for o in (await session.scalars(select(Org))).all()}
         for cfg in settings.orgs:
             org = orgs.get(cfg.key) or Org(key=cfg.key)

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 import discord
+import yarl
 
 from bot.delivery import DeliveryError, Destination, SendKey
 from bot.discord.buttons import picker_view, view_of
@@ -89,6 +90,7 @@ class DiscordAdapter:
         self.tree = build_tree(self.client, runtime.registry)
         self._dms: dict[int, int] = {}
         self._gateway: asyncio.Task[None] | None = None
+        self._lock: asyncio.Task[None] | None = None
 
     # --- connecting -----------------------------------------------------------------------------
 
@@ -117,18 +119,54 @@ class DiscordAdapter:
             ) from None
 
     async def start(self) -> None:
-        """Log in and connect to the gateway, which delivers commands and presses."""
+        """Log in, and connect to the gateway (which delivers commands and presses) whenever
+        this replica holds it: one replica at a time does (bot/leader.py); every one sends."""
         await self.login()
+        spawn = self.runtime.tasks.spawn
+        self._lock = spawn(self.runtime.gateway.run_forever(), name="discord.gateway-lock")
         # The runtime's spawner logs the connection's end if it fails ("discord.gateway").
-        self._gateway = self.runtime.tasks.spawn(self.client.connect(), name="discord.gateway")
+        self._gateway = spawn(self._hold_gateway(), name="discord.gateway")
+
+    async def _hold_gateway(self) -> None:
+        """Be connected to the gateway exactly while this replica holds the gateway lock."""
+        lock = self.runtime.gateway
+        while True:
+            await lock.acquired()
+            connection = asyncio.ensure_future(self.client.connect())
+            lost = asyncio.ensure_future(lock.lost())
+            try:
+                await asyncio.wait({connection, lost}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                lost.cancel()
+                if not connection.done():
+                    connection.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await connection
+                    await self._disconnect()
+            if not lock.held or connection.cancelled():
+                continue
+            # The connection ended on its own (closed, or failed for good): another replica may
+            # do better, so this one leaves the lock, and the failure is logged as it was.
+            if self._lock is not None:
+                self._lock.cancel()
+            connection.result()
+            return
+
+    async def _disconnect(self) -> None:
+        """Close the gateway connection only; REST (sending) stays logged in."""
+        if (ws := self.client.ws) is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(code=1000)
+        log.warning("discord: left the gateway to the replica that holds the lock now")
 
     async def stop(self) -> None:
-        """Disconnect from Discord."""
+        """Disconnect from Discord, and leave the gateway lock to the other replicas at once."""
         await self.client.close()
-        if self._gateway is not None:
-            self._gateway.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._gateway
+        for task in (self._gateway, self._lock):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     # --- receiving ------------------------------------------------------------------------------
 
@@ -369,4 +407,10 @@ def _reason(exc: discord.HTTPException) -> str:
 
 def create_adapter(runtime: Runtime) -> DiscordAdapter:
     """The Discord adapter for a runtime (its token comes from `[discord] token`)."""
+    settings = runtime.settings.discord
+    # discord.py keeps both addresses on its classes: they are the process's, like the adapter.
+    if settings.api_base_url is not None:
+        discord.http.Route.BASE = settings.api_base_url.rstrip("/")
+    if settings.gateway_url is not None:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
     return DiscordAdapter(runtime)

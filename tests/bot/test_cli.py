@@ -565,3 +565,52 @@ def test_demo_seed_force_over_a_meeting_it_would_write_writes_nothing(
 def _url(config: Path) -> str:
     """The database of `sqlite_config`, beside it."""
     return f"sqlite+aiosqlite:///{config.parent / 'liaison.db'}"
+
+
+# --- one process per SQLite file -----------------------------------------------------------------
+
+
+def test_a_second_bot_on_one_sqlite_file_is_refused_and_a_killed_one_blocks_nothing(
+    sqlite_config: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIAISON_")}
+    holder = subprocess.Popen(
+        [str(LIAISON), "-c", str(sqlite_config), "console"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write("/whoami\n")
+        holder.stdin.flush()
+        ready, _, _ = wait_readable([holder.stdout], [], [], 60)
+        assert ready and holder.stdout.readline() == "> /whoami\n"
+        assert "You are @alice" in holder.stdout.readline()
+
+        # A second process that would fire the same deadlines: one line, what to do instead.
+        for command in ("console", "run"):
+            second = invoke(sqlite_config, command, input="/whoami\n")
+            assert second.exit_code == 2, second.output
+            assert second.stderr.splitlines()[-1] == (
+                f"liaison: another Liaison process (pid {holder.pid}) is running on "
+                f"{sqlite_config.parent / 'liaison.db'}: a SQLite database serves one bot "
+                "process; stop it first, or move to PostgreSQL to run several (read-only "
+                "commands such as `liaison outbox failed` still work)"
+            )
+        # Commands that fire nothing keep working beside it.
+        assert succeeded(invoke(sqlite_config, "outbox", "failed")).strip() == (
+            "no failed notifications"
+        )
+        assert succeeded(invoke(sqlite_config, "map", "export")).startswith("area,")
+
+        # Killed with no chance to clean up: the kernel released its lock with it.
+        holder.kill()
+        holder.wait(timeout=10)
+        out = succeeded(invoke(sqlite_config, "console", input="/whoami\n"))
+        assert "You are @alice" in out
+    finally:
+        holder.kill()
+        holder.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from bot.config import ChannelSettings, Settings
 from bot.sync import apply_config
 from storage.engine import create_engine, reading, session_factory
-from storage.models import Channel, ChannelAddress
+from storage.models import Channel, ChannelAddress, Org, Person, SlaPolicy
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -52,3 +53,23 @@ async def test_channel_ids_from_the_file_are_written_changed_and_removed(
             assert channel.address_on("discord") is None
     finally:
         await engine.dispose()
+
+
+async def test_replicas_applying_the_configuration_at_once_all_succeed_and_agree(
+    settings: Settings,
+) -> None:
+    # One engine each, as separate processes have: on a fresh database every one of them finds
+    # the orgs, people and policies missing, and only one may insert them.
+    engines = [create_engine(settings.database.url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(apply_config(session_factory(e), settings, NOW) for e in engines))
+        async with reading(session_factory(engines[0])) as session:
+            orgs = (await session.scalars(select(Org.key))).all()
+            people = (await session.scalars(select(Person.handle))).all()
+            policies = (await session.scalars(select(SlaPolicy.name))).all()
+        assert sorted(orgs) == sorted(o.key for o in settings.orgs)
+        assert sorted(people) == sorted(p.handle for p in settings.people)
+        assert sorted(policies) == sorted(p.name for p in settings.policies)
+    finally:
+        for engine in engines:
+            await engine.dispose()

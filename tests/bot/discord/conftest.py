@@ -92,6 +92,38 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
         await api.close()
 
 
+def interaction(
+    api: FakeDiscord, kind: int, name: str, token: str, uid: int | None = None
+) -> dict[str, Any]:
+    """An interaction of `kind` from a person in the shared channel, without its data."""
+    return {
+        "id": api.new_id(),
+        "application_id": str(APP_ID),
+        "type": kind,
+        "token": token,
+        "version": 1,
+        "guild_id": str(GUILD),
+        "channel_id": str(SHARED),
+        "channel": {
+            "id": str(SHARED),
+            "type": 0,
+            "guild_id": str(GUILD),
+            "name": "shared",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+        },
+        "member": _member(name, uid),
+        "app_permissions": "0",
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": str(GUILD)},
+        "context": 0,
+        "attachment_size_limit": 10485760,
+    }
+
+
 class Discord:
     """The bot on Discord: deliver interactions as the gateway would, read the fake API."""
 
@@ -104,33 +136,7 @@ class Discord:
     # --- building payloads ----------------------------------------------------------------------
 
     def _base(self, kind: int, name: str, uid: int | None) -> dict[str, Any]:
-        iid = self.api.new_id()
-        return {
-            "id": iid,
-            "application_id": str(APP_ID),
-            "type": kind,
-            "token": f"token-{next(self._ids)}",
-            "version": 1,
-            "guild_id": str(GUILD),
-            "channel_id": str(SHARED),
-            "channel": {
-                "id": str(SHARED),
-                "type": 0,
-                "guild_id": str(GUILD),
-                "name": "shared",
-                "position": 0,
-                "permission_overwrites": [],
-                "nsfw": False,
-            },
-            "member": _member(name, uid),
-            "app_permissions": "0",
-            "locale": "en-US",
-            "guild_locale": "en-US",
-            "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD)},
-            "context": 0,
-            "attachment_size_limit": 10485760,
-        }
+        return interaction(self.api, kind, name, f"token-{next(self._ids)}", uid)
 
     def command_payload(
         self,

@@ -45,6 +45,16 @@ class Call:
 
 
 @dataclass
+class Session:
+    """One gateway connection: when it was identified and when it ended (time.monotonic())."""
+
+    socket: web.WebSocketResponse
+    opened: float
+    closed: float | None = None
+    sequence: int = 0
+
+
+@dataclass
 class Failure:
     """An error to answer the next `times` matching requests with."""
 
@@ -74,22 +84,74 @@ class FakeDiscord:
         self._nonces: dict[tuple[str, str], str] = {}
         self._runner: web.AppRunner | None = None
         self.base = ""
+        # The gateway: every connection that identified, open or ended, in order.
+        self.sessions: list[Session] = []
+        self.gateway = ""
 
     async def start(self) -> None:
         """Listen on a free local port."""
         app = web.Application()
         app.router.add_route("*", "/api/v10/{tail:.*}", self._handle)
+        app.router.add_get("/gateway/", self._gateway)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         port = self._runner.addresses[0][1]
         self.base = f"http://127.0.0.1:{port}/api/v10"
+        self.gateway = f"ws://127.0.0.1:{port}/gateway/"
 
     async def close(self) -> None:
         """Stop listening."""
+        for session in self.live():
+            await session.socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    # --- the gateway ------------------------------------------------------------------------------
+
+    def live(self) -> list[Session]:
+        """The gateway connections open now."""
+        return [s for s in self.sessions if s.closed is None]
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> int:
+        """Send an event to every open gateway connection, as Discord does for an unsharded bot;
+        return how many got it."""
+        live = self.live()
+        for session in live:
+            session.sequence += 1
+            await session.socket.send_json({"op": 0, "t": event, "s": session.sequence, "d": data})
+        return len(live)
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        # Hello, then Ready once the client identifies; heartbeats are acknowledged. Text frames,
+        # which discord.py reads whatever compression it asked for.
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json({"op": 10, "d": {"heartbeat_interval": 41250}})
+        session: Session | None = None
+        try:
+            async for frame in socket:
+                message = json.loads(frame.data)
+                if message["op"] == 1:
+                    await socket.send_json({"op": 11})
+                elif message["op"] == 2 and session is None:
+                    session = Session(socket, time.monotonic())
+                    self.sessions.append(session)
+                    session.sequence += 1
+                    ready = {
+                        "v": 10,
+                        "user": BOT_USER,
+                        "guilds": [],
+                        "session_id": f"session-{len(self.sessions)}",
+                        "resume_gateway_url": self.gateway,
+                        "application": {"id": str(APP_ID), "flags": 0},
+                    }
+                    await socket.send_json({"op": 0, "t": "READY", "s": 1, "d": ready})
+        finally:
+            if session is not None:
+                session.closed = time.monotonic()
+        return socket
 
     def fail(
         self,

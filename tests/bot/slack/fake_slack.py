@@ -43,6 +43,8 @@ class Call:
     outcome: str = "ok"
     # When it arrived (time.monotonic()), for latencies measured from outside (the bench).
     at: float = field(default_factory=time.monotonic)
+    # Who made it: what follows the bot token and a "-" in a replica's token (replica_token()).
+    by: str = ""
 
 
 @dataclass
@@ -115,6 +117,11 @@ class FakeSlack:
         """Forget the failures still asked for: Slack is well again."""
         self._failures.clear()
 
+    @staticmethod
+    def replica_token(name: str) -> str:
+        """A bot token the fake accepts and records calls made with as `by` = `name`."""
+        return f"{BOT_TOKEN}-{name}"
+
     def keyed(self) -> dict[str, int]:
         """How many messages carry each Liaison delivery key (in their metadata)."""
         counts: dict[str, int] = {}
@@ -183,7 +190,9 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         args = await self._args(request)
-        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        by = token.removeprefix(f"{BOT_TOKEN}-") if token.startswith(f"{BOT_TOKEN}-") else ""
+        if token != BOT_TOKEN and not by:
             self.calls.append(Call(method, args, "invalid_auth"))
             return web.json_response({"ok": False, "error": "invalid_auth"})
         how = self._failure(method, args)
@@ -203,7 +212,7 @@ class FakeSlack:
         except LookupError as exc:
             self.calls.append(Call(method, args, str(exc.args[0])))
             return web.json_response({"ok": False, "error": exc.args[0]})
-        self.calls.append(Call(method, args, how or "ok"))
+        self.calls.append(Call(method, args, how or "ok", by=by))
         if how == "lost":
             # Done, but the answer never arrives: the client times out not knowing.
             return await self._fail("timeout")
