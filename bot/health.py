@@ -36,12 +36,8 @@ STALE_AFTER = 30.0
 
 
 def holds_gateway(runtime: Runtime) -> bool:
-    """Whether this replica holds the Discord gateway: the runtime's `gateway_holder` when it
-    has one (several replicas elect a holder), else whether it runs Discord at all."""
-    holder = getattr(runtime, "gateway_holder", None)
-    if holder is not None:
-        return bool(holder)
-    return any(sender.platform == "discord" for sender in runtime.worker.senders)
+    """Whether this replica holds the Discord gateway (see bot/leader.py)."""
+    return runtime.gateway_holder
 
 
 def attach_metrics(runtime: Runtime) -> Metrics:
