@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
+from commands.core.grammar import WrittenDuration
+from commands.reviews.rules import DEFAULT_DAY
 from commands.weekly.series import SERIES_ID, realign
 from storage.models import (
     Channel,
@@ -189,20 +191,30 @@ def _address(channel: Channel, wanted: dict[str, str | None]) -> None:
 
 def _fill_policy(policy: SlaPolicy, cfg: PolicySettings, *, is_default: bool) -> None:
     policy.calendar = cfg.calendar
-    policy.acknowledge_seconds = int(cfg.acknowledge.total_seconds())
-    policy.resolve_seconds = int(cfg.resolve.total_seconds())
+    policy.acknowledge_seconds = _seconds(cfg.acknowledge)
+    policy.resolve_seconds = _seconds(cfg.resolve)
+    policy.written = {"acknowledge": str(cfg.acknowledge), "resolve": str(cfg.resolve)}
     policy.warn_at = cfg.warn_at
     policy.is_default = is_default
     levels: list[Any] = []
     for level in cfg.escalation:
         entry: dict[str, Any] = {
-            "after_seconds": int(level.after.total_seconds()),
+            "after_seconds": _seconds(level.after),
+            "after": str(level.after),
             "notify": list(level.notify),
         }
+        if level.broadcast:
+            entry["broadcast"] = True
         if level.repeat is not None:
             entry["repeat"] = {
-                "every_seconds": int(level.repeat.every.total_seconds()),
+                "every_seconds": _seconds(level.repeat.every),
+                "every": str(level.repeat.every),
                 "times": level.repeat.times,
             }
         levels.append(entry)
     policy.escalation = levels
+
+
+def _seconds(written: WrittenDuration) -> int:
+    """A duration's seconds, a business day counted as 8h (its text, kept beside, wins)."""
+    return int(written.on(DEFAULT_DAY).total_seconds())

@@ -282,10 +282,14 @@ class SlaPolicy(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     calendar: Mapped[str] = mapped_column(String(10))
+    # Each target in seconds, a business day counted as 8h; `written` keeps the texts as
+    # configured, which win when present: a business day ("2bd") lasts the reviewing org's
+    # working day, and durations are shown in the unit they were written in.
     acknowledge_seconds: Mapped[int] = mapped_column(Integer)
     resolve_seconds: Mapped[int] = mapped_column(Integer)
     warn_at: Mapped[float] = mapped_column(Float)
     escalation: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    written: Mapped[dict[str, str] | None] = mapped_column(JSON)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     # No longer in the configuration: kept for the reviews that used it, offered to nobody.
     retired: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.core.grammar import format_duration
+from commands.core.grammar import format_in
 from commands.core.lookup import area_key
 from commands.core.messages import Line, Link, Message, bold, code, line, mention
 from commands.core.notifier import Notifier, Postbox, person_ref
@@ -150,6 +150,11 @@ def _message(
 ) -> Message:
     label = rc.LABELS[clock.kind].lower()
     target = timedelta(seconds=clock.target_seconds)
+    policy = rc.policy_of(review)
+
+    def say(value: timedelta) -> str:
+        return format_in(value, policy.unit(clock.kind), rc.calendar_of(review).day_length)
+
     subject: Line = line(bold(f"#{review.id}"), " ", Link(review.title, review.link))
     verb = "acknowledge" if clock.kind == "ack" else "finish reviewing"
     command = f"/review {'ack' if clock.kind == 'ack' else 'approve'} {review.id}"
@@ -159,9 +164,11 @@ def _message(
         # The deadline is where the clock reaches its target, on the clock's own calendar.
         deadline = rc.state_of(clock).instant_of(calendar, target) or due
         left = target - rc.state_of(clock).elapsed_at(calendar, now)
-        kind = " of business time" if rc.policy_of(review).calendar == "business" else ""
+        unit = policy.unit(clock.kind)
+        # "2 business days" says its kind of time; plain hours on a business calendar do not.
+        kind = " of business time" if policy.calendar == "business" and not unit else ""
         if left > timedelta(0):
-            when = f"by {_when(deadline, review)} ({format_duration(left)}{kind} left)"
+            when = f"by {_when(deadline, review)} ({say(left)}{kind} left)"
         else:
             when = f"now: its deadline, {_when(deadline, review)}, has passed"
         lines = (subject, line(f"Please {verb} it {when}."), line(code(command)))
@@ -169,9 +176,7 @@ def _message(
     elif stage.step == BREACH:
         lines = (
             subject,
-            line(
-                f"The {label} SLA ({format_duration(target)}) was breached at {_when(due, review)}."
-            ),
+            line(f"The {label} SLA ({say(target)}) was breached at {_when(due, review)}."),
         )
         title = f"Review #{review.id}: {label} SLA breached"
     else:

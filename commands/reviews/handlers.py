@@ -359,11 +359,11 @@ async def show(ctx: Context, args: dict[str, Any]) -> Message:
         if kind not in clocks:
             continue
         v = rc.view(rv, clocks[kind], ctx.now)
-        spent = f"{v.status}: {format_duration(v.elapsed)} elapsed of {format_duration(v.target)}"
+        spent = f"{v.status}: {v.say(v.elapsed)} elapsed of {v.say(v.target)}"
         if v.status == "running" and v.due is not None:
-            spent += f", {left_text(v.remaining, v.due, ctx.now)}, due {ctx.when(v.due)}"
+            spent += f", {left_text(v.remaining, v.due, ctx.now, v.say)}, due {ctx.when(v.due)}"
         elif v.status == "paused" and v.remaining >= timedelta(seconds=1):
-            spent += f", {format_duration(v.remaining)} left"
+            spent += f", {v.say(v.remaining)} left"
         fields.append(Field(v.label, line(spent), inline=False))
     events = (
         (
@@ -401,14 +401,21 @@ async def show(ctx: Context, args: dict[str, Any]) -> Message:
 # --- /sla ----------------------------------------------------------------------------------------
 
 
+def _as_written(seconds: int, text: str | None) -> str:
+    """A policy's duration as configured ("2bd"), or in plain time for one kept before texts."""
+    return text or format_duration(timedelta(seconds=seconds))
+
+
 def _describe_levels(escalation: Sequence[dict[str, Any]]) -> str:
     parts = []
     for n, level in enumerate(escalation, start=1):
-        after = timedelta(seconds=level["after_seconds"])
-        when = "at breach" if not after else f"breach + {format_duration(after)}"
+        after = _as_written(level["after_seconds"], level.get("after"))
+        when = "at breach" if not level["after_seconds"] else f"breach + {after}"
         text = f"{StageName.escalation(n)} {when} → {', '.join(level['notify'])}"
+        if level.get("broadcast"):
+            text += " (also posted in the channel)"
         if level.get("repeat"):
-            every = format_duration(timedelta(seconds=level["repeat"]["every_seconds"]))
+            every = _as_written(level["repeat"]["every_seconds"], level["repeat"].get("every"))
             text += f", repeated every {every} up to {level['repeat']['times']} times"
         parts.append(text)
     return "; ".join(parts) or "no escalation levels (the reviewer hears of the breach)"
@@ -427,12 +434,14 @@ async def policies(ctx: Context, args: dict[str, Any]) -> Message:
     fields = []
     for p in rows:
         calendar = "business hours of the reviewing org" if p.calendar == "business" else "24x7"
+        written = p.written or {}
+        ack = _as_written(p.acknowledge_seconds, written.get("acknowledge"))
         fields.append(
             Field(
                 p.name + (" (default)" if p.is_default else ""),
                 line(
-                    f"acknowledge {format_duration(timedelta(seconds=p.acknowledge_seconds))}, "
-                    f"resolve {format_duration(timedelta(seconds=p.resolve_seconds))} "
+                    f"acknowledge {ack}, "
+                    f"resolve {_as_written(p.resolve_seconds, written.get('resolve'))} "
                     f"({calendar}); warn at {round(p.warn_at * 100)}%; "
                     + _describe_levels(p.escalation)
                 ),

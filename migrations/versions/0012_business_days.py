@@ -1,0 +1,33 @@
+"""SLA durations as written: business days ("2bd") and hours ("4bh") kept as configured
+
+A business day has no length until it is counted on the reviewing org's calendar, and a
+duration is shown in the unit it was written in, so each policy keeps its texts. Policies
+written before this version have none: their seconds stand, as before.
+
+Revision ID: 0012
+Revises: 0009
+Create Date: 2026-11-29 19:30:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("sla_policy", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("written", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    # The texts go; the seconds stay (a business day in them counted as 8h).
+    with op.batch_alter_table("sla_policy", schema=None) as batch_op:
+        batch_op.drop_column("written")
