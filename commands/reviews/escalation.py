@@ -259,4 +259,7 @@ async def _announce(
     for person in people:
         await send(f":@{person.handle}", message, to=person)
     for name in channels:
-        await send(f":#{name}", message, to=name)
+        # The card's own channel heard of the level in the card's thread: a top-level post
+        # there too only when the level says broadcast. Another channel has no thread of it.
+        if name != notifier.postbox.channel or stage.broadcast:
+            await send(f":#{name}", message, to=name)

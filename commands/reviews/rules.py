@@ -251,6 +251,8 @@ class Stage:
     step: StageName
     offset: timedelta
     notify: tuple[Target, ...]
+    # Posted at the top level of the channels it notifies too (a level with broadcast = true).
+    broadcast: bool = False
 
     @property
     def name(self) -> str:
@@ -273,11 +275,13 @@ def stages(policy: Policy, target: timedelta) -> list[Stage]:
     ]
     for n, level in enumerate(policy.levels, start=1):
         at = target + level.after
-        out.append(Stage(StageName.escalation(n), at, level.notify))
+        out.append(Stage(StageName.escalation(n), at, level.notify, level.broadcast))
         if n == len(policy.levels) and level.repeat_every:
             for k in range(1, level.repeat_times + 1):
                 repeat = StageName.escalation(n, k)
-                out.append(Stage(repeat, at + level.repeat_every * k, level.notify))
+                out.append(
+                    Stage(repeat, at + level.repeat_every * k, level.notify, level.broadcast)
+                )
     # Stable sort: stages at the same offset keep their declared order.
     return sorted(out, key=lambda s: s.offset)
 
