@@ -424,6 +424,14 @@ class ChecklistSettings(_Section):
     items: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1)]
 
 
+class ReviewSettings(_Section):
+    """How people are reminded of reviews beside the SLA policies."""
+
+    # How often a requester may nudge the reviewer of one review; business units count on
+    # the reviewing org's calendar.
+    nudge_every: SlaDuration = parse_written_duration("4bh")
+
+
 class HandoffSettings(_Section):
     """How hand-offs are carried out: the checklists they start with, when one has stalled."""
 
@@ -456,6 +464,7 @@ class Settings(BaseSettings):
     digest: DigestSettings = DigestSettings()
     github: GitHubSettings = GitHubSettings()
     handoff: HandoffSettings = HandoffSettings()
+    reviews: ReviewSettings = ReviewSettings()
 
     @classmethod
     def settings_customise_sources(

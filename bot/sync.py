@@ -24,6 +24,7 @@ from storage.models import (
     MeetingSeries,
     Org,
     Person,
+    ReviewRules,
     SlaPolicy,
 )
 
@@ -93,6 +94,9 @@ async def apply_config(
         await _apply_github_rules(session, settings, orgs)
         await _apply_meeting(session, settings, now)
         await _apply_checklists(session, settings)
+        rules = await session.get(ReviewRules, 1) or ReviewRules(id=1)
+        rules.nudge_every = str(settings.reviews.nudge_every)
+        session.add(rules)
 
 
 async def _apply_checklists(session: AsyncSession, settings: Settings) -> None:

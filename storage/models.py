@@ -236,6 +236,16 @@ class HandoffRules(Base):
     stall_after_seconds: Mapped[int] = mapped_column(Integer)
 
 
+class ReviewRules(Base):
+    """The configured review rules that commands read (one row, id 1, from `[reviews]`)."""
+
+    __tablename__ = "review_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # How often a requester may nudge the reviewer of one review, as written ("4bh").
+    nudge_every: Mapped[str] = mapped_column(String(40))
+
+
 class HandoffCheck(Base):
     """One item of an area's hand-off checklist: from the template or added by hand."""
 

@@ -191,6 +191,24 @@ def parse_duration(text: str, *, allow_zero: bool = False) -> timedelta:
     return written.time
 
 
+# What `parse_until` gives for "tomorrow": the start of the person's next working day.
+TOMORROW = "tomorrow"
+_TOMORROW_WORDS = ("tomorrow", "tomorrow-morning", "morning")
+
+
+def parse_until(text: str) -> timedelta | str:
+    """Read how long to wait: a duration from now ("1h", "90m") or "tomorrow" (`TOMORROW`)."""
+    if text.strip().lower() in _TOMORROW_WORDS:
+        return TOMORROW
+    try:
+        return parse_duration(text)
+    except GrammarError:
+        raise GrammarError(
+            f'"{text}" is neither a duration nor "tomorrow": expected e.g. "1h", "30m", or '
+            '"tomorrow" (the start of your next working day)'
+        ) from None
+
+
 def format_duration(value: timedelta) -> str:
     """Write a duration compactly ("1d 4h", "15m", "2s") for people to read."""
     total = int(value.total_seconds())

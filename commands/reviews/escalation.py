@@ -8,23 +8,23 @@ that fell due while the bot was down is announced on the next run, marked late.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import assert_never
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.grammar import format_in
-from commands.core.lookup import area_key
 from commands.core.messages import Line, Link, Message, bold, code, line, mention
 from commands.core.notifier import Notifier, Postbox, person_ref
-from commands.ownership import map as ownership
 from commands.reviews import clocks as rc
-from commands.reviews.card import REVIEW_AREA, card, card_key
-from commands.reviews.rules import BREACH, WARN, ChannelTarget, NotifyTarget, Stage, Target
-from storage.models import Area, Person, Review, ReviewClock, ReviewEvent, Role
+from commands.reviews import reminders
+from commands.reviews.card import card, card_key
+from commands.reviews.rules import BREACH, WARN, Stage
+from commands.reviews.targets import recipients
+from storage.models import Person, Review, ReviewClock, ReviewEvent
 
 # Within this much of its due instant a stage counts as on time; later ones say they are late.
 LATE_AFTER = timedelta(seconds=60)
@@ -85,60 +85,6 @@ async def _fire(notifier: Notifier, clock: ReviewClock) -> int:
         fired += 1
     rc.reschedule(review, clock)
     return fired
-
-
-async def _leads(session: AsyncSession, org_id: int | None) -> list[Person]:
-    if org_id is None:
-        return []
-    rows = await session.scalars(
-        select(Person)
-        .where(Person.org_id == org_id, Person.role == Role.LEAD)
-        .order_by(Person.handle)
-    )
-    return list(rows.unique())
-
-
-async def recipients(
-    session: AsyncSession, review: Review, targets: Sequence[Target]
-) -> tuple[list[Person], list[str]]:
-    """The people (each once) and channels a stage's notify list names for this review."""
-    people: dict[int, Person] = {}
-    channels: list[str] = []
-
-    def add(*found: Person | None) -> None:
-        for person in found:
-            if person is not None:
-                people.setdefault(person.id, person)
-
-    for target in targets:
-        match target:
-            case NotifyTarget.REVIEWER:
-                # Nobody assigned yet: the reviewing org's leads stand in.
-                add(
-                    *(
-                        [review.reviewer]
-                        if review.reviewer
-                        else await _leads(session, review.reviewing_org_id)
-                    )
-                )
-            case NotifyTarget.REQUESTER:
-                add(review.requester)
-            case NotifyTarget.AREA_BACKUP:
-                key = area_key(REVIEW_AREA)
-                area = await session.scalar(select(Area).where(Area.name_key == key))
-                if area is not None and area.org_id == review.reviewing_org_id:
-                    # During a hand-off of the area both its DRIs hear it too (each once).
-                    add(area.backup, *ownership.shadowing(area))
-            case NotifyTarget.REVIEWING_ORG_LEADS:
-                add(*await _leads(session, review.reviewing_org_id))
-            case NotifyTarget.REQUESTING_ORG_LEADS:
-                add(*await _leads(session, review.requester.org_id))
-            case ChannelTarget(name=name):
-                if name not in channels:
-                    channels.append(name)
-            case _:
-                assert_never(target)
-    return list(people.values()), channels
 
 
 def _when(at: datetime, review: Review) -> str:
@@ -256,8 +202,13 @@ async def _announce(
             ),
             thread_of=card_key(review.id),
         )
+    # A person who snoozed this review's reminders is left out until the snooze ends; the
+    # stage itself (the card, its thread, everyone else) keeps its time.
+    held = await reminders.snoozed(session, review, now)
     for person in people:
-        await send(f":@{person.handle}", message, to=person)
+        if person.id not in held:
+            mine = replace(message, actions=reminders.actions(review, person))
+            await send(f":@{person.handle}", mine, to=person)
     for name in channels:
         # The card's own channel heard of the level in the card's thread: a top-level post
         # there too only when the level says broadcast. Another channel has no thread of it.

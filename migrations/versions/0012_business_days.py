@@ -1,8 +1,10 @@
-"""SLA durations as written: business days ("2bd") and hours ("4bh") kept as configured
+"""SLA durations as written: business days ("2bd") and hours ("4bh") kept as configured; the
+review rules (how often a requester may nudge)
 
 A business day has no length until it is counted on the reviewing org's calendar, and a
 duration is shown in the unit it was written in, so each policy keeps its texts. Policies
-written before this version have none: their seconds stand, as before.
+written before this version have none: their seconds stand, as before. Snoozes and nudges are
+review events, so they need no table.
 
 Revision ID: 0012
 Revises: 0009
@@ -25,9 +27,16 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("sla_policy", schema=None) as batch_op:
         batch_op.add_column(sa.Column("written", sa.JSON(), nullable=True))
+    op.create_table(
+        "review_rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("nudge_every", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_review_rules")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("review_rules")
     # The texts go; the seconds stay (a business day in them counted as 8h).
     with op.batch_alter_table("sla_policy", schema=None) as batch_op:
         batch_op.drop_column("written")
