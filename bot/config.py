@@ -183,6 +183,9 @@ class PersonSettings(_Section):
     role: Role = Role.MEMBER
     slack: str | None = None
     discord: str | None = None
+    # Which direct messages they get until they choose in chat (/me notify): every one, only
+    # what they must act on, or a daily summary.
+    notify: Literal["all", "action", "daily"] = "all"
     # Their GitHub login: pull requests they open, review or are asked to review are theirs.
     github: Annotated[str | None, AfterValidator(lambda v: _login(v) if v else v)] = None
 

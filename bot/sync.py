@@ -58,6 +58,8 @@ async def apply_config(
             person.org_id = orgs[cfg_person.org].id
             if not person.role_set_in_chat:
                 person.role = cfg_person.role
+            if not person.notify_set_in_chat:
+                person.notify = cfg_person.notify
             await session.flush()
             wanted = {"console": cfg_person.handle}
             if cfg_person.slack:

@@ -115,6 +115,11 @@ class Person(Base):
     role: Mapped[Role] = mapped_column(_enum(Role), default=Role.MEMBER)
     # A role given in chat outlives a restart; otherwise the configuration's role applies.
     role_set_in_chat: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Which direct messages they get: "all", "action" (only what they must act on) or
+    # "daily" (a summary each working morning); chosen in chat (/me notify) it outlives a
+    # restart, else `[[people]] notify` applies.
+    notify: Mapped[str] = mapped_column(String(10), default="all")
+    notify_set_in_chat: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
 
     org: Mapped[Org | None] = relationship(lazy="joined")

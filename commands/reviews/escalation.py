@@ -174,9 +174,10 @@ async def _announce(
         to: Person | str | None = None,
         edit_of: str | None = None,
         thread_of: str | None = None,
+        act: bool = True,
     ) -> Awaitable[bool]:
         return notifier.notify(
-            key + suffix, msg, to=to, edit_of=edit_of, thread_of=thread_of, late=late
+            key + suffix, msg, to=to, edit_of=edit_of, thread_of=thread_of, late=late, act=act
         )
 
     people, channels = await recipients(session, review, stage.notify)
@@ -208,7 +209,9 @@ async def _announce(
     for person in people:
         if person.id not in held:
             mine = replace(message, actions=reminders.actions(review, person))
-            await send(f":@{person.handle}", mine, to=person)
+            # The requester waits on the review; everyone else named must do something.
+            act = person.id != review.requester_id
+            await send(f":@{person.handle}", mine, to=person, act=act)
     for name in channels:
         # The card's own channel heard of the level in the card's thread: a top-level post
         # there too only when the level says broadcast. Another channel has no thread of it.
