@@ -133,16 +133,22 @@ class Level:
 DEFAULT_DAY = timedelta(hours=8)
 
 
+@lru_cache(maxsize=256)
+def _written(text: str) -> WrittenDuration:
+    # Policies hold a handful of distinct texts, read for every clock shown: parsed once each.
+    return parse_written_duration(text, allow_zero=True)
+
+
 def _stored(seconds: int, text: str | None, day: timedelta) -> timedelta:
     """A stored duration: its text as written when kept (business days need `day`), else seconds."""
     if text:
-        return parse_written_duration(text, allow_zero=True).on(day)
+        return _written(text).on(day)
     return timedelta(seconds=seconds)
 
 
 def unit_of(text: str | None) -> str:
     """The unit a stored duration text was written in ("bd", "bh", or "" for plain time)."""
-    return parse_written_duration(text, allow_zero=True).unit if text else ""
+    return _written(text).unit if text else ""
 
 
 def calendar_problem(written: WrittenDuration, calendar: str, text: str) -> str | None:
