@@ -35,12 +35,14 @@ from pydantic_settings import (
 from commands.core.calendar import country_holidays, parse_business_hours
 from commands.core.grammar import (
     GrammarError,
+    WrittenDuration,
     parse_clock_time,
     parse_duration,
     parse_timezone,
     parse_weekday,
+    parse_written_duration,
 )
-from commands.reviews.rules import ChannelTarget, NotifyTarget, parse_target
+from commands.reviews.rules import ChannelTarget, NotifyTarget, calendar_problem, parse_target
 from storage.models import Role
 
 DEFAULT_CONFIG = "liaison.toml"
@@ -105,6 +107,26 @@ Duration = Annotated[timedelta, _duration(allow_zero=False)]
 Delay = Annotated[timedelta, _duration(allow_zero=True)]
 
 
+def _sla_duration(allow_zero: bool) -> BeforeValidator:
+    def read(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return parse_written_duration(value, allow_zero=allow_zero)
+            except GrammarError as exc:
+                raise ValueError(str(exc)) from None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError('write durations as text, e.g. "30m", "4bh", "2bd" or "2d"')
+        return value
+
+    return BeforeValidator(read)
+
+
+# SLA durations may be in business units ("2bd", "4bh"); which units fit depends on the
+# policy's calendar, checked by the policy.
+SlaDuration = Annotated[WrittenDuration, _sla_duration(allow_zero=False)]
+SlaDelay = Annotated[WrittenDuration, _sla_duration(allow_zero=True)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -161,6 +183,9 @@ class PersonSettings(_Section):
     role: Role = Role.MEMBER
     slack: str | None = None
     discord: str | None = None
+    # Which direct messages they get until they choose in chat (/me notify): every one, only
+    # what they must act on, or a daily summary.
+    notify: Literal["all", "action", "daily"] = "all"
     # Their GitHub login: pull requests they open, review or are asked to review are theirs.
     github: Annotated[str | None, AfterValidator(lambda v: _login(v) if v else v)] = None
 
@@ -176,16 +201,18 @@ class ChannelSettings(_Section):
 class RepeatSettings(_Section):
     """Re-notify the last escalation level every `every`, at most `times` times."""
 
-    every: Duration
+    every: SlaDuration
     times: Annotated[int, Field(ge=1, le=100)]
 
 
 class EscalationLevel(_Section):
     """One level of an escalation chain."""
 
-    after: Delay
+    after: SlaDelay
     notify: Annotated[list[str], Field(min_length=1)]
     repeat: RepeatSettings | None = None
+    # Also post at the top level of the notified channels (else only in the card's thread).
+    broadcast: bool = False
 
     @field_validator("notify")
     @classmethod
@@ -204,11 +231,30 @@ class PolicySettings(_Section):
 
     name: Annotated[Slug, Field(max_length=80)]
     calendar: Literal["business", "24x7"] = "business"
-    acknowledge: Duration
-    resolve: Duration
+    acknowledge: SlaDuration
+    resolve: SlaDuration
     warn_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
     escalation: list[EscalationLevel] = []
     default: bool = False
+
+    @model_validator(mode="after")
+    def _units_fit_the_calendar(self) -> PolicySettings:
+        durations: list[tuple[str, WrittenDuration]] = [
+            ("acknowledge", self.acknowledge),
+            ("resolve", self.resolve),
+        ]
+        for n, level in enumerate(self.escalation, start=1):
+            durations.append((f"escalation[{n}].after", level.after))
+            if level.repeat is not None:
+                durations.append((f"escalation[{n}].repeat.every", level.repeat.every))
+        problems = [
+            f"{key}: {problem}"
+            for key, written in durations
+            if (problem := calendar_problem(written, self.calendar, str(written)))
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @field_validator("escalation")
     @classmethod
@@ -384,6 +430,14 @@ class ChecklistSettings(_Section):
     items: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1)]
 
 
+class ReviewSettings(_Section):
+    """How people are reminded of reviews beside the SLA policies."""
+
+    # How often a requester may nudge the reviewer of one review; business units count on
+    # the reviewing org's calendar.
+    nudge_every: SlaDuration = parse_written_duration("4bh")
+
+
 class HandoffSettings(_Section):
     """How hand-offs are carried out: the checklists they start with, when one has stalled."""
 
@@ -416,6 +470,7 @@ class Settings(BaseSettings):
     digest: DigestSettings = DigestSettings()
     github: GitHubSettings = GitHubSettings()
     handoff: HandoffSettings = HandoffSettings()
+    reviews: ReviewSettings = ReviewSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import db
 from bot.config import Settings
+from bot.daily import schedule_daily
 from bot.deadlines import Deadlines
 from bot.delivery import DeliveryWorker
 from bot.digest import schedule_digest
@@ -149,6 +150,7 @@ async def open_runtime(
     # its agenda post too.
     jobs.refreshers.append(weekly_sync)
     schedule_digest(jobs, postbox, settings)
+    await schedule_daily(jobs, postbox)
     registry = build_registry()
     limits = settings.limits
     runtime = Runtime(

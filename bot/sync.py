@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
+from commands.core.grammar import WrittenDuration
+from commands.reviews.rules import DEFAULT_DAY
 from commands.weekly.series import SERIES_ID, realign
 from storage import locks
 from storage.models import (
@@ -26,6 +28,7 @@ from storage.models import (
     MeetingSeries,
     Org,
     Person,
+    ReviewRules,
     SlaPolicy,
 )
 
@@ -89,6 +92,8 @@ async def _apply(
             person.org_id = orgs[cfg_person.org].id
             if not person.role_set_in_chat:
                 person.role = cfg_person.role
+            if not person.notify_set_in_chat:
+                person.notify = cfg_person.notify
             await session.flush()
             wanted = {"console": cfg_person.handle}
             if cfg_person.slack:
@@ -125,6 +130,9 @@ async def _apply(
         await _apply_github_rules(session, settings, orgs)
         await _apply_meeting(session, settings, now)
         await _apply_checklists(session, settings)
+        rules = await session.get(ReviewRules, 1) or ReviewRules(id=1)
+        rules.nudge_every = str(settings.reviews.nudge_every)
+        session.add(rules)
 
 
 async def _apply_checklists(session: AsyncSession, settings: Settings) -> None:
@@ -223,20 +231,30 @@ def _address(channel: Channel, wanted: dict[str, str | None]) -> None:
 
 def _fill_policy(policy: SlaPolicy, cfg: PolicySettings, *, is_default: bool) -> None:
     policy.calendar = cfg.calendar
-    policy.acknowledge_seconds = int(cfg.acknowledge.total_seconds())
-    policy.resolve_seconds = int(cfg.resolve.total_seconds())
+    policy.acknowledge_seconds = _seconds(cfg.acknowledge)
+    policy.resolve_seconds = _seconds(cfg.resolve)
+    policy.written = {"acknowledge": str(cfg.acknowledge), "resolve": str(cfg.resolve)}
     policy.warn_at = cfg.warn_at
     policy.is_default = is_default
     levels: list[Any] = []
     for level in cfg.escalation:
         entry: dict[str, Any] = {
-            "after_seconds": int(level.after.total_seconds()),
+            "after_seconds": _seconds(level.after),
+            "after": str(level.after),
             "notify": list(level.notify),
         }
+        if level.broadcast:
+            entry["broadcast"] = True
         if level.repeat is not None:
             entry["repeat"] = {
-                "every_seconds": int(level.repeat.every.total_seconds()),
+                "every_seconds": _seconds(level.repeat.every),
+                "every": str(level.repeat.every),
                 "times": level.repeat.times,
             }
         levels.append(entry)
     policy.escalation = levels
+
+
+def _seconds(written: WrittenDuration) -> int:
+    """A duration's seconds, a business day counted as 8h (its text, kept beside, wins)."""
+    return int(written.on(DEFAULT_DAY).total_seconds())

@@ -24,6 +24,7 @@ def build_registry() -> Registry:
             *github.groups(),
             people.people,
             people.whoami,
+            people.me,
         ]
     )
     # Added last, so the help it gives is that of the finished registry, itself included.

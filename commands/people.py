@@ -1,4 +1,4 @@
-"""/whoami and /people: who is who, in which org, with which role."""
+"""/whoami, /people and /me: who is who, in which org, with which role; your own settings."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from commands.core.context import CommandError, Context
 from commands.core.messages import Field, Message, bold, code, line, mention
+from commands.core.notifier import NOTIFY_CHOICES
 from commands.core.registry import Group, Kind, Param
 from storage.models import Org, Person, Role
 
@@ -93,5 +94,39 @@ async def set_role(ctx: Context, args: dict[str, Any]) -> Message:
     )
     return Message(
         lines=(line("Done: ", mention(ctx.ref(person)), " is now a ", code(new.value), "."),),
+        tone="success",
+    )
+
+
+# --- /me: your own settings ----------------------------------------------------------------------
+
+me = Group("me", "Your own settings: which direct messages you get")
+
+_NOTIFY_MEANING = {
+    "all": "every direct message Liaison has for you",
+    "action": "only direct messages about what you must act on (no news such as approvals)",
+    "daily": "no direct messages, but a summary each working morning of what waits for you",
+}
+
+
+@me.command(
+    "notify",
+    Param(
+        "how",
+        Kind.CHOICE,
+        "all (every DM), action (only what you must act on) or daily (a morning summary)",
+        choices=NOTIFY_CHOICES,
+    ),
+)
+async def notify(ctx: Context, args: dict[str, Any]) -> Message:
+    """Choose your direct messages: all of them, only what you must act on, or a daily summary.
+
+    Your choice outlives restarts; until you make one, `[[people]] notify` in the configuration
+    applies. Channel posts and cards are not affected.
+    """
+    how: str = args["how"]
+    ctx.actor.notify, ctx.actor.notify_set_in_chat = how, True
+    return Message(
+        lines=(line("From now on you get ", bold(how), f": {_NOTIFY_MEANING[how]}."),),
         tone="success",
     )

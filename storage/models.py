@@ -115,6 +115,11 @@ class Person(Base):
     role: Mapped[Role] = mapped_column(_enum(Role), default=Role.MEMBER)
     # A role given in chat outlives a restart; otherwise the configuration's role applies.
     role_set_in_chat: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Which direct messages they get: "all", "action" (only what they must act on) or
+    # "daily" (a summary each working morning); chosen in chat (/me notify) it outlives a
+    # restart, else `[[people]] notify` applies.
+    notify: Mapped[str] = mapped_column(String(10), default="all")
+    notify_set_in_chat: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
 
     org: Mapped[Org | None] = relationship(lazy="joined")
@@ -236,6 +241,16 @@ class HandoffRules(Base):
     stall_after_seconds: Mapped[int] = mapped_column(Integer)
 
 
+class ReviewRules(Base):
+    """The configured review rules that commands read (one row, id 1, from `[reviews]`)."""
+
+    __tablename__ = "review_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # How often a requester may nudge the reviewer of one review, as written ("4bh").
+    nudge_every: Mapped[str] = mapped_column(String(40))
+
+
 class HandoffCheck(Base):
     """One item of an area's hand-off checklist: from the template or added by hand."""
 
@@ -282,10 +297,14 @@ class SlaPolicy(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     calendar: Mapped[str] = mapped_column(String(10))
+    # Each target in seconds, a business day counted as 8h; `written` keeps the texts as
+    # configured, which win when present: a business day ("2bd") lasts the reviewing org's
+    # working day, and durations are shown in the unit they were written in.
     acknowledge_seconds: Mapped[int] = mapped_column(Integer)
     resolve_seconds: Mapped[int] = mapped_column(Integer)
     warn_at: Mapped[float] = mapped_column(Float)
     escalation: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    written: Mapped[dict[str, str] | None] = mapped_column(JSON)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     # No longer in the configuration: kept for the reviews that used it, offered to nobody.
     retired: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -36,7 +36,7 @@ from bot.intake import BUSY, Ticket
 from bot.platforms import PlatformError, PlatformUnavailable, patiently
 from bot.runtime import Runtime
 from commands.core import completion
-from commands.core.dispatch import Caller, error_reply
+from commands.core.dispatch import Caller, error_reply, unfilled
 from commands.core.messages import ActionId, Image, Message, PersonRef, Reply
 from commands.core.registry import Command, Kind
 from storage.engine import reading
@@ -201,7 +201,7 @@ class DiscordAdapter:
     ) -> None:
         """Run the command behind a button; ask for a person first if it needs one."""
         command = self.runtime.registry.get(action.path)
-        missing = [p for p in command.params[1:] if p.required] if command else []
+        missing = unfilled(command, action) if command else []
         extra: dict[str, str] = {}
         if missing:
             if len(missing) != 1 or missing[0].kind is not Kind.PERSON or command is None:

@@ -41,7 +41,7 @@ def _presser(interaction: discord.Interaction) -> Presser | None:
 
 def _action_of(match: re.Match[str]) -> ActionId:
     # The templates are built from ActionId.PATTERN, so a match holds its named parts.
-    return ActionId(match["group"], match["verb"], match["value"])
+    return ActionId.of(match)
 
 
 async def _not_running(interaction: discord.Interaction) -> None:

@@ -42,7 +42,7 @@ from bot.slack.incoming import (
 )
 from bot.slack.sender import SlackSender, Throttle
 from bot.tasks import Spawner
-from commands.core.dispatch import AlreadyHandled, Caller
+from commands.core.dispatch import AlreadyHandled, Caller, unfilled
 from commands.core.grammar import GrammarError, tokenize
 from commands.core.messages import ActionId, Message, Reply, line
 from commands.core.registry import Command, CommandNotFound, Kind, Param
@@ -428,7 +428,7 @@ class SlackAdapter(SlackSender):
             log.warning("slack: a press of %r, which is not a Liaison button id", sent)
         caller = _caller(body)
         command = self.runtime.registry.get(action.path) if action else None
-        missing = [p for p in command.params[1:] if p.required] if command else []
+        missing = unfilled(command, action) if command and action else []
         if action is not None and command is not None and missing and body.get("trigger_id"):
             # A button that needs more than the id it carries (Reassign: to whom?) asks first.
             meta = {"action": str(action), "channel": _channel_of(body)}
@@ -436,8 +436,10 @@ class SlackAdapter(SlackSender):
                 return
         key = request_key("action", body, raw_body)
         run = ticket.run(self.runtime.dispatcher.run_action(action, caller, request_key=key))
-        # The card is redrawn through the outbox; only a refusal needs its own answer.
-        await self._answer(run, respond, always=False)
+        # A card is redrawn through the outbox, so only a refusal there needs its own answer; a
+        # button elsewhere (a reminder in a DM, an answer only the presser sees) changes no
+        # message, so its answer says what it did ("paused until 09:00").
+        await self._answer(run, respond, always=_off_the_cards(body))
 
     # --- modals -----------------------------------------------------------------------------------
 
@@ -498,6 +500,12 @@ async def _gone(request: web.Request) -> web.StreamResponse:
 def _caller(body: dict[str, Any]) -> Caller:
     user = body.get("user") or {}
     return Caller(PLATFORM, str(user["id"]), str(user.get("username") or user.get("name") or ""))
+
+
+def _off_the_cards(body: dict[str, Any]) -> bool:
+    """Whether a pressed button was on a direct message or an ephemeral answer, not a card."""
+    container = body.get("container") or {}
+    return bool(container.get("is_ephemeral")) or _channel_of(body).startswith("D")
 
 
 def _channel_of(body: dict[str, Any]) -> str:

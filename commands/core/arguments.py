@@ -30,6 +30,7 @@ from commands.core.grammar import (
     parse_duration,
     parse_quarter,
     parse_timezone,
+    parse_until,
     parse_weekday,
 )
 from commands.core.registry import Command, Kind, Param
@@ -276,6 +277,14 @@ def parse_bounded_duration(text: str) -> timedelta:
     return value
 
 
+def parse_bounded_until(text: str) -> timedelta | str:
+    """A wait of at most a year, or "tomorrow"."""
+    value = parse_until(text)
+    if isinstance(value, timedelta) and value > MAX_DURATION:
+        raise GrammarError(f'"{text}" is longer than any command takes: the most is 366d.')
+    return value
+
+
 async def _choice(session: AsyncSession, param: Param, text: str, platform: str) -> str:
     if text.lower() not in param.choices:
         expected = ", ".join(param.choices)
@@ -343,4 +352,5 @@ TYPES: dict[Kind, ParamType] = {
     Kind.ROADMAP_ITEM: ParamType(
         _by_id(lookup.find_roadmap_item, "a roadmap item number"), _looks_numeric
     ),
+    Kind.UNTIL: ParamType(_plain(parse_bounded_until), _parses(parse_bounded_until)),
 }

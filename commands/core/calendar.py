@@ -231,6 +231,16 @@ class BusinessCalendar:
         self._day_totals = tuple(sum(e - s for s, e in day) for day in self._windows)
         self._week_total = sum(self._day_totals)
 
+    @property
+    def day_length(self) -> timedelta:
+        """A business day: the week's open time shared among its open days.
+
+        8h for "Mon-Fri 09:00-17:00"; 24h when always open. A week of uneven days counts its
+        average, so five business days are always one working week.
+        """
+        open_days = sum(1 for total in self._day_totals if total)
+        return timedelta(microseconds=self._week_total // open_days) if open_days else timedelta(0)
+
     def is_open(self, at: datetime) -> bool:
         """Whether `at` is business time."""
         instant = _to_us(at, "at")

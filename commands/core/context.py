@@ -68,6 +68,12 @@ class Context:
         to: Person | str | None = None,
         edit_of: str | None = None,
         thread_of: str | None = None,
+        act: bool = True,
     ) -> bool:
-        """Queue a notification in this transaction; it is sent only if the change commits."""
-        return await self.notifier.notify(key, message, to=to, edit_of=edit_of, thread_of=thread_of)
+        """Queue a notification in this transaction; it is sent only if the change commits.
+
+        `act=False` marks a DM that only informs (see `Notifier.notify`).
+        """
+        return await self.notifier.notify(
+            key, message, to=to, edit_of=edit_of, thread_of=thread_of, act=act
+        )

@@ -27,7 +27,7 @@ from commands.core.grammar import GrammarError, tokenize
 from commands.core.messages import ActionId, Message, Reply, code, line
 from commands.core.notifier import Notifier, Postbox
 from commands.core.permissions import allows, refusal
-from commands.core.registry import Command, CommandNotFound, Registry
+from commands.core.registry import Command, CommandNotFound, Param, Registry
 from storage import inbound
 from storage.models import Identity, Person, Role
 
@@ -123,7 +123,12 @@ class Dispatcher:
         the same permission checks as the typed command.
         """
         command = self.registry.get(action.path) if action is not None else None
-        if action is None or command is None or not command.params:
+        if (
+            action is None
+            or command is None
+            or not command.params
+            or (action.arg and len(command.params) < 2)
+        ):
             log.warning("unknown button %s pressed by %s", action or "(malformed id)", caller)
             self._ran(UNKNOWN, "refused", time.perf_counter(), caller, request_key)
             return error_reply(
@@ -131,6 +136,8 @@ class Dispatcher:
                 "Type the command instead; /help lists them."
             )
         raw = {command.params[0].name: action.value, **(extra or {})}
+        if action.arg:
+            raw[command.params[1].name] = action.arg
         return await self.run(command, raw, caller, request_key=request_key)
 
     async def run(
@@ -281,6 +288,13 @@ class Dispatcher:
             if leads:
                 return text + " Ask " + ", ".join("@" + h for h in leads) + ", or an admin."
         return text + " Ask an admin."
+
+
+def unfilled(command: Command, action: ActionId) -> list[Param]:
+    """The required parameters a press of this button does not fill: its id carries the first
+    (and, with an arg, the second), so a platform asks for the rest (Reassign: to whom?)."""
+    carried = 2 if action.arg else 1
+    return [p for p in command.params[carried:] if p.required]
 
 
 async def first_time(session: AsyncSession, key: str, now: datetime) -> None:

@@ -75,33 +75,138 @@ def quote(word: str) -> str:
     return f'"{word}"'
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(bd|bh|w|d|h|m|s)", re.IGNORECASE)
 _ISO_DURATION = re.compile(
     r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
     r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$",
     re.IGNORECASE,
 )
-_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+# Long forms people write, and the unit each stands for: "2 business days", "1 hour 30 minutes".
+_LONG_UNITS = (
+    (re.compile(r"business\s*days?\b", re.IGNORECASE), "bd"),
+    (re.compile(r"business\s*hours?\b", re.IGNORECASE), "bh"),
+    (re.compile(r"weeks?\b", re.IGNORECASE), "w"),
+    (re.compile(r"days?\b", re.IGNORECASE), "d"),
+    (re.compile(r"(?:hours?|hrs?)\b", re.IGNORECASE), "h"),
+    (re.compile(r"(?:minutes?|mins?)\b", re.IGNORECASE), "m"),
+    (re.compile(r"(?:seconds?|secs?)\b", re.IGNORECASE), "s"),
+)
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "bh": 3600, "h": 3600, "m": 60, "s": 1}
+_EXPECTED = 'expected a duration such as "90s", "15m", "4h", "2d" or ISO 8601 "PT4H"'
+_EXPECTED_SLA = (
+    'expected a duration such as "30m", "4bh" (business hours), "2bd" (business days), '
+    '"1 business day 4h" or ISO 8601 "PT4H"'
+)
+
+
+@dataclass(frozen=True)
+class WrittenDuration:
+    """A duration as it was written: business days, plus time, and the unit to show it in.
+
+    A business day has no fixed length: it is the working day of whichever calendar the
+    duration is counted on, so it stays a count until `on` is given that length.
+    """
+
+    # Business days ("2bd"), each as long as the calendar's working day.
+    days: float
+    # Everything else: hours, minutes, seconds (business hours are hours), and d or w.
+    time: timedelta
+    # "bd" or "bh" when written in business units, else "" (shown as before).
+    unit: str
+    # Whether calendar days or weeks ("2d", "1w") were written.
+    calendar_days: bool
+
+    def on(self, day: timedelta) -> timedelta:
+        """The duration on a calendar whose working day lasts `day`."""
+        return day * self.days + self.time
+
+    def __str__(self) -> str:
+        """The duration in its own units, written back so that it parses to itself."""
+        parts = [f"{_number(self.days)}bd"] if self.days else []
+        seconds = self.time.total_seconds()
+        if self.unit and not self.calendar_days:
+            hours, seconds = divmod(seconds, 3600)
+            parts += [f"{_number(hours)}bh"] if hours else []
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+            amount, seconds = divmod(seconds, size)
+            if amount:
+                parts.append(f"{_number(amount)}{unit}")
+        if seconds:
+            parts.append(f"{_number(seconds)}s")
+        return " ".join(parts) or "0s"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def parse_written_duration(text: str, *, allow_zero: bool = False) -> WrittenDuration:
+    """Read any duration: "90s", "4h", "2d", "1h30m", ISO 8601 "PT4H", "2bd", "4bh",
+    "2 business days", "1 business day 3h". The one reader: `parse_duration` is built on it."""
+    raw = text.strip()
+    if not raw:
+        raise GrammarError(f"Empty duration: {_EXPECTED}")
+    iso = _ISO_DURATION.match(raw)
+    if iso and raw.upper() not in ("P", "PT") and any(iso.groupdict().values()):
+        parts = [(v, k) for k, v in iso.groupdict().items() if v]
+    else:
+        compact = raw
+        for pattern, unit in _LONG_UNITS:
+            compact = pattern.sub(unit, compact)
+        compact = compact.replace(" ", "")
+        parts = _DURATION_PART.findall(compact)
+        if not parts or "".join(n + u for n, u in parts).lower() != compact.lower():
+            raise GrammarError(f'"{text}" is not a duration: {_EXPECTED_SLA}')
+    units = {u.lower() for _, u in parts}
+    business = bool(units & {"bd", "bh"})
+    calendar_days = bool(units & {"d", "w"})
+    if business and calendar_days:
+        raise GrammarError(
+            f'"{text}" mixes calendar days with business units: write it all in business '
+            'units ("1bd 4bh") or all in calendar ones ("1d 4h").'
+        )
+    days = sum(float(n) for n, u in parts if u.lower() == "bd")
+    seconds = sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in parts if u.lower() != "bd")
+    if days + seconds == 0 and not allow_zero:
+        raise GrammarError(f'"{text}" is not a positive duration: {_EXPECTED_SLA}')
+    unit = "bd" if days else ("bh" if business else "")
+    return WrittenDuration(days, timedelta(seconds=seconds), unit, calendar_days)
 
 
 def parse_duration(text: str, *, allow_zero: bool = False) -> timedelta:
-    """Read "90s", "15m", "4h", "2d", "1h30m" or ISO 8601 ("PT4H", "P2D") as a duration."""
-    raw = text.strip()
-    expected = 'expected a duration such as "90s", "15m", "4h", "2d" or ISO 8601 "PT4H"'
-    if not raw:
-        raise GrammarError(f"Empty duration: {expected}")
-    iso = _ISO_DURATION.match(raw)
-    if iso and raw.upper() not in ("P", "PT") and any(iso.groupdict().values()):
-        seconds = sum(float(v) * _UNIT_SECONDS[k] for k, v in iso.groupdict().items() if v)
-    else:
-        compact = raw.replace(" ", "")
-        parts = _DURATION_PART.findall(compact)
-        if not parts or "".join(n + u for n, u in parts).lower() != compact.lower():
-            raise GrammarError(f'"{text}" is not a duration: {expected}')
-        seconds = sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in parts)
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise GrammarError(f'"{text}" is not a positive duration: {expected}')
-    return timedelta(seconds=seconds)
+    """Read "90s", "15m", "4h", "2d", "1h30m" or ISO 8601 ("PT4H", "P2D") as a duration.
+
+    Business units ("2bd", "4bh") only mean something on an SLA's calendar, so they are
+    refused here with a word on what to write instead.
+    """
+    try:
+        written = parse_written_duration(text, allow_zero=allow_zero)
+    except GrammarError as exc:
+        raise GrammarError(str(exc).replace(_EXPECTED_SLA, _EXPECTED)) from None
+    if written.unit:
+        raise GrammarError(
+            f'"{text}" is in business days or hours, which only SLA policies count: '
+            'write plain time here, e.g. "4h" or "2d".'
+        )
+    return written.time
+
+
+# What `parse_until` gives for "tomorrow": the start of the person's next working day.
+TOMORROW = "tomorrow"
+_TOMORROW_WORDS = ("tomorrow", "tomorrow-morning", "morning")
+
+
+def parse_until(text: str) -> timedelta | str:
+    """Read how long to wait: a duration from now ("1h", "90m") or "tomorrow" (`TOMORROW`)."""
+    if text.strip().lower() in _TOMORROW_WORDS:
+        return TOMORROW
+    try:
+        return parse_duration(text)
+    except GrammarError:
+        raise GrammarError(
+            f'"{text}" is neither a duration nor "tomorrow": expected e.g. "1h", "30m", or '
+            '"tomorrow" (the start of your next working day)'
+        ) from None
 
 
 def format_duration(value: timedelta) -> str:
@@ -117,6 +222,29 @@ def format_duration(value: timedelta) -> str:
         if amount:
             parts.append(f"{amount}{unit}")
     return sign + " ".join(parts[:2])
+
+
+def format_in(value: timedelta, unit: str, day: timedelta) -> str:
+    """Write a duration in the unit it was written in: "1 business day 3h", "27 business hours".
+
+    `unit` is a `WrittenDuration.unit`; `day` the working day of the calendar it counts on.
+    Plain durations read as `format_duration` writes them.
+    """
+    if unit not in ("bd", "bh") or day <= timedelta(0):
+        return format_duration(value)
+    sign = "-" if value < timedelta(0) else ""
+    left = abs(value)
+    size, noun = (day, "business day") if unit == "bd" else (timedelta(hours=1), "business hour")
+    whole, rest = divmod(left, size)
+    if not whole:
+        return sign + format_duration(rest)
+    head = f"{whole} {noun}" + ("" if whole == 1 else "s")
+    if unit == "bd":
+        tail = format_duration(rest) if rest >= timedelta(seconds=1) else ""
+    else:
+        minutes = int(rest.total_seconds()) // 60
+        tail = f"{minutes}m" if minutes else ""
+    return sign + " ".join(p for p in (head, tail.split(" ")[0] if tail else "") if p)
 
 
 def parse_date(text: str) -> date:

@@ -111,31 +111,44 @@ _NAME = r"[a-z][a-z0-9_-]*"
 
 @dataclass(frozen=True)
 class ActionId:
-    """A button's id, `group:verb:value`: "review:ack:42" runs `/review ack 42`."""
+    """A button's id, `group:verb:value[=arg]`: "review:ack:42" runs `/review ack 42`, and
+    "review:snooze:42=1h" runs `/review snooze 42 1h` (the arg fills the second parameter).
+
+    The arg follows "=", not ":", so that no id is another id behind a prefix (Discord's
+    person picker is "pick:" and the id of the button that opened it)."""
 
     group: str
     verb: str
     value: str
+    arg: str = ""
 
     # The wire form, written once: `parse` reads it, and platforms that route presses by
     # pattern (Discord's DynamicItem templates) use it as is. Named groups say which part is which.
-    PATTERN: ClassVar[str] = rf"(?P<group>{_NAME}):(?P<verb>{_NAME}):(?P<value>[0-9A-Za-z_.-]+)"
+    PATTERN: ClassVar[str] = (
+        rf"(?P<group>{_NAME}):(?P<verb>{_NAME}):(?P<value>[0-9A-Za-z_.-]+)"
+        r"(?:=(?P<arg>[0-9A-Za-z_.-]+))?"
+    )
 
     def __post_init__(self) -> None:
         # Every id must survive the round trip through a platform, so a part that would not
         # parse back (a colon in the value, an empty verb) is refused when the button is made.
         if _ACTION_ID.fullmatch(str(self)) is None:
-            raise ValueError(f"{str(self)!r} is not a button id (group:verb:value)")
+            raise ValueError(f"{str(self)!r} is not a button id (group:verb:value[=arg])")
 
     def __str__(self) -> str:
         """The wire form, as a platform stores and sends it back: "review:ack:42"."""
-        return f"{self.group}:{self.verb}:{self.value}"
+        return f"{self.group}:{self.verb}:{self.value}" + (f"={self.arg}" if self.arg else "")
 
     @classmethod
     def parse(cls, text: str) -> ActionId | None:
         """The id a platform sent back, or None when it is not one Liaison makes."""
         match = _ACTION_ID.fullmatch(text)
-        return cls(match["group"], match["verb"], match["value"]) if match else None
+        return cls.of(match) if match else None
+
+    @classmethod
+    def of(cls, match: re.Match[str]) -> ActionId:
+        """The id a match of `PATTERN` holds (Discord's templates hand over such a match)."""
+        return cls(match["group"], match["verb"], match["value"], match["arg"] or "")
 
     @property
     def path(self) -> tuple[str, str]:

@@ -46,6 +46,17 @@ def person_ref(person: Person) -> PersonRef:
     return PersonRef(person.id, person.handle, person.name, ids)
 
 
+NOTIFY_CHOICES = ("all", "action", "daily")
+
+
+def wants(person: Person, *, act: bool, daily: bool = False) -> bool:
+    """Whether a person gets a direct message, by their choice (`/me notify`): the daily
+    summary (`daily`) goes to those who chose it, other DMs to the others, as `act` allows."""
+    if daily:
+        return person.notify == "daily"
+    return person.notify == "all" or (person.notify == "action" and act)
+
+
 @dataclass(frozen=True)
 class Postbox:
     """Where this process's notifications go, and what it wakes once some are committed."""
@@ -97,13 +108,21 @@ class Notifier:
         edit_of: str | None = None,
         thread_of: str | None = None,
         late: bool = False,
+        act: bool = True,
+        daily: bool = False,
     ) -> bool:
         """Write `message` for a person (a DM) or a channel (by name; the shared one if None).
 
         `key` makes it idempotent: False if a notification with that key was written already.
+        A DM says whether its person must act on it (`act`); one who chose only those
+        (`/me notify action`) is not sent the others, and one who chose a daily summary is
+        sent none but the summary (`daily`), which says what waits for them. False then too:
+        nothing was written.
         """
         if self.read_only:
             raise WriteInReadOnly(f"a read-only command tried to notify ({key})")
+        if isinstance(to, Person) and not wants(to, act=act, daily=daily):
+            return False
         payload = message.to_dict()
         person, channel = (
             (to, None) if isinstance(to, Person) else (None, to or self.postbox.channel)

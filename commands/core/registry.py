@@ -40,6 +40,8 @@ class Kind(enum.StrEnum):
     AGENDA_ITEMS = "agenda-items"
     ACTION = "action"
     ROADMAP_ITEM = "roadmap-item"
+    # A wait: a duration from now, or "tomorrow" (the start of the next working day).
+    UNTIL = "until"
 
 
 _SHAPES = {
@@ -60,6 +62,7 @@ _SHAPES = {
     Kind.AGENDA_ITEMS: "id,id",
     Kind.ACTION: "id",
     Kind.ROADMAP_ITEM: "id",
+    Kind.UNTIL: "1h|tomorrow",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,14 +74,20 @@ def _local(at: datetime, tz: ZoneInfo) -> str:
 _A_SECOND = timedelta(seconds=1)
 
 
-def left_text(left: timedelta, due: datetime | None, now: datetime) -> str:
+def left_text(
+    left: timedelta,
+    due: datetime | None,
+    now: datetime,
+    say: Callable[[timedelta], str] = format_duration,
+) -> str:
     """Time left on a running clock, or how long ago it breached, in words.
 
-    Business time stands still at night and at weekends, so how long ago a clock breached is
-    said on the wall clock: a breach on Friday is "2d 16h ago" on Monday, not "0s ago".
+    Time left is said by `say`, in the unit the clock's target was written in ("1 business
+    day 3h left"). Business time stands still at night and at weekends, so how long ago a
+    clock breached is said on the wall clock: a breach on Friday is "2d 16h ago" on Monday.
     """
     if left >= _A_SECOND:
-        return f"{format_duration(left)} left"
+        return f"{say(left)} left"
     if left > timedelta(0) or due is None or now - due < _A_SECOND:
         return "due now"
     return f"BREACHED {format_duration(now - due)} ago"
@@ -88,7 +95,7 @@ def left_text(left: timedelta, due: datetime | None, now: datetime) -> str:
 
 def clock_text(view: rc.ClockView, tz: ZoneInfo, now: datetime) -> str:
     """One clock in words: due when and how much is left, or how it ended."""
-    spent = format_duration(view.elapsed)
+    spent = view.say(view.elapsed)
     if view.status == "met":
         late = " (after its target)" if view.breached else ""
         return f"met after {spent}{late}"
@@ -97,11 +104,11 @@ def clock_text(view: rc.ClockView, tz: ZoneInfo, now: datetime) -> str:
     left = view.remaining
     if view.status == "paused":
         if left < _A_SECOND:
-            return f"paused, breached by {format_duration(max(-left, _A_SECOND))} of business time"
-        return f"paused with {format_duration(left)} left"
+            return f"paused, breached by {view.say(max(-left, _A_SECOND))} of business time"
+        return f"paused with {view.say(left)} left"
     if view.due is None:
         return "due now"
-    words = left_text(left, view.due, now)
+    words = left_text(left, view.due, now, view.say)
     if words.startswith("BREACHED"):
         return f"{words} (was due {_local(view.due, tz)})"
     return f"due {_local(view.due, tz)}, {words}"

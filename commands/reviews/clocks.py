@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from commands.core.calendar import BusinessCalendar
+from commands.core.grammar import format_in
 from commands.reviews.rules import ClockState, Policy, Stage, calendar_for, stages
 from storage.models import Review, ReviewClock, SlaPolicy
 
@@ -34,18 +35,21 @@ def snapshot(policy: SlaPolicy) -> dict[str, Any]:
         "resolve_seconds": policy.resolve_seconds,
         "warn_at": policy.warn_at,
         "escalation": list(policy.escalation),
+        "written": dict(policy.written or {}),
     }
 
 
 def policy_of(review: Review) -> Policy:
-    """The policy a review's current cycle runs under."""
-    return Policy.from_stored(**review.policy_snapshot)
+    """The policy a review's current cycle runs under, a business day being the reviewing
+    org's working day."""
+    return Policy.from_stored(**review.policy_snapshot, day=calendar_of(review).day_length)
 
 
 def calendar_of(review: Review) -> BusinessCalendar:
     """The calendar a review's clocks run on: 24x7, or the reviewing org's business hours."""
     org = review.reviewing_org
-    return calendar_for(policy_of(review).calendar, org.timezone, org.business_hours, org.holidays)
+    kind = review.policy_snapshot["calendar"]
+    return calendar_for(kind, org.timezone, org.business_hours, org.holidays)
 
 
 def state_of(clock: ReviewClock) -> ClockState:
@@ -160,6 +164,13 @@ class ClockView:
     due: datetime | None
     status: str
     breached: bool
+    # The unit the target was written in ("bd", "bh", "") and the calendar's working day.
+    unit: str = ""
+    day: timedelta = timedelta(hours=8)
+
+    def say(self, value: timedelta) -> str:
+        """A duration on this clock in the unit its target was written in: "1 business day 3h"."""
+        return format_in(value, self.unit, self.day)
 
     @property
     def label(self) -> str:
@@ -196,4 +207,5 @@ def view(review: Review, clock: ReviewClock, now: datetime) -> ClockView:
         status = "running"
     due = state.instant_of(calendar, target) if status == "running" else None
     breached = clock.breached_at is not None or elapsed >= target
-    return ClockView(clock.kind, target, elapsed, due, status, breached)
+    unit = policy_of(review).unit(clock.kind)
+    return ClockView(clock.kind, target, elapsed, due, status, breached, unit, calendar.day_length)

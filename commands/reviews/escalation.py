@@ -9,23 +9,22 @@ that fell due while the bot was down is announced on the next run, marked late.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import assert_never
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.core.grammar import format_duration
-from commands.core.lookup import area_key
+from commands.core.grammar import format_in
 from commands.core.messages import Line, Link, Message, bold, code, line, mention
 from commands.core.notifier import Notifier, Postbox, person_ref
-from commands.ownership import map as ownership
 from commands.reviews import clocks as rc
-from commands.reviews.card import REVIEW_AREA, card, card_key
-from commands.reviews.rules import BREACH, WARN, ChannelTarget, NotifyTarget, Stage, Target
-from storage.models import Area, Person, Review, ReviewClock, ReviewEvent, Role
+from commands.reviews import reminders
+from commands.reviews.card import card, card_key
+from commands.reviews.rules import BREACH, WARN, Stage
+from commands.reviews.targets import recipients
+from storage.models import Person, Review, ReviewClock, ReviewEvent
 
 # Within this much of its due instant a stage counts as on time; later ones say they are late.
 LATE_AFTER = timedelta(seconds=60)
@@ -106,60 +105,6 @@ async def _fire(notifier: Notifier, clock: ReviewClock, done: list[Fired]) -> in
     return fired
 
 
-async def _leads(session: AsyncSession, org_id: int | None) -> list[Person]:
-    if org_id is None:
-        return []
-    rows = await session.scalars(
-        select(Person)
-        .where(Person.org_id == org_id, Person.role == Role.LEAD)
-        .order_by(Person.handle)
-    )
-    return list(rows.unique())
-
-
-async def recipients(
-    session: AsyncSession, review: Review, targets: Sequence[Target]
-) -> tuple[list[Person], list[str]]:
-    """The people (each once) and channels a stage's notify list names for this review."""
-    people: dict[int, Person] = {}
-    channels: list[str] = []
-
-    def add(*found: Person | None) -> None:
-        for person in found:
-            if person is not None:
-                people.setdefault(person.id, person)
-
-    for target in targets:
-        match target:
-            case NotifyTarget.REVIEWER:
-                # Nobody assigned yet: the reviewing org's leads stand in.
-                add(
-                    *(
-                        [review.reviewer]
-                        if review.reviewer
-                        else await _leads(session, review.reviewing_org_id)
-                    )
-                )
-            case NotifyTarget.REQUESTER:
-                add(review.requester)
-            case NotifyTarget.AREA_BACKUP:
-                key = area_key(REVIEW_AREA)
-                area = await session.scalar(select(Area).where(Area.name_key == key))
-                if area is not None and area.org_id == review.reviewing_org_id:
-                    # During a hand-off of the area both its DRIs hear it too (each once).
-                    add(area.backup, *ownership.shadowing(area))
-            case NotifyTarget.REVIEWING_ORG_LEADS:
-                add(*await _leads(session, review.reviewing_org_id))
-            case NotifyTarget.REQUESTING_ORG_LEADS:
-                add(*await _leads(session, review.requester.org_id))
-            case ChannelTarget(name=name):
-                if name not in channels:
-                    channels.append(name)
-            case _:
-                assert_never(target)
-    return list(people.values()), channels
-
-
 def _when(at: datetime, review: Review) -> str:
     return at.astimezone(ZoneInfo(review.reviewing_org.timezone)).strftime("%a %H:%M %Z")
 
@@ -169,6 +114,11 @@ def _message(
 ) -> Message:
     label = rc.LABELS[clock.kind].lower()
     target = timedelta(seconds=clock.target_seconds)
+    policy = rc.policy_of(review)
+
+    def say(value: timedelta) -> str:
+        return format_in(value, policy.unit(clock.kind), rc.calendar_of(review).day_length)
+
     subject: Line = line(bold(f"#{review.id}"), " ", Link(review.title, review.link))
     verb = "acknowledge" if clock.kind == "ack" else "finish reviewing"
     command = f"/review {'ack' if clock.kind == 'ack' else 'approve'} {review.id}"
@@ -178,9 +128,11 @@ def _message(
         # The deadline is where the clock reaches its target, on the clock's own calendar.
         deadline = rc.state_of(clock).instant_of(calendar, target) or due
         left = target - rc.state_of(clock).elapsed_at(calendar, now)
-        kind = " of business time" if rc.policy_of(review).calendar == "business" else ""
+        unit = policy.unit(clock.kind)
+        # "2 business days" says its kind of time; plain hours on a business calendar do not.
+        kind = " of business time" if policy.calendar == "business" and not unit else ""
         if left > timedelta(0):
-            when = f"by {_when(deadline, review)} ({format_duration(left)}{kind} left)"
+            when = f"by {_when(deadline, review)} ({say(left)}{kind} left)"
         else:
             when = f"now: its deadline, {_when(deadline, review)}, has passed"
         lines = (subject, line(f"Please {verb} it {when}."), line(code(command)))
@@ -188,9 +140,7 @@ def _message(
     elif stage.step == BREACH:
         lines = (
             subject,
-            line(
-                f"The {label} SLA ({format_duration(target)}) was breached at {_when(due, review)}."
-            ),
+            line(f"The {label} SLA ({say(target)}) was breached at {_when(due, review)}."),
         )
         title = f"Review #{review.id}: {label} SLA breached"
     else:
@@ -242,9 +192,10 @@ async def _announce(
         to: Person | str | None = None,
         edit_of: str | None = None,
         thread_of: str | None = None,
+        act: bool = True,
     ) -> Awaitable[bool]:
         return notifier.notify(
-            key + suffix, msg, to=to, edit_of=edit_of, thread_of=thread_of, late=late
+            key + suffix, msg, to=to, edit_of=edit_of, thread_of=thread_of, late=late, act=act
         )
 
     people, channels = await recipients(session, review, stage.notify)
@@ -270,7 +221,17 @@ async def _announce(
             ),
             thread_of=card_key(review.id),
         )
+    # A person who snoozed this review's reminders is left out until the snooze ends; the
+    # stage itself (the card, its thread, everyone else) keeps its time.
+    held = await reminders.snoozed(session, review, now)
     for person in people:
-        await send(f":@{person.handle}", message, to=person)
+        if person.id not in held:
+            mine = replace(message, actions=reminders.actions(review, person))
+            # The requester waits on the review; everyone else named must do something.
+            act = person.id != review.requester_id
+            await send(f":@{person.handle}", mine, to=person, act=act)
     for name in channels:
-        await send(f":#{name}", message, to=name)
+        # The card's own channel heard of the level in the card's thread: a top-level post
+        # there too only when the level says broadcast. Another channel has no thread of it.
+        if name != notifier.postbox.channel or stage.broadcast:
+            await send(f":#{name}", message, to=name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -25,7 +25,7 @@ from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
 from commands.github import pulls
 from commands.reviews import clocks as rc
-from commands.reviews import compliance, lifecycle
+from commands.reviews import compliance, lifecycle, reminders
 from commands.reviews.card import OPEN, STATE_LABELS, STATE_PHRASES, clock_text, left_text
 from commands.reviews.compliance import figures
 from commands.reviews.queries import ranked, summary_line
@@ -129,6 +129,8 @@ async def request(ctx: Context, args: dict[str, Any]) -> Message:
             line(f"Review #{rv.id} requested from {org.name} under ", bold(policy.name), "."),
             line(f"Acknowledge {clock_text(ack, ctx.tz, ctx.now)}.", *who),
         ),
+        # The requester's copy: they nudge the reviewer from it (/review nudge).
+        actions=(reminders.nudge_button(rv.id),),
         tone="success",
     )
 
@@ -276,6 +278,53 @@ async def reopen(ctx: Context, args: dict[str, Any]) -> Message:
     return _done(rv, f"is reopened (cycle {rv.cycle})")
 
 
+# --- reminders -----------------------------------------------------------------------------------
+
+
+@review.command(
+    "snooze",
+    _ID,
+    Param(
+        "for",
+        Kind.UNTIL,
+        "A duration such as 1h or 90m (at most 7 days), or tomorrow (your next working day)",
+    ),
+)
+async def snooze(ctx: Context, args: dict[str, Any]) -> Message:
+    """Pause a review's reminders to you for a while; its SLA clock and escalation do not wait.
+
+    What the review's stages send to others (the card, its thread, the leads) keeps its time;
+    only your direct reminders of this review are left out until then. The Snooze buttons on
+    a reminder run this command.
+    """
+    rv: Review = args["id"]
+    until = await reminders.snooze(ctx, rv, args["for"])
+    return Message(
+        lines=(
+            line(f"Reminders of #{rv.id} to you are paused until {ctx.when(until)}."),
+            line("Its SLA clock keeps running, and escalation to others is not delayed."),
+        ),
+        tone="success",
+    )
+
+
+@review.command("nudge", _ID, who=Who(Relation.REQUESTING_SIDE, "id", "nudge the reviewer of"))
+async def nudge(ctx: Context, args: dict[str, Any]) -> Message:
+    """Ping the reviewer in your name (once per [reviews] nudge_every, 4 business hours by
+    default); while nobody is assigned, the reviewing org's leads.
+
+    The Nudge button on your copy of the request runs this command.
+    """
+    rv: Review = args["id"]
+    pinged = await reminders.nudge(ctx, rv)
+    allowed, rule = await reminders.next_nudge(ctx.session, rv)
+    names = ", ".join(f"@{p.handle}" for p in pinged) or "nobody (no reviewer or lead to ask)"
+    lines = [line(f"Nudged {names} about #{rv.id}.")]
+    if allowed is not None:
+        lines.append(line(f"The next nudge can go from {ctx.when(allowed)} ({rule})."))
+    return Message(lines=tuple(lines), tone="success")
+
+
 # --- reading -------------------------------------------------------------------------------------
 
 
@@ -338,6 +387,8 @@ _EVENT_TEXT = {
     "merged": "merged the pull request",
     "closed": "closed the pull request",
     "retitled": "retitled it on GitHub",
+    "snoozed": "snoozed their reminders",
+    "nudged": "nudged the reviewer",
 }
 
 
@@ -359,11 +410,11 @@ async def show(ctx: Context, args: dict[str, Any]) -> Message:
         if kind not in clocks:
             continue
         v = rc.view(rv, clocks[kind], ctx.now)
-        spent = f"{v.status}: {format_duration(v.elapsed)} elapsed of {format_duration(v.target)}"
+        spent = f"{v.status}: {v.say(v.elapsed)} elapsed of {v.say(v.target)}"
         if v.status == "running" and v.due is not None:
-            spent += f", {left_text(v.remaining, v.due, ctx.now)}, due {ctx.when(v.due)}"
+            spent += f", {left_text(v.remaining, v.due, ctx.now, v.say)}, due {ctx.when(v.due)}"
         elif v.status == "paused" and v.remaining >= timedelta(seconds=1):
-            spent += f", {format_duration(v.remaining)} left"
+            spent += f", {v.say(v.remaining)} left"
         fields.append(Field(v.label, line(spent), inline=False))
     events = (
         (
@@ -389,6 +440,8 @@ async def show(ctx: Context, args: dict[str, Any]) -> Message:
                 text += f": {ev.data['note']}"
             if ev.kind == "reassigned":
                 text += f" to @{ev.data.get('reviewer')}"
+            if ev.kind == "snoozed" and ev.data.get("until"):
+                text += f" until {ctx.when(datetime.fromisoformat(ev.data['until']))}"
         where: tuple[Link | str, ...] = ()
         if ev.data.get("url"):
             found = ", found by reconciliation" if ev.data.get("reconciled") else ""
@@ -401,14 +454,21 @@ async def show(ctx: Context, args: dict[str, Any]) -> Message:
 # --- /sla ----------------------------------------------------------------------------------------
 
 
+def _as_written(seconds: int, text: str | None) -> str:
+    """A policy's duration as configured ("2bd"), or in plain time for one kept before texts."""
+    return text or format_duration(timedelta(seconds=seconds))
+
+
 def _describe_levels(escalation: Sequence[dict[str, Any]]) -> str:
     parts = []
     for n, level in enumerate(escalation, start=1):
-        after = timedelta(seconds=level["after_seconds"])
-        when = "at breach" if not after else f"breach + {format_duration(after)}"
+        after = _as_written(level["after_seconds"], level.get("after"))
+        when = "at breach" if not level["after_seconds"] else f"breach + {after}"
         text = f"{StageName.escalation(n)} {when} → {', '.join(level['notify'])}"
+        if level.get("broadcast"):
+            text += " (also posted in the channel)"
         if level.get("repeat"):
-            every = format_duration(timedelta(seconds=level["repeat"]["every_seconds"]))
+            every = _as_written(level["repeat"]["every_seconds"], level["repeat"].get("every"))
             text += f", repeated every {every} up to {level['repeat']['times']} times"
         parts.append(text)
     return "; ".join(parts) or "no escalation levels (the reviewer hears of the breach)"
@@ -427,12 +487,14 @@ async def policies(ctx: Context, args: dict[str, Any]) -> Message:
     fields = []
     for p in rows:
         calendar = "business hours of the reviewing org" if p.calendar == "business" else "24x7"
+        written = p.written or {}
+        ack = _as_written(p.acknowledge_seconds, written.get("acknowledge"))
         fields.append(
             Field(
                 p.name + (" (default)" if p.is_default else ""),
                 line(
-                    f"acknowledge {format_duration(timedelta(seconds=p.acknowledge_seconds))}, "
-                    f"resolve {format_duration(timedelta(seconds=p.resolve_seconds))} "
+                    f"acknowledge {ack}, "
+                    f"resolve {_as_written(p.resolve_seconds, written.get('resolve'))} "
                     f"({calendar}); warn at {round(p.warn_at * 100)}%; "
                     + _describe_levels(p.escalation)
                 ),

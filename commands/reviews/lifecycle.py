@@ -72,14 +72,24 @@ async def publish(ctx: Context, rv: Review, event: ReviewEvent, what: Line) -> N
 
 
 async def tell(
-    ctx: Context, rv: Review, event: ReviewEvent, person: Person | None, title: str, *lines: Line
+    ctx: Context,
+    rv: Review,
+    event: ReviewEvent,
+    person: Person | None,
+    title: str,
+    *lines: Line,
+    act: bool = True,
 ) -> None:
-    """Write to one person about an event on a review, once per event (not about their own acts)."""
+    """Write to one person about an event on a review, once per event (not about their own acts).
+
+    `act=False`: the news asks nothing of them (their review was approved).
+    """
     if person is not None and person.id != ctx.actor.id:
         await ctx.notify(
             f"review:{rv.id}:e{event.id}:@{person.handle}",
             Message(title=title, lines=lines),
             to=person,
+            act=act,
         )
 
 
@@ -220,6 +230,7 @@ async def _tell_shadowing(ctx: Context, rv: Review, org: Org, reviewer: Person |
                 ),
             ),
             to=person,
+            act=False,
         )
 
 
@@ -283,7 +294,7 @@ async def approve(ctx: Context, rv: Review, via: Via | None = None) -> ReviewEve
     what = _said(ctx, " approved", via)
     event = await _transition(ctx, rv, ReviewState.APPROVED, "approved", what, via, stop=rc.CLOCKS)
     approved = line(Link(rv.title, rv.link), " was approved by ", mention(ctx.ref(ctx.actor)), ".")
-    await tell(ctx, rv, event, rv.requester, f"#{rv.id} approved", approved)
+    await tell(ctx, rv, event, rv.requester, f"#{rv.id} approved", approved, act=False)
     return event
 
 

@@ -20,6 +20,7 @@ from commands.core.calendar import (
     country_holidays,
     parse_business_hours,
 )
+from commands.core.grammar import WrittenDuration, parse_written_duration
 
 # Escalation stages are "L<n>", and the repeats of the last level "L<n>:r<k>", counted from 1.
 _LEVEL = re.compile(r"L([1-9][0-9]*)(?::r([1-9][0-9]*))?")
@@ -124,6 +125,60 @@ class Level:
     notify: tuple[Target, ...]
     repeat_every: timedelta | None = None
     repeat_times: int = 0
+    # Also posted at the top level of a notified channel, not only in the card's thread.
+    broadcast: bool = False
+
+
+# The working day a business-day duration means when no calendar says otherwise.
+DEFAULT_DAY = timedelta(hours=8)
+
+
+@lru_cache(maxsize=256)
+def _written(text: str) -> WrittenDuration:
+    # Policies hold a handful of distinct texts, read for every clock shown: parsed once each.
+    return parse_written_duration(text, allow_zero=True)
+
+
+def _stored(seconds: int, text: str | None, day: timedelta) -> timedelta:
+    """A stored duration: its text as written when kept (business days need `day`), else seconds."""
+    if text:
+        return _written(text).on(day)
+    return timedelta(seconds=seconds)
+
+
+def unit_of(text: str | None) -> str:
+    """The unit a stored duration text was written in ("bd", "bh", or "" for plain time)."""
+    return _written(text).unit if text else ""
+
+
+def calendar_problem(written: WrittenDuration, calendar: str, text: str) -> str | None:
+    """Why a duration cannot be an SLA duration on this calendar, with what to write instead.
+
+    On a business calendar "2d" would silently mean 48 business hours (six working days), so
+    calendar days and weeks are refused there; on a 24x7 calendar business units mean nothing.
+    """
+    if calendar == "business" and written.calendar_days:
+        hours = written.time / timedelta(hours=1)
+        days = written.time / timedelta(days=1)
+        return (
+            f'"{text}" on a business calendar would mean {_count(hours, "business hour")}, not '
+            f'{_count(days, "working day")}: write "{_n(days)}bd" for '
+            f'{_count(days, "business day")}, or "{_n(hours)}bh" if you meant the hours'
+        )
+    if calendar == "24x7" and written.unit:
+        return (
+            f'"{text}" counts business days or hours, but this policy runs 24x7 (every hour '
+            'counts): write calendar time such as "2d" or "4h", or set calendar = "business"'
+        )
+    return None
+
+
+def _n(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _count(value: float, noun: str) -> str:
+    return f"{_n(value)} {noun}" + ("" if value == 1 else "s")
 
 
 @dataclass(frozen=True)
@@ -136,6 +191,9 @@ class Policy:
     resolve: timedelta
     warn_at: float
     levels: tuple[Level, ...] = ()
+    # The unit each target was written in ("bd", "bh", ""), to show it back in that unit.
+    acknowledge_unit: str = ""
+    resolve_unit: str = ""
 
     @classmethod
     def from_stored(
@@ -146,34 +204,50 @@ class Policy:
         resolve_seconds: int,
         warn_at: float,
         escalation: Sequence[dict[str, Any]],
+        written: dict[str, str] | None = None,
+        *,
+        day: timedelta = DEFAULT_DAY,
     ) -> Policy:
-        """Build a policy from its stored form (seconds, and escalation as JSON)."""
+        """Build a policy from its stored form (seconds, escalation as JSON, and the texts as
+        written), counting a business day as `day`: the reviewing org's working day."""
+        written = written or {}
         levels = []
         for entry in escalation:
             repeat = entry.get("repeat") or {}
             levels.append(
                 Level(
-                    after=timedelta(seconds=entry["after_seconds"]),
+                    after=_stored(entry["after_seconds"], entry.get("after"), day),
                     # An entry that names nobody (it cannot pass config checks) tells nobody.
                     notify=tuple(
                         t for name in entry["notify"] if (t := parse_target(name)) is not None
                     ),
-                    repeat_every=(timedelta(seconds=repeat["every_seconds"]) if repeat else None),
+                    repeat_every=(
+                        _stored(repeat["every_seconds"], repeat.get("every"), day)
+                        if repeat
+                        else None
+                    ),
                     repeat_times=int(repeat.get("times", 0)),
+                    broadcast=bool(entry.get("broadcast", False)),
                 )
             )
         return cls(
             name,
             calendar,
-            timedelta(seconds=acknowledge_seconds),
-            timedelta(seconds=resolve_seconds),
+            _stored(acknowledge_seconds, written.get("acknowledge"), day),
+            _stored(resolve_seconds, written.get("resolve"), day),
             warn_at,
             tuple(levels),
+            unit_of(written.get("acknowledge")),
+            unit_of(written.get("resolve")),
         )
 
     def target(self, clock: str) -> timedelta:
         """The target of a clock: "ack" or "resolve"."""
         return self.acknowledge if clock == "ack" else self.resolve
+
+    def unit(self, clock: str) -> str:
+        """The unit a clock's target was written in: "bd", "bh", or "" (plain time)."""
+        return self.acknowledge_unit if clock == "ack" else self.resolve_unit
 
 
 @dataclass(frozen=True)
@@ -183,6 +257,8 @@ class Stage:
     step: StageName
     offset: timedelta
     notify: tuple[Target, ...]
+    # Posted at the top level of the channels it notifies too (a level with broadcast = true).
+    broadcast: bool = False
 
     @property
     def name(self) -> str:
@@ -205,11 +281,13 @@ def stages(policy: Policy, target: timedelta) -> list[Stage]:
     ]
     for n, level in enumerate(policy.levels, start=1):
         at = target + level.after
-        out.append(Stage(StageName.escalation(n), at, level.notify))
+        out.append(Stage(StageName.escalation(n), at, level.notify, level.broadcast))
         if n == len(policy.levels) and level.repeat_every:
             for k in range(1, level.repeat_times + 1):
                 repeat = StageName.escalation(n, k)
-                out.append(Stage(repeat, at + level.repeat_every * k, level.notify))
+                out.append(
+                    Stage(repeat, at + level.repeat_every * k, level.notify, level.broadcast)
+                )
     # Stable sort: stages at the same offset keep their declared order.
     return sorted(out, key=lambda s: s.offset)
 

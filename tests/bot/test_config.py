@@ -75,9 +75,9 @@ after = "4h"
 notify = ["area-backup", "reviewing-org-leads"]
 
 [[policies.escalation]]
-after = "1d"
+after = "1bd"
 notify = ["reviewing-org-leads", "requesting-org-leads", "channel:shared"]
-repeat = { every = "1d", times = 3 }
+repeat = { every = "1bd", times = 3 }
 
 [[policies]]
 name = "hotfix"
@@ -153,15 +153,16 @@ def test_a_config_reads_into_typed_values(tmp_path: Path) -> None:
     assert settings.database.url == "sqlite+aiosqlite:///liaison.db"
     assert settings.orgs[1].timezone == "Europe/London"
     policy = settings.policies[0]
-    assert (policy.name, policy.acknowledge, policy.resolve, policy.warn_at) == (
+    # SLA durations keep the units they were written in: a business day has no fixed length.
+    assert (policy.name, str(policy.acknowledge), str(policy.resolve), policy.warn_at) == (
         "smart-contract",
-        timedelta(hours=4),
-        timedelta(hours=16),
+        "4h",
+        "16h",
         0.75,
     )
     assert policy.escalation[2].repeat is not None
-    assert (policy.escalation[2].repeat.every, policy.escalation[2].repeat.times) == (
-        timedelta(days=1),
+    assert (str(policy.escalation[2].repeat.every), policy.escalation[2].repeat.times) == (
+        "1bd",
         3,
     )
     # Unset keys take their documented defaults.
@@ -208,13 +209,24 @@ MISTAKES = {
         "policies[1].escalation[3].notify: no channel called 'general' (expected one of shared)",
     ),
     "bad duration": (
-        [('resolve = "4h"', 'resolve = "4 hours"')],
-        'policies[2].resolve: "4 hours" is not a duration: expected a duration such as "90s", '
-        '"15m", "4h", "2d" or ISO 8601 "PT4H"',
+        [('resolve = "4h"', 'resolve = "4 hourz"')],
+        'policies[2].resolve: "4 hourz" is not a duration: expected a duration such as "30m", '
+        '"4bh" (business hours), "2bd" (business days), "1 business day 4h" or ISO 8601 "PT4H"',
     ),
     "duration as a bare number": (
         [('resolve = "4h"', "resolve = 4")],
-        'policies[2].resolve: write durations as text, e.g. "90s", "15m", "4h" or "2d"',
+        'policies[2].resolve: write durations as text, e.g. "30m", "4bh", "2bd" or "2d"',
+    ),
+    "calendar days on a business calendar": (
+        [('acknowledge = "4h"', 'acknowledge = "2d"')],
+        'policies[1]: acknowledge: "2d" on a business calendar would mean 48 business hours, '
+        'not 2 working days: write "2bd" for 2 business days, or "48bh" if you meant the hours',
+    ),
+    "business days on a 24x7 calendar": (
+        [('resolve = "4h"', 'resolve = "1bd"')],
+        'policies[2]: resolve: "1bd" counts business days or hours, but this policy runs 24x7 '
+        '(every hour counts): write calendar time such as "2d" or "4h", or set calendar = '
+        '"business"',
     ),
     "warn_at of 1 or more": (
         [("warn_at = 0.5", "warn_at = 1.5")],
@@ -243,7 +255,8 @@ MISTAKES = {
     "zero acknowledge target": (
         [('acknowledge = "30m"', 'acknowledge = "0s"')],
         'policies[2].acknowledge: "0s" is not a positive duration: expected a duration such as '
-        '"90s", "15m", "4h", "2d" or ISO 8601 "PT4H"',
+        '"30m", "4bh" (business hours), "2bd" (business days), "1 business day 4h" or ISO 8601 '
+        '"PT4H"',
     ),
     "unknown role": (
         [
@@ -311,7 +324,7 @@ def test_an_empty_file_says_which_sections_are_required(tmp_path: Path) -> None:
 
 def test_an_escalation_after_0s_is_accepted(tmp_path: Path) -> None:
     settings = loads(tmp_path, BASE)
-    assert [level.after for level in settings.policies[1].escalation] == [
+    assert [level.after.time for level in settings.policies[1].escalation] == [
         timedelta(0),
         timedelta(minutes=30),
     ]

@@ -49,6 +49,7 @@ SAMPLES: dict[Kind, str] = {
     Kind.POLICY: "smart-contract",
     Kind.WEEKDAY: "thursday",
     Kind.TIME: "16:00",
+    Kind.UNTIL: "1h",
     Kind.TIMEZONE: "Europe/Berlin",
     Kind.CHANNEL: "shared",
     Kind.AGENDA_ITEM: "1",

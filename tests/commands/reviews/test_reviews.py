@@ -70,7 +70,10 @@ async def test_nobody_acting_gives_warning_breach_and_each_level_once(chat: Chat
         assert ("@dave", f"Review #1: {clock} SLA escalation, level 1") in delivered
         assert ("@carol", f"Review #1: {clock} SLA escalation, level 1") in delivered
         assert ("@alice", f"Review #1: {clock} SLA escalation, level 2") in delivered
-        assert ("#shared", f"Review #1: {clock} SLA escalation, level 2") in delivered
+        # The shared channel hears of level 2 in the card's thread only (no broadcast).
+        assert ("#shared", f"Review #1: {clock} SLA escalation, level 2") not in delivered
+        label = clock.capitalize()
+        assert ("#shared (thread)", f"{label} SLA escalated (L2) to @alice, #shared.") in delivered
     assert ("#shared (thread)", "Acknowledge SLA escalated (L1) to @dave, @carol.") in delivered
     assert (
         "#shared (thread)",
