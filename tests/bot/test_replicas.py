@@ -182,7 +182,9 @@ async def test_one_replica_holds_the_discord_gateway_and_another_takes_over_afte
     config = _config(
         tmp_path / "liaison.toml",
         postgres_database,
-        f'\n[discord]\napi_base_url = "{fake.base}"\ngateway_url = "{fake.gateway}"\n',
+        f'\n[discord]\napi_base_url = "{fake.base}"\ngateway_url = "{fake.gateway}"\n'
+        # Each replica serves health and metrics on a port of its own.
+        '\n[http]\nhost = "127.0.0.1"\nport = 0\n',
     )
     text = config.read_text(encoding="utf-8")
     config.write_text(
