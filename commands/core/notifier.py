@@ -9,7 +9,7 @@ notification passes a platform set or a wake-up by hand.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +76,18 @@ class Postbox:
         notifier.done()
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One notification for `Notifier.notify_all`: the arguments `Notifier.notify` takes."""
+
+    key: str
+    message: Message
+    to: Person | str | None = None
+    edit_of: str | None = None
+    thread_of: str | None = None
+    late: bool = False
+
+
 class Notifier:
     """Writes notifications into one transaction; they are sent only if it commits."""
 
@@ -102,28 +114,43 @@ class Notifier:
 
         `key` makes it idempotent: False if a notification with that key was written already.
         """
+        notice = Notice(key, message, to=to, edit_of=edit_of, thread_of=thread_of, late=late)
+        return (await self.notify_all([notice]))[0]
+
+    async def notify_all(self, notices: Sequence[Notice]) -> list[bool]:
+        """Write many notifications at once, in order, in a constant number of statements.
+
+        What scheduled work that writes hundreds of notifications in one go calls (the SLA
+        stages fired together); for each, False if its key was written already.
+        """
         if self.read_only:
-            raise WriteInReadOnly(f"a read-only command tried to notify ({key})")
-        payload = message.to_dict()
-        person, channel = (
-            (to, None) if isinstance(to, Person) else (None, to or self.postbox.channel)
+            keys = ", ".join(n.key for n in notices)
+            raise WriteInReadOnly(f"a read-only command tried to notify ({keys})")
+        drafts = []
+        for notice in notices:
+            payload = notice.message.to_dict()
+            to = notice.to
+            person, channel = (
+                (to, None) if isinstance(to, Person) else (None, to or self.postbox.channel)
+            )
+            if person is not None:
+                # The recipient travels with the message, so each platform can find their account.
+                payload["to"] = person_to_dict(person_ref(person))
+            drafts.append(
+                outbox.Draft(
+                    key=notice.key,
+                    payload=payload,
+                    channel=channel,
+                    person_id=person.id if person is not None else None,
+                    edit_of=notice.edit_of,
+                    thread_of=notice.thread_of,
+                    late=notice.late,
+                )
+            )
+        written = await outbox.enqueue_all(
+            self.session, drafts, platforms=self.postbox.platforms, now=self.now
         )
-        if person is not None:
-            # The recipient travels with the message, so each platform can find their account.
-            payload["to"] = person_to_dict(person_ref(person))
-        written = await outbox.enqueue(
-            self.session,
-            key=key,
-            payload=payload,
-            platforms=self.postbox.platforms,
-            now=self.now,
-            channel=channel,
-            person_id=person.id if person is not None else None,
-            edit_of=edit_of,
-            thread_of=thread_of,
-            late=late,
-        )
-        if written:
+        if any(written):
             self.woken |= Wake.OUTBOX
         return written
 

@@ -6,6 +6,8 @@ wake-up that fires stages only ever looks at the earliest of them.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,7 +41,15 @@ def snapshot(policy: SlaPolicy) -> dict[str, Any]:
 
 def policy_of(review: Review) -> Policy:
     """The policy a review's current cycle runs under."""
-    return Policy.from_stored(**review.policy_snapshot)
+    stored = review.policy_snapshot
+    # Parsed once per distinct snapshot: firing a thousand stages of one policy, or listing ten
+    # thousand reviews, would otherwise parse the same escalation list each time.
+    return _parsed(json.dumps(stored, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(stored: str) -> Policy:
+    return Policy.from_stored(**json.loads(stored))
 
 
 def calendar_of(review: Review) -> BusinessCalendar:
