@@ -1,7 +1,8 @@
 """Benchmarks on SQLite (and PostgreSQL when a server URL is set), printed as one table.
 
 `make bench` (or `python -m bench`) runs every part; `python -m bench deadlines`,
-`python -m bench commands` or `python -m bench delivery` runs one. PostgreSQL is measured when
+`python -m bench commands`, `python -m bench statements` (statements per command, the big list
+and the stages due at once) or `python -m bench delivery` runs one. PostgreSQL is measured when
 LIAISON_BENCH_DATABASE_URL (or LIAISON_TEST_DATABASE_URL) names a server; a scratch database is
 created and dropped there.
 """
@@ -18,12 +19,17 @@ from typing import Any
 from bench import commands, deadlines, delivery, load
 from bench.common import Row, backends
 
-PARTS = ("commands", "deadlines", "delivery", "load")
+PARTS = ("commands", "deadlines", "delivery", "statements", "load")
 
 
 async def collect(parts: list[str], load_options: dict[str, Any] | None = None) -> list[Row]:
     """Run the chosen parts on every available back end; return their rows in order."""
-    load_options = load_options or {}
+    load_options = load_options or {
+        "seconds": load.SECONDS,
+        "rates": load.RATES,
+        "big": load.BIG,
+        "due": load.DUE,
+    }
     rows: list[Row] = []
     for backend in backends():
         if "commands" in parts:
@@ -32,8 +38,16 @@ async def collect(parts: list[str], load_options: dict[str, Any] | None = None) 
             rows.extend(await deadlines.run(backend))
         if "delivery" in parts:
             rows.extend(await delivery.run(backend))
+        if "statements" in parts:
+            rows.extend(
+                await load.statement_rows(backend, load_options["big"], load_options["due"])
+            )
         if "load" in parts:
-            rows.extend(await load.run(backend, **load_options))
+            rows.extend(
+                await load.run(
+                    backend, seconds=load_options["seconds"], rates=load_options["rates"]
+                )
+            )
     if "deadlines" in parts:
         rows.extend(await deadlines.compare())
     return rows
@@ -78,13 +92,16 @@ def main() -> None:
         help="load: offered rates, commands per second (comma-separated)",
     )
     parser.add_argument(
-        "--open", type=int, default=10_000, help="load: open reviews for the big /review list"
+        "--open",
+        type=int,
+        default=load.BIG,
+        help="statements: open reviews for the big /review list",
     )
     parser.add_argument(
         "--due",
         type=int,
-        default=200,
-        help="load: reviews whose stages fall due at once (issue: 1000)",
+        default=load.DUE,
+        help="statements: reviews whose stages fall due at once (two stages each)",
     )
     args = parser.parse_args()
     chosen = args.parts or list(PARTS)

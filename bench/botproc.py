@@ -23,8 +23,8 @@ from apscheduler.events import (
     EVENT_JOB_MISSED,
     JobEvent,
 )
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
 import bot.cli  # noqa: F401  (the entry point of `liaison run`: its imports belong to a real start)
 from bench.common import NullPlatform, demo_settings, memory_kb
@@ -47,15 +47,21 @@ class Observer:
 
     def install(self) -> None:
         """Listen to every ORM session in this process."""
-        event.listen(Session, "after_flush", self._flushed)
+        event.listen(Session, "do_orm_execute", self._executed)
         event.listen(Session, "after_commit", self._committed)
         event.listen(Session, "after_soft_rollback", self._rolled_back)
 
-    def _flushed(self, session: Session, _context: UOWTransaction) -> None:
-        # After a flush, `session.new` still lists what this flush inserted.
-        for obj in session.new:
-            if isinstance(obj, ReviewEvent) and obj.kind == "sla" and obj.data["stage"] == "breach":
-                session.info.setdefault("bench_breaches", []).append((obj.review_id, obj.at))
+    def _executed(self, state: ORMExecuteState) -> None:
+        # Fired stages are written as one bulk INSERT of review events per batch.
+        if not state.is_insert or state.bind_mapper is not inspect(ReviewEvent):
+            return
+        params: Any = state.parameters
+        rows: list[dict[str, Any]] = params if isinstance(params, list) else [params or {}]
+        for row in rows:
+            if row.get("kind") == "sla" and row["data"]["stage"] == "breach":
+                state.session.info.setdefault("bench_breaches", []).append(
+                    (row["review_id"], row["at"])
+                )
 
     def _committed(self, session: Session) -> None:
         found = session.info.pop("bench_breaches", None)

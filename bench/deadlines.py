@@ -45,6 +45,7 @@ from storage.models import (
     ReviewClock,
     SlaPolicy,
 )
+from storage.outbox import lane_of
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWS = 100_000
@@ -222,7 +223,11 @@ async def seed(
             )
             result = await conn.execute(
                 insert(items).returning(
-                    items.c.id, items.c.created_at, sort_by_parameter_order=True
+                    items.c.id,
+                    items.c.created_at,
+                    items.c.channel,
+                    items.c.person_id,
+                    sort_by_parameter_order=True,
                 ),
                 [
                     {
@@ -243,13 +248,14 @@ async def seed(
                     {
                         "outbox_id": item_id,
                         "platform": NullPlatform.platform,
+                        "lane": lane_of(channel, person_id),
                         "status": DeliveryStatus.DELIVERED,
                         "attempts": 1,
                         "next_attempt_at": at,
                         "ref": f"ref-{item_id}",
                         "delivered_at": at,
                     }
-                    for item_id, at in result.all()
+                    for item_id, at, channel, person_id in result.all()
                 ],
             )
         ids.extend(chunk_ids)

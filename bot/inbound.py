@@ -102,6 +102,11 @@ class Inbox:
         async with self.sessions.begin() as session:
             await inbound.finish(session, key, self.clock.now())
 
+    async def forget(self, key: str) -> None:
+        """Drop a request that ended with no effect and may be sent again to run anew."""
+        async with self.sessions.begin() as session:
+            await inbound.forget(session, key)
+
     async def resume(self) -> int:
         """Run the requests whose receiver has not finished them in time; return how many ran."""
         async with self.sessions.begin() as session:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from commands.core.messages import Line, Message, Text, bold, line
 from commands.core.notifier import Postbox
 from commands.reviews.card import OPEN
-from commands.reviews.queries import ranked, summary_line
+from commands.reviews.queries import Ranking, ranked, summary_line
 from storage.models import ActionItem, ActionStatus, Org, Person, Review
 
 
@@ -46,10 +46,15 @@ async def send_daily(postbox: Postbox, org_key: str, occurrence: datetime, now: 
     return sent
 
 
+def _more(ranking: Ranking) -> list[Line]:
+    """The line under a summary's list when it holds more than one page."""
+    return [line(f"… and {ranking.after} more: /review list")] if ranking.after else []
+
+
 async def _waiting(session: AsyncSession, person: Person, now: datetime) -> list[Line]:
-    open_reviews = select(Review).where(Review.state.in_(OPEN))
-    owed = await ranked(session, open_reviews.where(Review.reviewer_id == person.id), now)
-    asked = await ranked(session, open_reviews.where(Review.requester_id == person.id), now)
+    is_open = Review.state.in_(OPEN)
+    owed = await ranked(session, [is_open, Review.reviewer_id == person.id], now)
+    asked = await ranked(session, [is_open, Review.requester_id == person.id], now)
     actions = (
         await session.scalars(
             select(ActionItem)
@@ -58,17 +63,19 @@ async def _waiting(session: AsyncSession, person: Person, now: datetime) -> list
         )
     ).all()
     lines: list[Line] = []
-    if owed:
-        lines.append(line(bold(f"Reviews you owe ({len(owed)})")))
-        lines += [summary_line(r, bold("you"), now) for r in owed]
-    if asked:
-        lines.append(line(bold(f"Reviews you asked for ({len(asked)})")))
+    if owed.rows:
+        lines.append(line(bold(f"Reviews you owe ({owed.total})")))
+        lines += [summary_line(r, bold("you"), now) for r in owed.rows]
+        lines += _more(owed)
+    if asked.rows:
+        lines.append(line(bold(f"Reviews you asked for ({asked.total})")))
         lines += [
             summary_line(
                 r, Text("@" + r.review.reviewer.handle) if r.review.reviewer else None, now
             )
-            for r in asked
+            for r in asked.rows
         ]
+        lines += _more(asked)
     if actions:
         lines.append(line(bold(f"Your action items ({len(actions)})")))
         lines += [line(f"#{a.id} {a.text} — due {a.due.isoformat()}") for a in actions]

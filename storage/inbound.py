@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,6 +109,16 @@ async def finish(session: AsyncSession, key: str, now: datetime) -> None:
         update(InboundRequest)
         .where(InboundRequest.key == key, InboundRequest.done_at.is_(None))
         .values(done_at=now, resume_at=None, payload=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def forget(session: AsyncSession, key: str) -> None:
+    """Drop an accepted request that is not done, as if it never came: a re-send of it then
+    runs anew (a GitHub delivery that applied to nothing, or failed, may be redelivered)."""
+    await session.execute(
+        delete(InboundRequest)
+        .where(InboundRequest.key == key, InboundRequest.done_at.is_(None))
         .execution_options(synchronize_session=False)
     )
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, literal, or_, select, update
+from sqlalchemy import Table, and_, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.engine import reading
@@ -28,6 +28,23 @@ UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 def lane_of(channel: str | None, person_id: int | None) -> str:
     """The lane of a notification: its channel, or the person it is for."""
     return f"channel:{channel}" if channel is not None else f"person:{person_id}"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A notification to add: its idempotency key, payload, and its one channel or person."""
+
+    key: str
+    payload: dict[str, Any]
+    channel: str | None = None
+    person_id: int | None = None
+    edit_of: str | None = None
+    thread_of: str | None = None
+    late: bool = False
+
+
+# Keys per look-up statement: under every driver's bound-parameter limit (asyncpg: 32,767).
+_KEYS_PER_STATEMENT = 10_000
 
 
 async def enqueue(
@@ -44,34 +61,80 @@ async def enqueue(
     late: bool = False,
 ) -> bool:
     """Add a notification in the caller's transaction; False if its key was already written."""
-    if (channel is None) == (person_id is None):
-        raise ValueError("a notification goes to exactly one channel or one person")
-    if await session.scalar(select(OutboxItem.id).where(OutboxItem.key == key)) is not None:
-        return False
-    item = OutboxItem(
-        key=key,
-        channel=channel,
-        person_id=person_id,
-        payload=payload,
-        edit_of=edit_of,
-        thread_of=thread_of,
-        late=late,
-        created_at=now,
+    draft = Draft(key, payload, channel, person_id, edit_of, thread_of, late)
+    return (await enqueue_all(session, [draft], platforms=platforms, now=now))[0]
+
+
+async def enqueue_all(
+    session: AsyncSession,
+    drafts: Sequence[Draft],
+    *,
+    platforms: Iterable[str],
+    now: datetime,
+) -> list[bool]:
+    """Add notifications in the caller's transaction, in order; for each, False if its key was
+    written already (before, or earlier in `drafts`).
+
+    A constant number of statements however many there are (one look-up of the keys, one insert
+    of the items, one of their deliveries), so firing a thousand SLA stages at once writes
+    thousands of rows in a handful of round trips.
+    """
+    for draft in drafts:
+        if (draft.channel is None) == (draft.person_id is None):
+            raise ValueError(f"a notification goes to exactly one channel or one person ({draft})")
+    keys = list(dict.fromkeys(d.key for d in drafts))
+    taken: set[str] = set()
+    for n in range(0, len(keys), _KEYS_PER_STATEMENT):
+        chunk = keys[n : n + _KEYS_PER_STATEMENT]
+        taken.update(await session.scalars(select(OutboxItem.key).where(OutboxItem.key.in_(chunk))))
+    written: list[bool] = []
+    fresh: list[Draft] = []
+    for draft in drafts:
+        written.append(draft.key not in taken)
+        if written[-1]:
+            taken.add(draft.key)
+            fresh.append(draft)
+    if not fresh:
+        return written
+    each = sorted(set(platforms))
+    # RETURNING in any order, matched back by key: asking SQLite for the parameters' order
+    # makes SQLAlchemy send one INSERT per row.
+    items = cast(Table, OutboxItem.__table__)
+    returned = await session.execute(
+        # The table, not the entity: the ORM's bulk INSERT asks for the parameters' order.
+        insert(items).returning(items.c.key, items.c.id),
+        [
+            {
+                "key": d.key,
+                "channel": d.channel,
+                "person_id": d.person_id,
+                "payload": d.payload,
+                "edit_of": d.edit_of,
+                "thread_of": d.thread_of,
+                "late": d.late,
+                "created_at": now,
+            }
+            for d in fresh
+        ],
     )
-    lane = lane_of(channel, person_id)
-    item.deliveries = [
-        Delivery(
-            platform=p,
-            lane=lane,
-            status=DeliveryStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            unsure=False,
-        )
-        for p in sorted(set(platforms))
+    ids: dict[str, int] = {key: item_id for key, item_id in returned}
+    # Delivery ids follow the items' order: a lane's head is its oldest notification.
+    deliveries = [
+        {
+            "outbox_id": ids[d.key],
+            "platform": p,
+            "lane": lane_of(d.channel, d.person_id),
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "unsure": False,
+        }
+        for d in fresh
+        for p in each
     ]
-    session.add(item)
-    return True
+    if deliveries:
+        await session.execute(insert(Delivery), deliveries)
+    return written
 
 
 @dataclass(frozen=True)

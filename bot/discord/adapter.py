@@ -32,6 +32,7 @@ from bot.discord.buttons import picker_view, view_of
 from bot.discord.client import LiaisonClient
 from bot.discord.render import PLATFORM, Rendered, render
 from bot.discord.tree import build_tree
+from bot.inbound import NotNow
 from bot.intake import BUSY, Ticket
 from bot.platforms import PlatformError, PlatformUnavailable, patiently
 from bot.runtime import Runtime
@@ -40,12 +41,16 @@ from commands.core.dispatch import Caller, error_reply, unfilled
 from commands.core.messages import ActionId, Image, Message, PersonRef, Reply
 from commands.core.registry import Command, Kind
 from storage.engine import reading
+from storage.inbound import Accepted
 from storage.models import Channel
 
 log = logging.getLogger(__name__)
 
 # Discord wants a first answer within 3 s; past this, defer and answer with a follow-up.
 DEFER_AFTER = 2.0
+# The kind of an accepted slash command in the inbox.
+COMMAND = "discord.command"
+NOT_RECORDED = "Liaison could not take that command just now; nothing was changed. Try again."
 UNKNOWN_MESSAGE = 10008
 # Discord takes a nonce of at most 25 characters.
 NONCE_LENGTH = 25
@@ -91,6 +96,7 @@ class DiscordAdapter:
         self._dms: dict[int, int] = {}
         self._gateway: asyncio.Task[None] | None = None
         self._lock: asyncio.Task[None] | None = None
+        runtime.inbox.handle(COMMAND, self._resume_command)
 
     # --- connecting -----------------------------------------------------------------------------
 
@@ -178,13 +184,72 @@ class DiscordAdapter:
     async def run_command(
         self, interaction: discord.Interaction, command: Command, raw: dict[str, str]
     ) -> None:
-        """Run a slash command and answer it (at once with "busy" beyond capacity)."""
+        """Run a slash command and answer it (at once with "busy" beyond capacity).
+
+        A command that may change something is recorded in the inbox before anything else
+        (and so before any defer): a process that dies from then on leaves the record, and the
+        next start, or another replica, runs it once and answers with a follow-up while the
+        interaction's token lives (15 minutes).
+        """
         caller = self.caller(interaction)
         ticket = await self._admit(interaction, caller, command)
         if ticket is None:
             return
-        work = ticket.run(self.runtime.dispatcher.run(command, raw, caller))
+        key = None
+        if not command.read_only:
+            key = f"{PLATFORM}:interaction:{interaction.id}"
+            recorded = {
+                "path": list(command.path),
+                "raw": raw,
+                "user_id": caller.user_id,
+                "user_name": caller.name,
+                "application_id": str(interaction.application_id),
+                "token": interaction.token,
+            }
+            try:
+                await self.runtime.inbox.accept(key, COMMAND, recorded)
+            except Exception:
+                log.exception("discord: could not record a command")
+                ticket.release()
+                await interaction.response.send_message(NOT_RECORDED, ephemeral=True)
+                return
+        work = ticket.run(self._run(command, raw, caller, key))
         await self.answer(interaction, await self._in_time(interaction, work))
+
+    async def _run(
+        self, command: Command, raw: dict[str, str], caller: Caller, key: str | None
+    ) -> Reply:
+        reply = await self.runtime.dispatcher.run(command, raw, caller, request_key=key)
+        if key is not None and not reply.ok:
+            # Refused or failed: nothing committed, so the accepted record is closed here.
+            await self.runtime.inbox.finish(key)
+        return reply
+
+    async def _resume_command(self, request: Accepted) -> None:
+        """Run a slash command accepted by a process that died before finishing it."""
+        recorded = request.payload
+        command = self.runtime.registry.get(list(recorded["path"]))
+        if command is None:
+            await self.runtime.inbox.finish(request.key)
+            return
+        caller = Caller(PLATFORM, str(recorded["user_id"]), str(recorded["user_name"]))
+        ticket = self.runtime.intake.admit(f"{PLATFORM}:{caller.user_id}", read_only=False)
+        if ticket is None:
+            raise NotNow(request.key)
+        reply = await ticket.run(self._run(command, dict(recorded["raw"]), caller, request.key))
+        # The deferred interaction is answered through its webhook while its token lives.
+        # (What `Interaction.followup` builds: the application's webhook of that interaction.)
+        followup = discord.Webhook.from_state(
+            {"id": recorded["application_id"], "type": 3, "token": recorded["token"]},
+            state=self.client._connection,
+        )
+        try:
+            for embed in render(reply.message).embeds:
+                await followup.send(
+                    embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                )
+        except discord.HTTPException as exc:
+            log.warning("discord: could not answer resumed command %s: %s", request.key, exc)
 
     async def _admit(
         self, interaction: discord.Interaction, caller: Caller, command: Command | None

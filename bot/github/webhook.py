@@ -2,8 +2,11 @@
 
 gidgethub checks the signature (`X-Hub-Signature-256`, HMAC-SHA256 of the raw body with the
 webhook secret) and decodes the body; `commands/github/events.py` decides what the event does.
-The delivery id is recorded in the transaction of the effect, so a redelivery (GitHub's, or a
-person pressing "Redeliver") has no second effect, even on another replica.
+A delivery is recorded in the inbox (`bot/inbound.py`) before it is applied: a process that
+dies while applying it leaves the record, and the next start (or another replica) applies it.
+The record is marked done in the transaction of the effect, so a redelivery (GitHub's, or a
+person pressing "Redeliver") has no second effect, even on another replica. A delivery that
+applies to nothing, or fails, is forgotten, so a redelivery is tried anew.
 
 Answers, as GitHub shows them under "Recent Deliveries": 401 for a missing or wrong signature,
 400 for a body that is too big or not a JSON object, 202 for an event that applies to nothing
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure
@@ -25,6 +29,7 @@ from bot.http import MAX_BODY
 from bot.runtime import Runtime
 from commands.core.dispatch import AlreadyHandled, first_time
 from commands.github import events
+from storage.inbound import Accepted
 from storage.models import InboundRequest
 
 log = logging.getLogger(__name__)
@@ -32,6 +37,8 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/github/webhook"
 # The request key of a delivery, before its X-GitHub-Delivery id.
 DELIVERY_KEY = "github:delivery:"
+# The kind of a recorded delivery in the inbox.
+DELIVERY = "github.delivery"
 
 
 class GitHubReceiver:
@@ -43,6 +50,7 @@ class GitHubReceiver:
             raise ValueError("GitHub's webhook needs a secret: set LIAISON_GITHUB_WEBHOOK_SECRET")
         self.runtime = runtime
         self._secret = secret.get_secret_value()
+        runtime.inbox.handle(DELIVERY, self._resume)
 
     async def start(self) -> int:
         """Serve POST /github/webhook on [http]; return the port."""
@@ -102,27 +110,55 @@ class GitHubReceiver:
         if event.event not in events.EVENTS:
             log.info("github: ignored a %r delivery (%s)", event.event, event.delivery_id)
             return _answer(202, f"ignored: Liaison does not act on {event.event!r}")
-        runtime = self.runtime
         key = f"{DELIVERY_KEY}{event.delivery_id}"
+        try:
+            # On disk before anything is applied: a crash from here on is resumed from it.
+            fresh = await self.runtime.inbox.accept(
+                key,
+                DELIVERY,
+                {"event": event.event, "delivery_id": event.delivery_id, "data": event.data},
+            )
+        except Exception:
+            log.exception("github: could not record delivery %s", event.delivery_id)
+            return _answer(500, "recording the delivery failed; nothing was changed")
+        if not fresh:
+            log.info("github: delivery %s came again; it was applied once", event.delivery_id)
+            return _answer(200, "already applied")
+        return await self._run(key, event.event, event.delivery_id, event.data)
+
+    async def _resume(self, request: Accepted) -> None:
+        """Apply a delivery recorded by a process that died before applying it."""
+        payload = request.payload
+        answer = await self._run(
+            request.key, payload["event"], payload["delivery_id"], payload["data"]
+        )
+        log.warning("github: resumed delivery %s: %s", payload["delivery_id"], answer.text)
+
+    async def _run(
+        self, key: str, name: str, delivery_id: str, data: dict[str, Any]
+    ) -> web.Response:
+        """Apply a recorded delivery in one transaction that also marks its record done."""
+        runtime = self.runtime
         try:
             async with runtime.postbox.transaction(runtime.clock.now()) as notifier:
                 await first_time(notifier.session, key, notifier.now)
-                done = await events.apply(notifier, event.event, event.data)
+                done = await events.apply(notifier, name, data)
         except AlreadyHandled:
-            log.info("github: delivery %s came again; it was applied once", event.delivery_id)
+            log.info("github: delivery %s came again; it was applied once", delivery_id)
             return _answer(200, "already applied")
         except events.Ignored as exc:
-            log.info("github: %s %s: %s", event.event, event.delivery_id, exc)
+            log.info("github: %s %s: %s", name, delivery_id, exc)
+            await runtime.inbox.forget(key)
             return _answer(202, f"ignored: {exc}")
         except (KeyError, TypeError, ValueError) as exc:
-            log.warning(
-                "github: %s %s has an unexpected shape: %r", event.event, event.delivery_id, exc
-            )
+            log.warning("github: %s %s has an unexpected shape: %r", name, delivery_id, exc)
+            await runtime.inbox.forget(key)
             return _answer(400, "the payload lacks what this event carries")
         except Exception:
-            log.exception("github: applying %s %s failed", event.event, event.delivery_id)
+            log.exception("github: applying %s %s failed", name, delivery_id)
+            await runtime.inbox.forget(key)
             return _answer(500, "applying the delivery failed; nothing was changed")
-        log.info("github: %s %s: %s", event.event, event.delivery_id, done)
+        log.info("github: %s %s: %s", name, delivery_id, done)
         return _answer(200, done)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -40,7 +40,8 @@ _LAST_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _ONE_US - 2 * _DAY_US
 # changes and changes back within one day could slip through; the shortest such excursion in
 # the tz database lasts about four days (Africa/Freetown, 1939).
 _PROBE_US = _DAY_US
-# Segments are yielded in bounded chunks so `add` never probes much further than it needs.
+# Segments are yielded in chunks that grow from a day to this, so `add` never probes much
+# further than it needs: a few hours ahead costs two probes, not a chunk's sixty-five.
 _CHUNK_US = 64 * _DAY_US
 
 
@@ -230,6 +231,9 @@ class BusinessCalendar:
         )
         self._day_totals = tuple(sum(e - s for s, e in day) for day in self._windows)
         self._week_total = sum(self._day_totals)
+        # A zone of one offset for all time (datetime.timezone: UTC, "+02:00"), in microseconds.
+        fixed = tz.utcoffset(None) if isinstance(tz, timezone) else None
+        self._fixed = None if fixed is None else fixed // _ONE_US
 
     @property
     def day_length(self) -> timedelta:
@@ -297,9 +301,16 @@ class BusinessCalendar:
     def _segments(self, lo: int, hi: int) -> Iterator[tuple[int, int, int]]:
         """Split [lo, hi) into consecutive pieces (a, b, offset) with a constant UTC offset."""
         start, hi = lo, min(hi, _LAST_US)
+        if self._fixed is not None:
+            # A fixed offset (UTC, the 24x7 calendar): one piece, nothing to probe.
+            if start < hi:
+                yield start, hi, self._fixed
+            return
+        chunk = _PROBE_US
         while start < hi:
             offset = self._offset(start)
-            end = min(hi, start + _CHUNK_US)
+            end = min(hi, start + chunk)
+            chunk = min(2 * chunk, _CHUNK_US)
             known = start
             while known < end - 1:
                 probe = min(known + _PROBE_US, end - 1)

@@ -9,7 +9,7 @@ notification passes a platform set or a wake-up by hand.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,6 +87,20 @@ class Postbox:
         notifier.done()
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One notification for `Notifier.notify_all`: the arguments `Notifier.notify` takes."""
+
+    key: str
+    message: Message
+    to: Person | str | None = None
+    edit_of: str | None = None
+    thread_of: str | None = None
+    late: bool = False
+    act: bool = True
+    daily: bool = False
+
+
 class Notifier:
     """Writes notifications into one transaction; they are sent only if it commits."""
 
@@ -119,30 +133,59 @@ class Notifier:
         sent none but the summary (`daily`), which says what waits for them. False then too:
         nothing was written.
         """
-        if self.read_only:
-            raise WriteInReadOnly(f"a read-only command tried to notify ({key})")
-        if isinstance(to, Person) and not wants(to, act=act, daily=daily):
-            return False
-        payload = message.to_dict()
-        person, channel = (
-            (to, None) if isinstance(to, Person) else (None, to or self.postbox.channel)
-        )
-        if person is not None:
-            # The recipient travels with the message, so each platform can find their account.
-            payload["to"] = person_to_dict(person_ref(person))
-        written = await outbox.enqueue(
-            self.session,
-            key=key,
-            payload=payload,
-            platforms=self.postbox.platforms,
-            now=self.now,
-            channel=channel,
-            person_id=person.id if person is not None else None,
+        notice = Notice(
+            key,
+            message,
+            to=to,
             edit_of=edit_of,
             thread_of=thread_of,
             late=late,
+            act=act,
+            daily=daily,
         )
-        if written:
+        return (await self.notify_all([notice]))[0]
+
+    async def notify_all(self, notices: Sequence[Notice]) -> list[bool]:
+        """Write many notifications at once, in order, in a constant number of statements.
+
+        What scheduled work that writes hundreds of notifications in one go calls (the SLA
+        stages fired together); for each, False if its key was written already.
+        """
+        if self.read_only:
+            keys = ", ".join(n.key for n in notices)
+            raise WriteInReadOnly(f"a read-only command tried to notify ({keys})")
+        # A DM its person chose not to be sent (`/me notify`) is not written: False for it.
+        wanted = [
+            not isinstance(n.to, Person) or wants(n.to, act=n.act, daily=n.daily) for n in notices
+        ]
+        drafts = []
+        for notice in (n for n, w in zip(notices, wanted, strict=True) if w):
+            payload = notice.message.to_dict()
+            to = notice.to
+            person, channel = (
+                (to, None) if isinstance(to, Person) else (None, to or self.postbox.channel)
+            )
+            if person is not None:
+                # The recipient travels with the message, so each platform can find their account.
+                payload["to"] = person_to_dict(person_ref(person))
+            drafts.append(
+                outbox.Draft(
+                    key=notice.key,
+                    payload=payload,
+                    channel=channel,
+                    person_id=person.id if person is not None else None,
+                    edit_of=notice.edit_of,
+                    thread_of=notice.thread_of,
+                    late=notice.late,
+                )
+            )
+        stored = iter(
+            await outbox.enqueue_all(
+                self.session, drafts, platforms=self.postbox.platforms, now=self.now
+            )
+        )
+        written = [w and next(stored) for w in wanted]
+        if any(written):
             self.woken |= Wake.OUTBOX
         return written
 

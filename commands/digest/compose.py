@@ -263,15 +263,15 @@ async def _compliance(session: AsyncSession, now: datetime) -> tuple[Section | N
 
 
 async def _open_reviews(session: AsyncSession, now: datetime) -> Section | None:
-    rows = await ranked(session, select(Review).where(Review.state.in_(OPEN)), now)
+    ranking = await ranked(session, [Review.state.in_(OPEN)], now, limit=MAX_ITEMS)
     lines = [
         summary_line(r, _handle(r.review.reviewer) if r.review.reviewer else None, now)
-        for r in rows[:MAX_ITEMS]
+        for r in ranking.rows
     ]
     if not lines:
         return None
-    lines.extend(_more(MAX_ITEMS, len(rows), "/review list"))
-    return Section(f"Open reviews ({len(rows)})", tuple(lines))
+    lines.extend(_more(len(ranking.rows), ranking.total, "/review list"))
+    return Section(f"Open reviews ({ranking.total})", tuple(lines))
 
 
 async def _breaches(

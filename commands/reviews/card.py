@@ -163,9 +163,11 @@ def card(review: Review, clocks: dict[str, ReviewClock], now: datetime, ref: Any
         Field("Policy", line(review.policy_snapshot["name"])),
         Field("State", line(bold(STATE_LABELS[review.state]))),
     ]
+    # Each clock's view once: a thousand cards redrawn by one SLA firing add up.
+    views = {kind: rc.view(review, c, now) for kind, c in clocks.items()}
     for kind in rc.CLOCKS:
-        if kind in clocks:
-            v = rc.view(review, clocks[kind], now)
+        if kind in views:
+            v = views[kind]
             running = v.status == "running" and v.remaining > timedelta(0)
             fields.append(
                 Field(v.label, line(clock_text(v, tz, now)), due=v.due if running else None)
@@ -178,6 +180,6 @@ def card(review: Review, clocks: dict[str, ReviewClock], now: datetime, ref: Any
         actions=_actions(review.state, review.id),
         footer=f"{cycle}/review show {review.id}",
         tone="warning"
-        if any(rc.view(review, c, now).breached and c.stopped_at is None for c in clocks.values())
+        if any(views[k].breached and c.stopped_at is None for k, c in clocks.items())
         else "info",
     )

@@ -6,6 +6,8 @@ wake-up that fires stages only ever looks at the earliest of them.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,7 +44,15 @@ def snapshot(policy: SlaPolicy) -> dict[str, Any]:
 def policy_of(review: Review) -> Policy:
     """The policy a review's current cycle runs under, a business day being the reviewing
     org's working day."""
-    return Policy.from_stored(**review.policy_snapshot, day=calendar_of(review).day_length)
+    stored = review.policy_snapshot
+    # Parsed once per distinct snapshot: firing a thousand stages of one policy, or listing ten
+    # thousand reviews, would otherwise parse the same escalation list each time.
+    return _parsed(json.dumps(stored, sort_keys=True), calendar_of(review).day_length)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(stored: str, day: timedelta) -> Policy:
+    return Policy.from_stored(**json.loads(stored), day=day)
 
 
 def calendar_of(review: Review) -> BusinessCalendar:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 
 from commands.core.context import CommandError, Context
 from commands.core.grammar import format_duration
@@ -16,6 +16,7 @@ from commands.core.messages import (
     Link,
     Message,
     bold,
+    code,
     italic,
     line,
     mention,
@@ -28,7 +29,7 @@ from commands.reviews import clocks as rc
 from commands.reviews import compliance, lifecycle, reminders
 from commands.reviews.card import OPEN, STATE_LABELS, STATE_PHRASES, clock_text, left_text
 from commands.reviews.compliance import figures
-from commands.reviews.queries import ranked, summary_line
+from commands.reviews.queries import PAGE, ranked, summary_line
 from commands.reviews.rules import StageName
 from storage.models import (
     Org,
@@ -338,31 +339,56 @@ async def nudge(ctx: Context, args: dict[str, Any]) -> Message:
         choices=("open", "mine", "breached", "waiting"),
     ),
     Param("org", Kind.ORG, "Only those this org reviews", False, keyword=True),
+    Param("page", Kind.INT, f"Which page of {PAGE} (default 1)", False, keyword=True),
     read_only=True,
 )
 async def list_reviews(ctx: Context, args: dict[str, Any]) -> Message:
-    """List reviews, most urgent first: open (default), mine, breached, or waiting for changes."""
+    """List reviews, most urgent first: open (default), mine, breached, or waiting for changes.
+
+    A page shows the 20 most urgent and says how many more there are: page=2 shows the next.
+    """
     which = args["filter"] or "open"
-    query = select(Review).where(Review.state.in_(OPEN))
+    where: list[ColumnElement[bool]] = [Review.state.in_(OPEN)]
     if which == "mine":
-        query = query.where(
-            or_(Review.reviewer_id == ctx.actor.id, Review.requester_id == ctx.actor.id)
-        )
+        where.append(or_(Review.reviewer_id == ctx.actor.id, Review.requester_id == ctx.actor.id))
     if which == "waiting":
-        query = query.where(Review.state == ReviewState.CHANGES_REQUESTED)
+        where.append(Review.state == ReviewState.CHANGES_REQUESTED)
     if args["org"] is not None:
-        query = query.where(Review.reviewing_org_id == args["org"].id)
-    rows = await ranked(ctx.session, query, ctx.now)
-    if which == "breached":
-        rows = [r for r in rows if r.breached(ctx.now)]
-    if not rows:
+        where.append(Review.reviewing_org_id == args["org"].id)
+    page = 1 if args["page"] is None else args["page"]
+    if page < 1:
+        raise CommandError("Pages are counted from 1: ask for page=1, page=2, ...")
+    ranking = await ranked(
+        ctx.session, where, ctx.now, breached=which == "breached", first=(page - 1) * PAGE
+    )
+    if not ranking.total:
         org = f" for `{args['org'].key}` to review" if args["org"] is not None else ""
         return Message(lines=(line(_NONE[which].removesuffix(".") + org + "."),))
+    pages = -(-ranking.total // PAGE)
+    if page > pages:
+        raise CommandError(
+            f"There {'is' if pages == 1 else 'are'} {pages} page{'' if pages == 1 else 's'} of "
+            f"{which} reviews: ask for page=1" + ("" if pages == 1 else f" to page={pages}") + "."
+        )
     lines = [
         summary_line(r, mention(ctx.ref(r.review.reviewer)) if r.review.reviewer else None, ctx.now)
-        for r in rows
+        for r in ranking.rows
     ]
-    return Message(title=f"Reviews: {which} ({len(rows)})", lines=tuple(lines))
+    if ranking.after:
+        filters = " ".join(
+            part
+            for part in (
+                which,
+                f"org={args['org'].key}" if args["org"] is not None else "",
+                f"page={page + 1}",
+            )
+            if part
+        )
+        lines.append(line(italic(f"… and {ranking.after} more: "), code(f"/review list {filters}")))
+    title = f"Reviews: {which} ({ranking.total})"
+    if pages > 1:
+        title += f", page {page} of {pages}"
+    return Message(title=title, lines=tuple(lines))
 
 
 _NONE = {

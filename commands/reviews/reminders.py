@@ -9,6 +9,7 @@ in the timeline, and the latest one of a person counts), so they need no table o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from commands.core.messages import Action, ActionId, Link, code, line, mention
 from commands.reviews import lifecycle
 from commands.reviews.card import OPEN, STATE_PHRASES
 from commands.reviews.rules import NotifyTarget, calendar_for
-from commands.reviews.targets import recipients
+from commands.reviews.targets import chunks, recipients
 from storage.models import Org, Person, Review, ReviewEvent, ReviewRules, ReviewState
 
 SNOOZED = "snoozed"
@@ -79,13 +80,29 @@ async def _events(session: AsyncSession, review: Review, kind: str) -> list[Revi
     return list(rows.unique())
 
 
-async def snoozed(session: AsyncSession, review: Review, now: datetime) -> set[int]:
-    """The ids of the people whose reminders of this review are snoozed at `now`."""
-    until: dict[int, datetime] = {}
-    for event in await _events(session, review, SNOOZED):
-        if event.actor_id is not None:
-            until[event.actor_id] = datetime.fromisoformat(event.data["until"])
-    return {person for person, end in until.items() if end > now}
+async def snoozed(
+    session: AsyncSession, reviews: Sequence[Review], now: datetime
+) -> dict[int, set[int]]:
+    """For each review (by id), the people whose reminders of it are snoozed at `now`.
+
+    One statement per chunk of reviews, so firing a batch of stages does not ask per review.
+    """
+    until: dict[tuple[int, int], datetime] = {}
+    for chunk in chunks([rv.id for rv in reviews]):
+        rows = await session.scalars(
+            select(ReviewEvent)
+            .where(ReviewEvent.review_id.in_(chunk), ReviewEvent.kind == SNOOZED)
+            .order_by(ReviewEvent.id)
+        )
+        for event in rows.unique():
+            if event.actor_id is not None:
+                # The latest snooze of a person counts.
+                until[event.review_id, event.actor_id] = datetime.fromisoformat(event.data["until"])
+    held: dict[int, set[int]] = {rv.id: set() for rv in reviews}
+    for (review_id, person), end in until.items():
+        if end > now:
+            held[review_id].add(person)
+    return held
 
 
 def _require_open(rv: Review, verb: str) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from bot import github
 from bot.config import Settings
 from bot.github import GitHubReceiver
+from bot.github.webhook import DELIVERY, DELIVERY_KEY
 from bot.runtime import open_runtime
 from bot.slack.blocks import posts
 from commands.core.clock import FakeClock
@@ -220,6 +221,35 @@ async def test_two_replicas_given_one_delivery_at_once_apply_it_once(
     finally:
         await one.chat.runtime.close()
         await two.chat.runtime.close()
+
+
+async def test_a_delivery_recorded_by_a_process_that_died_is_applied_once_after_a_restart(
+    settings: Settings, clock: FakeClock
+) -> None:
+    configured = github_settings(settings)
+    # What a receiver leaves when it dies between recording a delivery and applying it.
+    first = await open_hub(configured, clock)
+    recorded = {
+        "event": "pull_request",
+        "delivery_id": "d-9",
+        "data": payload("pull_request.labeled"),
+    }
+    assert await first.chat.runtime.inbox.accept(f"{DELIVERY_KEY}d-9", DELIVERY, recorded)
+    await first.chat.runtime.close()
+    clock.advance(timedelta(minutes=1))
+    second = await open_hub(configured, clock)
+    try:
+        assert await second.chat.runtime.inbox.resume() == 1
+        await second.chat.runtime.worker.drain()
+        assert any(text.startswith("Review #1") for _, text in second.chat.delivered())
+        again = await second.deliver("pull_request.labeled", delivery="d-9")
+        assert (again.status, again.text, again.notifications) == (200, "already applied", [])
+        clock.advance(timedelta(minutes=1))
+        assert await second.chat.runtime.inbox.resume() == 0
+        assert await _count(second, Review) == 1
+        assert await _count(second, ReviewEvent) == 1
+    finally:
+        await second.chat.runtime.close()
 
 
 async def test_what_github_users_wrote_is_text_that_pings_nobody(hub: Hub) -> None:

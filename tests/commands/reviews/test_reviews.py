@@ -266,6 +266,27 @@ async def test_list_sorts_by_time_left_and_filters(chat: Chat) -> None:
     assert (await chat.ok("/review list mine", as_="bob")).reply == "None of your reviews are open."
 
 
+async def test_a_long_list_comes_in_pages_that_say_how_many_more(chat: Chat) -> None:
+    for i in range(22):
+        policy = " policy=hotfix" if i == 21 else ""
+        await chat.ok(f"/review request {PR} Change{i}{policy}")
+    first = (await chat.ok("/review list")).reply.splitlines()
+    assert first[0] == "Reviews: open (22), page 1 of 2"
+    # The most urgent first: the hotfix, then the rest in the order they were asked for.
+    assert first[1].startswith("#22 Change21") and first[2].startswith("#1 Change0")
+    assert len(first) == 1 + 20 + 1
+    assert first[-1] == "… and 2 more: `/review list open page=2`"
+    second = (await chat.ok("/review list open page=2")).reply.splitlines()
+    assert second[0] == "Reviews: open (22), page 2 of 2"
+    assert [ln.split()[0] for ln in second[1:]] == ["#20", "#21"]
+    assert (await chat.fails("/review list page=3")).startswith(
+        "There are 2 pages of open reviews: ask for page=1 to page=2."
+    )
+    assert (await chat.fails("/review list page=0")).startswith("Pages are counted from 1")
+    only = (await chat.ok("/review list org=ic page=1")).reply.splitlines()
+    assert only[-1] == "… and 2 more: `/review list open org=ic page=2`"
+
+
 async def test_after_downtime_what_fell_due_is_sent_once_in_order_and_late(
     settings: Settings, clock: FakeClock
 ) -> None:
