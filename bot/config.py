@@ -209,6 +209,8 @@ class PolicySettings(_Section):
     warn_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
     escalation: list[EscalationLevel] = []
     default: bool = False
+    # Pings go at once, even outside the recipient's working hours.
+    urgent: bool = False
 
     @field_validator("escalation")
     @classmethod

@@ -193,6 +193,7 @@ def _fill_policy(policy: SlaPolicy, cfg: PolicySettings, *, is_default: bool) ->
     policy.resolve_seconds = int(cfg.resolve.total_seconds())
     policy.warn_at = cfg.warn_at
     policy.is_default = is_default
+    policy.urgent = cfg.urgent
     levels: list[Any] = []
     for level in cfg.escalation:
         entry: dict[str, Any] = {

@@ -24,6 +24,8 @@ def build_registry() -> Registry:
             *github.groups(),
             people.people,
             people.whoami,
+            people.me,
+            people.away,
         ]
     )
     # Added last, so the help it gives is that of the finished registry, itself included.

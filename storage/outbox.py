@@ -42,8 +42,13 @@ async def enqueue(
     edit_of: str | None = None,
     thread_of: str | None = None,
     late: bool = False,
+    not_before: datetime | None = None,
 ) -> bool:
-    """Add a notification in the caller's transaction; False if its key was already written."""
+    """Add a notification in the caller's transaction; False if its key was already written.
+
+    `not_before` holds it until then (outside its recipient's working hours): it is neither
+    its lane's head nor claimable before, so the lane's other notifications are not held up.
+    """
     if (channel is None) == (person_id is None):
         raise ValueError("a notification goes to exactly one channel or one person")
     if await session.scalar(select(OutboxItem.id).where(OutboxItem.key == key)) is not None:
@@ -66,6 +71,7 @@ async def enqueue(
             status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=now,
+            not_before=not_before,
             unsure=False,
         )
         for p in sorted(set(platforms))
@@ -95,9 +101,15 @@ class Claimed:
     late: bool
 
 
+def _released(now: datetime) -> Any:
+    """Not held, or held no longer."""
+    return or_(Delivery.not_before.is_(None), Delivery.not_before <= now)
+
+
 def _claimable(platform: str, now: datetime) -> Any:
     return and_(
         Delivery.platform == platform,
+        _released(now),
         or_(
             and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
             # A sender that died mid-send leaves a lapsed lease: the delivery is up for grabs.
@@ -127,7 +139,11 @@ async def claim(
         heads = (
             await session.scalars(
                 select(func.min(Delivery.id))
-                .where(Delivery.platform == platform, Delivery.status.in_(UNFINISHED))
+                .where(
+                    Delivery.platform == platform,
+                    Delivery.status.in_(UNFINISHED),
+                    _released(now),
+                )
                 .group_by(Delivery.lane)
             )
         ).all()
@@ -206,6 +222,20 @@ async def next_lapse(sessions: async_sessionmaker[AsyncSession], platform: str) 
         return await session.scalar(
             select(func.min(Delivery.lease_until)).where(
                 Delivery.platform == platform, Delivery.status == DeliveryStatus.SENDING
+            )
+        )
+
+
+async def next_release(
+    sessions: async_sessionmaker[AsyncSession], platform: str, now: datetime
+) -> datetime | None:
+    """When the first delivery held for later on a platform may go, if any is held."""
+    async with reading(sessions) as session:
+        return await session.scalar(
+            select(func.min(Delivery.not_before)).where(
+                Delivery.platform == platform,
+                Delivery.status == DeliveryStatus.PENDING,
+                Delivery.not_before > now,
             )
         )
 

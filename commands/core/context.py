@@ -68,6 +68,12 @@ class Context:
         to: Person | str | None = None,
         edit_of: str | None = None,
         thread_of: str | None = None,
+        urgent: bool = False,
     ) -> bool:
-        """Queue a notification in this transaction; it is sent only if the change commits."""
-        return await self.notifier.notify(key, message, to=to, edit_of=edit_of, thread_of=thread_of)
+        """Queue a notification in this transaction; it is sent only if the change commits.
+
+        A DM outside the person's working hours is held until they start, unless `urgent`.
+        """
+        return await self.notifier.notify(
+            key, message, to=to, edit_of=edit_of, thread_of=thread_of, urgent=urgent
+        )

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from commands.core.messages import Message, PersonRef, person_to_dict
+from commands.core.presence import held_until
 from storage import outbox
 from storage.engine import WriteInReadOnly, reading
 from storage.models import Person
@@ -97,10 +98,13 @@ class Notifier:
         edit_of: str | None = None,
         thread_of: str | None = None,
         late: bool = False,
+        urgent: bool = False,
     ) -> bool:
         """Write `message` for a person (a DM) or a channel (by name; the shared one if None).
 
         `key` makes it idempotent: False if a notification with that key was written already.
+        A DM outside the person's working hours waits for them to start, unless `urgent`;
+        channel posts never wait.
         """
         if self.read_only:
             raise WriteInReadOnly(f"a read-only command tried to notify ({key})")
@@ -122,6 +126,7 @@ class Notifier:
             edit_of=edit_of,
             thread_of=thread_of,
             late=late,
+            not_before=None if person is None or urgent else held_until(person, self.now),
         )
         if written:
             self.woken |= Wake.OUTBOX

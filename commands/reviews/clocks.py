@@ -34,12 +34,18 @@ def snapshot(policy: SlaPolicy) -> dict[str, Any]:
         "resolve_seconds": policy.resolve_seconds,
         "warn_at": policy.warn_at,
         "escalation": list(policy.escalation),
+        "urgent": policy.urgent,
     }
 
 
 def policy_of(review: Review) -> Policy:
     """The policy a review's current cycle runs under."""
     return Policy.from_stored(**review.policy_snapshot)
+
+
+def is_urgent(review: Review) -> bool:
+    """Whether the review's pings go at once, outside their recipients' working hours too."""
+    return bool(review.policy_snapshot.get("urgent"))
 
 
 def calendar_of(review: Review) -> BusinessCalendar:

@@ -21,8 +21,10 @@ from commands.core.lookup import area_key
 from commands.core.messages import Line, Link, Message, bold, code, line, mention
 from commands.core.notifier import Notifier, Postbox, person_ref
 from commands.ownership import map as ownership
+from commands.reviews import away
 from commands.reviews import clocks as rc
 from commands.reviews.card import REVIEW_AREA, card, card_key
+from commands.reviews.cover import route
 from commands.reviews.rules import BREACH, WARN, ChannelTarget, NotifyTarget, Stage, Target
 from storage.models import Area, Person, Review, ReviewClock, ReviewEvent, Role
 
@@ -31,8 +33,11 @@ LATE_AFTER = timedelta(seconds=60)
 
 
 async def next_deadline(session: AsyncSession) -> datetime | None:
-    """The earliest instant any running clock needs attention (an index lookup)."""
-    return await session.scalar(select(func.min(ReviewClock.next_at)))
+    """The earliest instant any running clock needs attention (an index lookup), or a time
+    away begins or ends with its work for reviews not yet done."""
+    clocks = await session.scalar(select(func.min(ReviewClock.next_at)))
+    moment = await away.next_moment(session)
+    return min((t for t in (clocks, moment) if t is not None), default=None)
 
 
 async def fire_due(
@@ -60,8 +65,10 @@ async def fire_due(
                 .unique()
                 .all()
             )
+            # Reviews move to whoever covers an away reviewer before their stages are told.
+            moments = await away.due_moments(notifier)
             if not clocks:
-                return fired
+                return fired + moments
             for clock in clocks:
                 fired += await _fire(notifier, clock)
 
@@ -99,9 +106,14 @@ async def _leads(session: AsyncSession, org_id: int | None) -> list[Person]:
 
 
 async def recipients(
-    session: AsyncSession, review: Review, targets: Sequence[Target]
+    session: AsyncSession,
+    review: Review,
+    targets: Sequence[Target],
+    at: datetime,
+    what: str = "escalation",
 ) -> tuple[list[Person], list[str]]:
-    """The people (each once) and channels a stage's notify list names for this review."""
+    """The people (each once) and channels a stage's notify list names for this review at `at`:
+    whoever covers a person who is away stands in for them (`cover.route`)."""
     people: dict[int, Person] = {}
     channels: list[str] = []
 
@@ -138,7 +150,8 @@ async def recipients(
                     channels.append(name)
             case _:
                 assert_never(target)
-    return list(people.values()), channels
+    routed, _ = await route(session, review, list(people.values()), at, what)
+    return routed, channels
 
 
 def _when(at: datetime, review: Review) -> str:
@@ -228,7 +241,8 @@ async def _announce(
             key + suffix, msg, to=to, edit_of=edit_of, thread_of=thread_of, late=late
         )
 
-    people, channels = await recipients(session, review, stage.notify)
+    what = f"{rc.LABELS[clock.kind].lower()} {stage.name}"
+    people, channels = await recipients(session, review, stage.notify, now, what)
     if stage.step == BREACH:
         clocks = await rc.current_clocks(session, review)
         await send(
@@ -252,6 +266,8 @@ async def _announce(
             thread_of=card_key(review.id),
         )
     for person in people:
-        await send(f":@{person.handle}", message, to=person)
+        await notifier.notify(
+            f"{key}:@{person.handle}", message, to=person, late=late, urgent=rc.is_urgent(review)
+        )
     for name in channels:
         await send(f":#{name}", message, to=name)

@@ -136,6 +136,8 @@ class Policy:
     resolve: timedelta
     warn_at: float
     levels: tuple[Level, ...] = ()
+    # Its pings go at once, even outside the recipient's working hours.
+    urgent: bool = False
 
     @classmethod
     def from_stored(
@@ -146,6 +148,7 @@ class Policy:
         resolve_seconds: int,
         warn_at: float,
         escalation: Sequence[dict[str, Any]],
+        urgent: bool = False,
     ) -> Policy:
         """Build a policy from its stored form (seconds, and escalation as JSON)."""
         levels = []
@@ -169,6 +172,7 @@ class Policy:
             timedelta(seconds=resolve_seconds),
             warn_at,
             tuple(levels),
+            urgent,
         )
 
     def target(self, clock: str) -> timedelta:
