@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
+from commands.core.presence import day_start, zone_of
 from commands.weekly.series import SERIES_ID, realign
 from storage.models import (
+    Away,
     Channel,
     ChannelAddress,
     ChecklistTemplate,
@@ -55,6 +57,8 @@ async def apply_config(
             person.org_id = orgs[cfg_person.org].id
             if not person.role_set_in_chat:
                 person.role = cfg_person.role
+            if not person.hours_set_in_chat:
+                person.timezone, person.hours = cfg_person.timezone, cfg_person.hours
             await session.flush()
             wanted = {"console": cfg_person.handle}
             if cfg_person.slack:
@@ -65,6 +69,8 @@ async def apply_config(
                 # GitHub logins ignore case; webhooks spell them as the user last chose.
                 wanted["github"] = cfg_person.github.lower()
             await _link(session, person, wanted)
+
+        await _apply_away(session, settings, now)
 
         channels = {c.name: c for c in (await session.scalars(select(Channel))).all()}
         for cfg_channel in settings.channels:
@@ -91,6 +97,42 @@ async def apply_config(
         await _apply_github_rules(session, settings, orgs)
         await _apply_meeting(session, settings, now)
         await _apply_checklists(session, settings)
+
+
+async def _apply_away(session: AsyncSession, settings: Settings, now: datetime) -> None:
+    # Planned leave from the file: its own rows only (time away set in chat is left alone);
+    # an entry removed from the file is cancelled if it has not begun.
+    people = {p.handle: p for p in (await session.scalars(select(Person))).unique().all()}
+    existing = {
+        (a.person_id, a.starts_at): a
+        for a in (await session.scalars(select(Away).where(Away.source == "config"))).unique()
+    }
+    wanted = set()
+    for cfg_person in settings.people:
+        person = people[cfg_person.handle]
+        zone = zone_of(person)
+        for entry in cfg_person.away:
+            starts = day_start(entry.start, zone)
+            row = existing.get((person.id, starts))
+            if row is None:
+                row = Away(
+                    person_id=person.id,
+                    starts_at=starts,
+                    source="config",
+                    created_at=now,
+                    routed=[],
+                )
+                session.add(row)
+            backup = people.get(entry.backup) if entry.backup else None
+            row.ends_at = day_start(entry.until, zone)
+            row.backup_id = backup.id if backup else None
+            row.note = entry.note
+            row.cancelled_at = None
+            wanted.add((person.id, starts))
+    for key, row in existing.items():
+        if key not in wanted and row.starts_at > now and row.cancelled_at is None:
+            row.cancelled_at = now
+    await session.flush()
 
 
 async def _apply_checklists(session: AsyncSession, settings: Settings) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from bot.config import AwaySettings, Settings
 from bot.discord.render import render_span
 from bot.plaintext import render_line as plain_line
 from bot.slack.blocks import render_line as slack_line
 from commands.core.clock import FakeClock
 from commands.core.messages import When
-from tests.harness import Chat
+from tests.harness import Chat, open_chat
 
 PR = "https://github.com/org/repo/pull/7"
 
@@ -125,3 +126,22 @@ def test_a_time_is_a_date_token_on_slack_and_discord_and_local_text_on_the_conso
     assert render_span(When(at, "UTC", "date"), {}) == f"<t:{unix}:D>"
     assert plain_line((span,)) == "Mon 9 Mar 09:00 EDT"
     assert plain_line((When(at, "Europe/London", "time"),)) == "13:00 GMT"
+
+
+async def test_planned_leave_comes_from_the_config(settings: Settings, clock: FakeClock) -> None:
+    leave = AwaySettings.model_validate({"start": "2026-01-05", "until": "2026-01-07"})
+    planned = leave.model_copy(update={"backup": "carol", "note": "skiing"})
+    people = [
+        p.model_copy(update={"away": [planned], "hours": "Mon-Thu 08:00-16:00"})
+        if p.handle == "dave"
+        else p
+        for p in settings.people
+    ]
+    chat = await open_chat(settings.model_copy(update={"people": people}), clock)
+    try:
+        listed = await chat.ok("/away list")
+        assert "@dave: Mon 5 Jan until Wed 7 Jan (now), backup @carol — skiing" in listed.reply
+        asked = await chat.ok(f"/review request {PR} Fix reviewer=@dave")
+        assert "@carol is covering" in asked.notification("#shared")
+    finally:
+        await chat.runtime.close()
