@@ -114,6 +114,10 @@ async def _apply_away(session: AsyncSession, settings: Settings, now: datetime) 
         for entry in cfg_person.away:
             starts = day_start(entry.start, zone)
             row = existing.get((person.id, starts))
+            wanted.add((person.id, starts))
+            if row is not None and (row.cancelled_at or row.returned_at):
+                # Cancelled or ended early in chat: the file does not bring it back.
+                continue
             if row is None:
                 row = Away(
                     person_id=person.id,
@@ -127,8 +131,6 @@ async def _apply_away(session: AsyncSession, settings: Settings, now: datetime) 
             row.ends_at = day_start(entry.until, zone)
             row.backup_id = backup.id if backup else None
             row.note = entry.note
-            row.cancelled_at = None
-            wanted.add((person.id, starts))
     for key, row in existing.items():
         if key not in wanted and row.starts_at > now and row.cancelled_at is None:
             row.cancelled_at = now

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.messages import Message, PersonRef
 from commands.core.notifier import Notifier, person_ref
+from commands.core.presence import zone_of
 from storage.models import Person
 
 
@@ -48,8 +49,8 @@ class Context:
 
     @property
     def tz(self) -> ZoneInfo:
-        """The caller's time zone (their org's), for showing times."""
-        return ZoneInfo(self.actor.org.timezone if self.actor.org else "UTC")
+        """The caller's time zone (their own, else their org's), for showing times."""
+        return zone_of(self.actor)
 
     def when(self, at: datetime) -> str:
         """An instant as the caller reads it: "2026-01-05 10:00 GMT"."""

@@ -95,16 +95,18 @@ async def away_at(session: AsyncSession, person_id: int, at: datetime) -> Away |
     )
 
 
-async def away_until(session: AsyncSession, at: datetime) -> dict[int, datetime]:
-    """Everyone away at `at`, by person id, with the instant they are back."""
+async def away_until(session: AsyncSession, at: datetime) -> dict[str, tuple[datetime, str]]:
+    """Everyone away at `at`, by handle: the instant they are back, and their time zone."""
     rows = await session.execute(
-        select(Away.person_id, Away.ends_at).where(
-            Away.cancelled_at.is_(None), Away.starts_at <= at, Away.ends_at > at
-        )
+        select(Person, Away.ends_at)
+        .join(Away, Away.person_id == Person.id)
+        .where(Away.cancelled_at.is_(None), Away.starts_at <= at, Away.ends_at > at)
     )
-    found: dict[int, datetime] = {}
-    for person_id, ends_at in rows.all():
-        found[person_id] = max(found.get(person_id, ends_at), ends_at)
+    found: dict[str, tuple[datetime, str]] = {}
+    for person, ends_at in rows.unique().all():
+        known = found.get(person.handle)
+        if known is None or ends_at > known[0]:
+            found[person.handle] = (ends_at, zone_name(person))
     return found
 
 

@@ -15,8 +15,11 @@ from bot.config import AwaySettings, Settings
 from bot.discord.render import render_span
 from bot.plaintext import render_line as plain_line
 from bot.slack.blocks import render_line as slack_line
+from bot.sync import apply_config
 from commands.core.clock import FakeClock
+from commands.core.completion import suggest
 from commands.core.messages import When
+from commands.core.registry import Kind
 from tests.harness import Chat, open_chat
 
 PR = "https://github.com/org/repo/pull/7"
@@ -137,11 +140,36 @@ async def test_planned_leave_comes_from_the_config(settings: Settings, clock: Fa
         else p
         for p in settings.people
     ]
-    chat = await open_chat(settings.model_copy(update={"people": people}), clock)
+    configured = settings.model_copy(update={"people": people})
+    chat = await open_chat(configured, clock)
     try:
         listed = await chat.ok("/away list")
         assert "@dave: Mon 5 Jan until Wed 7 Jan (now), backup @carol — skiing" in listed.reply
         asked = await chat.ok(f"/review request {PR} Fix reviewer=@dave")
         assert "@carol is covering" in asked.notification("#shared")
+        # Back early: the next start does not bring the file's time away back.
+        await chat.ok("/away cancel", as_="dave")
+        await apply_config(chat.runtime.sessions, configured, clock.now())
+        assert "Nobody is away" in (await chat.ok("/away list")).reply
     finally:
         await chat.runtime.close()
+
+
+async def test_the_person_picker_marks_who_is_away(chat: Chat, clock: FakeClock) -> None:
+    await chat.ok("/away set 2026-01-05 2026-01-07 backup=@carol", as_="dave")
+    async with chat.runtime.sessions() as session:
+        found = await suggest(session, Kind.PERSON, "@da", now=clock.now())
+        assert found == [("@dave — Dave Edwardk (away until Wed 7 Jan)", "@dave")]
+        later = await suggest(session, Kind.PERSON, "@da", now=clock.now() + timedelta(days=3))
+        assert later == [("@dave — Dave Edwardk", "@dave")]
+
+
+async def test_a_review_is_not_given_to_someone_away(chat: Chat) -> None:
+    await chat.ok(f"/review request {PR} Fix reviewer=@dave")
+    await chat.ok("/away set 2026-01-06 2026-01-08 backup=@erin", as_="carol")
+    await chat.wait(timedelta(days=1))
+    refused = await chat.fails("/review reassign 1 @carol", as_="dave")
+    assert (
+        refused
+        == "@carol is away until Thu 8 Jan; choose someone who is there. @erin covers for them."
+    )
