@@ -149,6 +149,16 @@ async def claim(
         ).all()
         if not heads:
             return []
+        # Lanes with a send in flight (a few dozen at most): none of them may start another.
+        busy = (
+            await session.scalars(
+                select(Delivery.lane).where(
+                    Delivery.platform == platform,
+                    Delivery.status == DeliveryStatus.SENDING,
+                    Delivery.lease_until >= now,
+                )
+            )
+        ).all()
         candidates = (
             await session.scalars(
                 select(Delivery.id)
@@ -156,6 +166,9 @@ async def claim(
                 .where(
                     Delivery.id.in_(heads),
                     _claimable(platform, now),
+                    # A held delivery released while a newer one of its lane is being sent
+                    # (an urgent DM) is the lane's head again, but waits for that send.
+                    Delivery.lane.not_in(busy),
                     or_(
                         DeliveryLane.paced_until.is_(None),
                         DeliveryLane.paced_until <= now + allowance,
