@@ -9,7 +9,7 @@ import json
 import os
 import re
 import tomllib
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -174,6 +174,23 @@ class OrgSettings(_Section):
         return value
 
 
+class AwaySettings(_Section):
+    """Planned time away: from its first day (`start`) until the day they are back (`until`)."""
+
+    # The first day away, and the day they are back (dates in their time zone).
+    start: date
+    until: date
+    # A [[people]] handle of the same org who covers; default: the area's backup, else a lead.
+    backup: str | None = None
+    note: Annotated[str | None, Field(max_length=200)] = None
+
+    @model_validator(mode="after")
+    def _order(self) -> AwaySettings:
+        if self.until <= self.start:
+            raise ValueError(f"until ({self.until}) must come after start ({self.start})")
+        return self
+
+
 class PersonSettings(_Section):
     """One person, with their ids on each platform."""
 
@@ -188,6 +205,22 @@ class PersonSettings(_Section):
     notify: Literal["all", "action", "daily"] = "all"
     # Their GitHub login: pull requests they open, review or are asked to review are theirs.
     github: Annotated[str | None, AfterValidator(lambda v: _login(v) if v else v)] = None
+    # Their own time zone and working hours (default: their org's); /me changes them in chat.
+    timezone: str | None = None
+    hours: str | None = None
+    away: list[AwaySettings] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return time_zone(value) if value else value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value:
+            parse_business_hours(value)
+        return value
 
 
 class ChannelSettings(_Section):
@@ -236,6 +269,8 @@ class PolicySettings(_Section):
     warn_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
     escalation: list[EscalationLevel] = []
     default: bool = False
+    # Pings go at once, even outside the recipient's working hours.
+    urgent: bool = False
 
     @model_validator(mode="after")
     def _units_fit_the_calendar(self) -> PolicySettings:
@@ -500,6 +535,14 @@ class Settings(BaseSettings):
                 problems.append(
                     f"people[{n}].org: {person.org!r} is not an org (expected one of {expected})"
                 )
+        orgs_of = {p.handle: p.org for p in self.people}
+        for n, person in enumerate(self.people, start=1):
+            for m, away in enumerate(person.away, start=1):
+                if away.backup is not None and orgs_of.get(away.backup) != person.org:
+                    problems.append(
+                        f"people[{n}].away[{m}].backup: {away.backup!r} is not a [[people]] "
+                        f"handle of {person.org!r}"
+                    )
         channels = {c.name for c in self.channels}
         for n, policy in enumerate(self.policies, start=1):
             for m, level in enumerate(policy.escalation, start=1):

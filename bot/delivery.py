@@ -304,12 +304,22 @@ class DeliveryWorker:
         return started
 
     async def _watch_leases(self) -> None:
-        """Wake when a lease held elsewhere lapses: a sender that died is taken over at once."""
+        """Wake when a lease held elsewhere lapses (a sender that died is taken over at once),
+        and when a delivery held for its recipient's working hours may go."""
         now = self.clock.now()
         for sender in self.senders:
             lapse = await outbox.next_lapse(self.sessions, sender.platform)
             if lapse is not None:
                 self._opens_in(max((lapse - now).total_seconds(), 0.0) + 0.05)
+        released = await self.next_release()
+        if released is not None:
+            self._opens_in(max((released - now).total_seconds(), 0.0) + 0.05)
+
+    async def next_release(self) -> datetime | None:
+        """When the first delivery held for later (`not_before`) may go, on any platform."""
+        now = self.clock.now()
+        found = [await outbox.next_release(self.sessions, s.platform, now) for s in self.senders]
+        return min((f for f in found if f is not None), default=None)
 
     async def _renew_if_due(self) -> None:
         if not self._inflight:

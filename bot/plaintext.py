@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from commands.core.messages import Line, Link, Mention, Message, Text
+from commands.core.messages import Line, Link, Mention, Message, Text, When
 
 # User text must not be able to drive the terminal (colours, cursor moves, clearing the screen).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -26,6 +26,9 @@ def render_line(spans: Line) -> str:
             out.append(f"{clean(span.label)} <{clean(span.url)}>")
         elif isinstance(span, Mention):
             out.append("@" + span.person.handle)
+        elif isinstance(span, When):
+            # In the time zone of the person the message is for.
+            out.append(span.text())
     return "".join(out)
 
 

@@ -15,10 +15,12 @@ from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
 from commands.core.grammar import WrittenDuration
+from commands.core.presence import day_start, zone_of
 from commands.reviews.rules import DEFAULT_DAY
 from commands.weekly.series import SERIES_ID, realign
 from storage import locks
 from storage.models import (
+    Away,
     Channel,
     ChannelAddress,
     ChecklistTemplate,
@@ -94,6 +96,8 @@ async def _apply(
                 person.role = cfg_person.role
             if not person.notify_set_in_chat:
                 person.notify = cfg_person.notify
+            if not person.hours_set_in_chat:
+                person.timezone, person.hours = cfg_person.timezone, cfg_person.hours
             await session.flush()
             wanted = {"console": cfg_person.handle}
             if cfg_person.slack:
@@ -104,6 +108,8 @@ async def _apply(
                 # GitHub logins ignore case; webhooks spell them as the user last chose.
                 wanted["github"] = cfg_person.github.lower()
             await _link(session, person, wanted)
+
+        await _apply_away(session, settings, now)
 
         channels = {c.name: c for c in (await session.scalars(select(Channel))).all()}
         for cfg_channel in settings.channels:
@@ -133,6 +139,44 @@ async def _apply(
         rules = await session.get(ReviewRules, 1) or ReviewRules(id=1)
         rules.nudge_every = str(settings.reviews.nudge_every)
         session.add(rules)
+
+
+async def _apply_away(session: AsyncSession, settings: Settings, now: datetime) -> None:
+    # Planned leave from the file: its own rows only (time away set in chat is left alone);
+    # an entry removed from the file is cancelled if it has not begun.
+    people = {p.handle: p for p in (await session.scalars(select(Person))).unique().all()}
+    existing = {
+        (a.person_id, a.starts_at): a
+        for a in (await session.scalars(select(Away).where(Away.source == "config"))).unique()
+    }
+    wanted = set()
+    for cfg_person in settings.people:
+        person = people[cfg_person.handle]
+        zone = zone_of(person)
+        for entry in cfg_person.away:
+            starts = day_start(entry.start, zone)
+            row = existing.get((person.id, starts))
+            wanted.add((person.id, starts))
+            if row is not None and (row.cancelled_at or row.returned_at):
+                # Cancelled or ended early in chat: the file does not bring it back.
+                continue
+            if row is None:
+                row = Away(
+                    person_id=person.id,
+                    starts_at=starts,
+                    source="config",
+                    created_at=now,
+                    routed=[],
+                )
+                session.add(row)
+            backup = people.get(entry.backup) if entry.backup else None
+            row.ends_at = day_start(entry.until, zone)
+            row.backup_id = backup.id if backup else None
+            row.note = entry.note
+    for key, row in existing.items():
+        if key not in wanted and row.starts_at > now and row.cancelled_at is None:
+            row.cancelled_at = now
+    await session.flush()
 
 
 async def _apply_checklists(session: AsyncSession, settings: Settings) -> None:
@@ -236,6 +280,7 @@ def _fill_policy(policy: SlaPolicy, cfg: PolicySettings, *, is_default: bool) ->
     policy.written = {"acknowledge": str(cfg.acknowledge), "resolve": str(cfg.resolve)}
     policy.warn_at = cfg.warn_at
     policy.is_default = is_default
+    policy.urgent = cfg.urgent
     levels: list[Any] = []
     for level in cfg.escalation:
         entry: dict[str, Any] = {

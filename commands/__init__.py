@@ -25,6 +25,7 @@ def build_registry() -> Registry:
             people.people,
             people.whoami,
             people.me,
+            people.away,
         ]
     )
     # Added last, so the help it gives is that of the finished registry, itself included.

@@ -120,12 +120,45 @@ class Person(Base):
     # restart, else `[[people]] notify` applies.
     notify: Mapped[str] = mapped_column(String(10), default="all")
     notify_set_in_chat: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Their own time zone and working hours; None means their org's. Direct pings wait for
+    # their working hours (commands/core/presence.py).
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    hours: Mapped[str | None] = mapped_column(String(200))
+    # Set with /me timezone or /me hours: the configuration's values no longer apply.
+    hours_set_in_chat: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
 
     org: Mapped[Org | None] = relationship(lazy="joined")
     identities: Mapped[list[Identity]] = relationship(
         back_populates="person", lazy="selectin", cascade="all, delete-orphan"
     )
+
+
+class Away(Base):
+    """A stretch of time someone is away: what would go to them goes to a backup meanwhile."""
+
+    __tablename__ = "away"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime]
+    # The instant they are back (the start of the day they return, in their time zone).
+    ends_at: Mapped[datetime]
+    backup_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    note: Mapped[str | None] = mapped_column(String(200))
+    # "chat" (/away set) or "config" ([[people]] away): the file only replaces its own.
+    source: Mapped[str] = mapped_column(String(10), default="chat")
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+    # Their open reviews were handed to the backup (once, when the time away began).
+    handed_at: Mapped[datetime | None]
+    # They were told what was routed past them (once, when they came back).
+    returned_at: Mapped[datetime | None]
+    # What went to someone else meanwhile: [{"review": 3, "what": "review request"}, ...].
+    routed: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="joined")
+    backup: Mapped[Person | None] = relationship(foreign_keys=[backup_id], lazy="joined")
 
 
 class Identity(Base):
@@ -308,6 +341,8 @@ class SlaPolicy(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     # No longer in the configuration: kept for the reviews that used it, offered to nobody.
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Its pings go at once, even outside the recipient's working hours.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ReviewState(enum.StrEnum):
@@ -334,6 +369,9 @@ class Review(Base):
     requester_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     reviewing_org_id: Mapped[int] = mapped_column(ForeignKey("org.id"))
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    # The reviewer it would have gone to, away until `covering_until`: the card says so.
+    covering_for_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    covering_until: Mapped[datetime | None]
     policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policy.id"))
     # The policy as it was when the cycle began: editing the config never reshuffles the
     # escalations of reviews already under way.
@@ -345,6 +383,9 @@ class Review(Base):
 
     requester: Mapped[Person] = relationship(foreign_keys=[requester_id], lazy="joined")
     reviewer: Mapped[Person | None] = relationship(foreign_keys=[reviewer_id], lazy="joined")
+    covering_for: Mapped[Person | None] = relationship(
+        foreign_keys=[covering_for_id], lazy="joined"
+    )
     reviewing_org: Mapped[Org] = relationship(lazy="joined")
     policy: Mapped[SlaPolicy] = relationship(lazy="joined")
 
@@ -691,6 +732,9 @@ class Delivery(Base):
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
+    # Held until then (a direct ping outside its recipient's working hours): not the lane's
+    # head, not claimable, until this instant; the worker wakes for it.
+    not_before: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
     ref: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)

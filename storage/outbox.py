@@ -41,6 +41,8 @@ class Draft:
     edit_of: str | None = None
     thread_of: str | None = None
     late: bool = False
+    # Held until then: outside its recipient's working hours (see `enqueue`).
+    not_before: datetime | None = None
 
 
 # Keys per look-up statement: under every driver's bound-parameter limit (asyncpg: 32,767).
@@ -59,9 +61,14 @@ async def enqueue(
     edit_of: str | None = None,
     thread_of: str | None = None,
     late: bool = False,
+    not_before: datetime | None = None,
 ) -> bool:
-    """Add a notification in the caller's transaction; False if its key was already written."""
-    draft = Draft(key, payload, channel, person_id, edit_of, thread_of, late)
+    """Add a notification in the caller's transaction; False if its key was already written.
+
+    `not_before` holds it until then (outside its recipient's working hours): it is neither
+    its lane's head nor claimable before, so the lane's other notifications are not held up.
+    """
+    draft = Draft(key, payload, channel, person_id, edit_of, thread_of, late, not_before)
     return (await enqueue_all(session, [draft], platforms=platforms, now=now))[0]
 
 
@@ -127,6 +134,7 @@ async def enqueue_all(
             "status": DeliveryStatus.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
+            "not_before": d.not_before,
             "unsure": False,
         }
         for d in fresh
@@ -158,9 +166,15 @@ class Claimed:
     late: bool
 
 
+def _released(now: datetime) -> Any:
+    """Not held, or held no longer."""
+    return or_(Delivery.not_before.is_(None), Delivery.not_before <= now)
+
+
 def _claimable(platform: str, now: datetime) -> Any:
     return and_(
         Delivery.platform == platform,
+        _released(now),
         or_(
             and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
             # A sender that died mid-send leaves a lapsed lease: the delivery is up for grabs.
@@ -190,12 +204,26 @@ async def claim(
         heads = (
             await session.scalars(
                 select(func.min(Delivery.id))
-                .where(Delivery.platform == platform, Delivery.status.in_(UNFINISHED))
+                .where(
+                    Delivery.platform == platform,
+                    Delivery.status.in_(UNFINISHED),
+                    _released(now),
+                )
                 .group_by(Delivery.lane)
             )
         ).all()
         if not heads:
             return []
+        # Lanes with a send in flight (a few dozen at most): none of them may start another.
+        busy = (
+            await session.scalars(
+                select(Delivery.lane).where(
+                    Delivery.platform == platform,
+                    Delivery.status == DeliveryStatus.SENDING,
+                    Delivery.lease_until >= now,
+                )
+            )
+        ).all()
         candidates = (
             await session.scalars(
                 select(Delivery.id)
@@ -203,6 +231,9 @@ async def claim(
                 .where(
                     Delivery.id.in_(heads),
                     _claimable(platform, now),
+                    # A held delivery released while a newer one of its lane is being sent
+                    # (an urgent DM) is the lane's head again, but waits for that send.
+                    Delivery.lane.not_in(busy),
                     or_(
                         DeliveryLane.paced_until.is_(None),
                         DeliveryLane.paced_until <= now + allowance,
@@ -269,6 +300,20 @@ async def next_lapse(sessions: async_sessionmaker[AsyncSession], platform: str) 
         return await session.scalar(
             select(func.min(Delivery.lease_until)).where(
                 Delivery.platform == platform, Delivery.status == DeliveryStatus.SENDING
+            )
+        )
+
+
+async def next_release(
+    sessions: async_sessionmaker[AsyncSession], platform: str, now: datetime
+) -> datetime | None:
+    """When the first delivery held for later on a platform may go, if any is held."""
+    async with reading(sessions) as session:
+        return await session.scalar(
+            select(func.min(Delivery.not_before)).where(
+                Delivery.platform == platform,
+                Delivery.status == DeliveryStatus.PENDING,
+                Delivery.not_before > now,
             )
         )
 

@@ -56,15 +56,20 @@ class Chat:
         start = len(self.console.transcript)
         end = self.clock.now() + by
         await self._tick()
-        while (due := self._next_due()) is not None and due <= end:
+        while (due := await self._next_due()) is not None and due <= end:
             self.clock.set(max(due, self.clock.now()))
             await self._tick()
         self.clock.set(end)
         await self.runtime.worker.drain()
         return self.delivered(start)
 
-    def _next_due(self) -> datetime | None:
-        found = [self.runtime.deadlines.armed_for, self.runtime.jobs.next_due()]
+    async def _next_due(self) -> datetime | None:
+        found = [
+            self.runtime.deadlines.armed_for,
+            self.runtime.jobs.next_due(),
+            # A direct ping held for its recipient's working hours goes at its own instant.
+            await self.runtime.worker.next_release(),
+        ]
         return min((d for d in found if d is not None), default=None)
 
     async def _tick(self) -> None:

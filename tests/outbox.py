@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from commands.core.clock import FakeClock
@@ -18,6 +20,7 @@ async def post_notification(
     edit_of: str | None = None,
     thread_of: str | None = None,
     platforms: tuple[str, ...] = ("fake",),
+    not_before: datetime | None = None,
 ) -> bool:
     """Write a notification of one line to the outbox, titled by its key."""
     async with sessions.begin() as session:
@@ -30,4 +33,5 @@ async def post_notification(
             channel=channel,
             edit_of=edit_of,
             thread_of=thread_of,
+            not_before=not_before,
         )

@@ -291,7 +291,7 @@ class DiscordAdapter:
     async def suggest(self, kind: Kind, typed: str) -> list[tuple[str, str]]:
         """Autocomplete suggestions for a parameter kind."""
         async with reading(self.runtime.sessions) as session:
-            return await completion.suggest(session, kind, typed)
+            return await completion.suggest(session, kind, typed, now=self.runtime.clock.now())
 
     async def _in_time(self, interaction: discord.Interaction, work: Awaitable[Reply]) -> Reply:
         """The reply, deferring the interaction first if it is not ready in time."""

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import discord
 
-from commands.core.messages import Field, Line, Link, Mention, Message, Span, Text
+from commands.core.messages import Field, Line, Link, Mention, Message, Span, Text, When
 
 PLATFORM = "discord"
 
@@ -74,7 +74,18 @@ def render_span(span: Span, users: dict[int, None]) -> str:
             users[int(uid)] = None
             return f"<@{uid}>"
         return "@" + ZWSP + escape(span.person.handle)
+    if isinstance(span, When):
+        return timestamp(span)
     raise AssertionError(f"unknown span {span!r}")
+
+
+# Discord's timestamp styles: each reader sees the instant in their own time zone.
+_STYLES = {"datetime": "f", "date": "D", "time": "t"}
+
+
+def timestamp(span: When) -> str:
+    """An instant as Discord's `<t:unix:style>`."""
+    return f"<t:{int(span.at.timestamp())}:{_STYLES[span.show]}>"
 
 
 def render_line(spans: Line, users: dict[int, None]) -> str:

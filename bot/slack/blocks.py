@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from commands.core.messages import Line, Link, Mention, Message, Text
+from commands.core.messages import Line, Link, Mention, Message, Text, When
 
 PLATFORM = "slack"
 # Slack's limits: 50 blocks a message, 3,000 characters in a section's text, 2,000 in a field,
@@ -66,7 +66,24 @@ def render_line(spans: Line) -> str:
         elif isinstance(span, Mention):
             user = span.person.id_on(PLATFORM)
             out.append(f"<@{user}>" if user else "@" + escape(span.person.handle))
+        elif isinstance(span, When):
+            out.append(date_token(span))
     return "".join(out)
+
+
+# Slack's date tokens (https://api.slack.com/reference/surfaces/formatting#date-formatting):
+# each reader sees the instant in their own time zone; the fallback is for old clients.
+_DATE_TOKENS = {
+    "datetime": "{date_short_pretty} {time}",
+    "date": "{date_short_pretty}",
+    "time": "{time}",
+}
+
+
+def date_token(span: When) -> str:
+    """An instant as Slack's `<!date^unix^format|fallback>`, shown in each reader's zone."""
+    fallback = escape(span.text()).replace("|", "/")
+    return f"<!date^{int(span.at.timestamp())}^{_DATE_TOKENS[span.show]}|{fallback}>"
 
 
 def fallback(message: Message) -> str:

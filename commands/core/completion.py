@@ -8,11 +8,14 @@ what was typed so far. Ranking and the cap are shared, so adding a kind is one e
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, String, cast, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from commands.core.messages import When
+from commands.core.presence import away_until
 from commands.core.registry import Kind
 from storage.models import (
     ActionItem,
@@ -158,14 +161,31 @@ def knows(kind: Kind) -> bool:
 
 
 async def suggest(
-    session: AsyncSession, kind: Kind, typed: str, *, limit: int = LIMIT
+    session: AsyncSession,
+    kind: Kind,
+    typed: str,
+    *,
+    limit: int = LIMIT,
+    now: datetime | None = None,
 ) -> list[Suggestion]:
-    """Up to `limit` (label, value) pairs for what was typed: prefix matches first."""
+    """Up to `limit` (label, value) pairs for what was typed: prefix matches first.
+
+    Given `now`, people away then are marked: "@dave — Dave Edwardk (away until Wed 7 Jan)".
+    """
     source = SOURCES.get(kind)
     if source is None:
         return []
     typed = typed.strip()
-    return rank(await source(session, typed), typed)[:limit]
+    found = rank(await source(session, typed), typed)[:limit]
+    if kind is Kind.PERSON and now is not None:
+        away = await away_until(session, now)
+        found = [
+            (f"{label} (away until {When(away[v[1:]][0], away[v[1:]][1], 'date').text()})", v)
+            if v[1:] in away
+            else (label, v)
+            for label, v in found
+        ]
+    return found
 
 
 def rank(candidates: Sequence[Suggestion], typed: str) -> list[Suggestion]:

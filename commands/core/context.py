@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.messages import Message, PersonRef
 from commands.core.notifier import Notifier, person_ref
+from commands.core.presence import zone_of
 from storage.models import Person
 
 
@@ -48,8 +49,8 @@ class Context:
 
     @property
     def tz(self) -> ZoneInfo:
-        """The caller's time zone (their org's), for showing times."""
-        return ZoneInfo(self.actor.org.timezone if self.actor.org else "UTC")
+        """The caller's time zone (their own, else their org's), for showing times."""
+        return zone_of(self.actor)
 
     def when(self, at: datetime) -> str:
         """An instant as the caller reads it: "2026-01-05 10:00 GMT"."""
@@ -69,11 +70,13 @@ class Context:
         edit_of: str | None = None,
         thread_of: str | None = None,
         act: bool = True,
+        urgent: bool = False,
     ) -> bool:
         """Queue a notification in this transaction; it is sent only if the change commits.
 
-        `act=False` marks a DM that only informs (see `Notifier.notify`).
+        `act=False` marks a DM that only informs (see `Notifier.notify`). A DM outside the
+        person's working hours is held until they start, unless `urgent`.
         """
         return await self.notifier.notify(
-            key, message, to=to, edit_of=edit_of, thread_of=thread_of, act=act
+            key, message, to=to, edit_of=edit_of, thread_of=thread_of, act=act, urgent=urgent
         )

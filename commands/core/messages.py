@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
 
 Style = Literal["plain", "bold", "italic", "code"]
 Tone = Literal["info", "success", "warning", "error"]
@@ -55,7 +56,28 @@ class Mention:
     person: PersonRef
 
 
-Span = Text | Link | Mention
+TimeShow = Literal["datetime", "date", "time"]
+
+
+@dataclass(frozen=True)
+class When:
+    """An instant, shown to each reader in their own time zone where the platform can (Slack's
+    `<!date^...>`, Discord's `<t:...>`); elsewhere on the wall clock of `zone`, the time zone of
+    the person the message is for."""
+
+    at: datetime
+    zone: str = "UTC"
+    show: TimeShow = "datetime"
+
+    def text(self) -> str:
+        """The instant as plain text on the wall clock of `zone`: "Mon 7 Dec 09:00 GMT"."""
+        local = self.at.astimezone(ZoneInfo(self.zone))
+        day = f"{local:%a} {local.day} {local:%b}"
+        clock = f"{local:%H:%M %Z}"
+        return {"date": day, "time": clock, "datetime": f"{day} {clock}"}[self.show]
+
+
+Span = Text | Link | Mention | When
 Line = tuple[Span, ...]
 
 
@@ -286,6 +308,8 @@ def _span_to_dict(span: Span) -> dict[str, Any]:
         return {"t": "text", "text": span.text, "style": span.style}
     if isinstance(span, Link):
         return {"t": "link", "label": span.label, "url": span.url}
+    if isinstance(span, When):
+        return {"t": "when", "at": span.at.isoformat(), "zone": span.zone, "show": span.show}
     return {"t": "mention", "person": _person_to_dict(span.person)}
 
 
@@ -297,6 +321,10 @@ def _span_from_dict(d: dict[str, Any]) -> Span:
         return Link(d["label"], d["url"])
     if kind == "mention":
         return Mention(_person_from_dict(d["person"]))
+    if kind == "when":
+        return When(
+            datetime.fromisoformat(d["at"]), d.get("zone", "UTC"), d.get("show", "datetime")
+        )
     raise ValueError(f"unknown span type {kind!r}")
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from commands.core.messages import Message, PersonRef, person_to_dict
+from commands.core.presence import held_until
 from storage import outbox
 from storage.engine import WriteInReadOnly, reading
 from storage.models import Person
@@ -99,6 +100,7 @@ class Notice:
     late: bool = False
     act: bool = True
     daily: bool = False
+    urgent: bool = False
 
 
 class Notifier:
@@ -124,6 +126,7 @@ class Notifier:
         late: bool = False,
         act: bool = True,
         daily: bool = False,
+        urgent: bool = False,
     ) -> bool:
         """Write `message` for a person (a DM) or a channel (by name; the shared one if None).
 
@@ -131,7 +134,8 @@ class Notifier:
         A DM says whether its person must act on it (`act`); one who chose only those
         (`/me notify action`) is not sent the others, and one who chose a daily summary is
         sent none but the summary (`daily`), which says what waits for them. False then too:
-        nothing was written.
+        nothing was written. A DM outside the person's working hours waits for them to start,
+        unless `urgent`; channel posts never wait.
         """
         notice = Notice(
             key,
@@ -142,6 +146,7 @@ class Notifier:
             late=late,
             act=act,
             daily=daily,
+            urgent=urgent,
         )
         return (await self.notify_all([notice]))[0]
 
@@ -177,6 +182,10 @@ class Notifier:
                     edit_of=notice.edit_of,
                     thread_of=notice.thread_of,
                     late=notice.late,
+                    # Held until the person's working hours start, unless urgent.
+                    not_before=(
+                        None if person is None or notice.urgent else held_until(person, self.now)
+                    ),
                 )
             )
         stored = iter(

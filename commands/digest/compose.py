@@ -25,6 +25,7 @@ from commands.core.messages import (
     Mention,
     Message,
     Text,
+    When,
     bold,
     code,
     count,
@@ -134,6 +135,8 @@ def cost(ln: Line) -> int:
             total += len(span.label) + len(span.url) + 4
         elif isinstance(span, Mention):
             total += len(span.person.handle) + 25
+        elif isinstance(span, When):
+            total += 80
     return total
 
 

@@ -17,13 +17,18 @@ from commands.core.messages import (
     Link,
     Message,
     PersonRef,
+    TimeShow,
+    When,
     bold,
     italic,
     line,
     mention,
 )
+from commands.core.notifier import person_ref
+from commands.core.presence import held_until, zone_name, zone_of
 from commands.reviews import clocks as rc
 from storage.models import (
+    Person,
     Review,
     ReviewClock,
     ReviewState,
@@ -61,6 +66,39 @@ REVIEW_AREA = "code review"
 def card_key(review_id: int) -> str:
     """The outbox key of a review's card: later versions edit it, events go in its thread."""
     return f"review:{review_id}:card"
+
+
+def covering_line(person: Person, by: Person, until: datetime, ref: Any = person_ref) -> Line:
+    """ "@bob is away until Mon 7 Dec; @alice is covering." """
+    return line(
+        mention(ref(person)),
+        " is away until ",
+        When(until, zone_name(person), "date"),
+        "; ",
+        mention(ref(by)),
+        " is covering.",
+    )
+
+
+def told_at_line(review: Review, now: datetime, ref: Any) -> Line | None:
+    """ "@dave is outside their working hours: will be told at 09:00 GMT." while the request
+    waits for an assigned reviewer whose ping is held (never under an urgent policy)."""
+    reviewer = review.reviewer
+    if review.state is not ReviewState.REQUESTED or reviewer is None or rc.is_urgent(review):
+        return None
+    held = held_until(reviewer, now)
+    if held is None:
+        return None
+    zone = zone_of(reviewer)
+    show: TimeShow = (
+        "time" if held.astimezone(zone).date() == now.astimezone(zone).date() else "datetime"
+    )
+    return line(
+        mention(ref(reviewer)),
+        " is outside their working hours: will be told at ",
+        When(held, zone_name(reviewer), show),
+        " their time.",
+    )
 
 
 # --- the card ------------------------------------------------------------------------------------
@@ -173,9 +211,15 @@ def card(review: Review, clocks: dict[str, ReviewClock], now: datetime, ref: Any
                 Field(v.label, line(clock_text(v, tz, now)), due=v.due if running else None)
             )
     cycle = f"cycle {review.cycle} · " if review.cycle > 1 else ""
+    lines = [line(Link(review.title, review.link))]
+    away, until = review.covering_for, review.covering_until
+    if away is not None and until is not None and now < until and review.reviewer is not None:
+        lines.append(covering_line(away, review.reviewer, until, ref))
+    if (told := told_at_line(review, now, ref)) is not None:
+        lines.append(told)
     return Message(
         title=f"Review #{review.id}",
-        lines=(line(Link(review.title, review.link)),),
+        lines=tuple(lines),
         fields=tuple(fields),
         actions=_actions(review.state, review.id),
         footer=f"{cycle}/review show {review.id}",

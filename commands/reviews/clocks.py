@@ -38,6 +38,7 @@ def snapshot(policy: SlaPolicy) -> dict[str, Any]:
         "warn_at": policy.warn_at,
         "escalation": list(policy.escalation),
         "written": dict(policy.written or {}),
+        "urgent": policy.urgent,
     }
 
 
@@ -53,6 +54,11 @@ def policy_of(review: Review) -> Policy:
 @functools.lru_cache(maxsize=256)
 def _parsed(stored: str, day: timedelta) -> Policy:
     return Policy.from_stored(**json.loads(stored), day=day)
+
+
+def is_urgent(review: Review) -> bool:
+    """Whether the review's pings go at once, outside their recipients' working hours too."""
+    return bool(review.policy_snapshot.get("urgent"))
 
 
 def calendar_of(review: Review) -> BusinessCalendar:

@@ -24,9 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from commands.core.grammar import format_in
 from commands.core.messages import Line, Link, Message, bold, code, line, mention
 from commands.core.notifier import Notice, Notifier, Postbox, person_ref
+from commands.core.presence import away_among
+from commands.reviews import away, reminders
 from commands.reviews import clocks as rc
-from commands.reviews import reminders
 from commands.reviews.card import card, card_key
+from commands.reviews.cover import route
 from commands.reviews.rules import BREACH, WARN, Stage
 from commands.reviews.targets import Audience
 from storage.models import Person, Review, ReviewClock, ReviewEvent
@@ -49,8 +51,11 @@ class Fired:
 
 
 async def next_deadline(session: AsyncSession) -> datetime | None:
-    """The earliest instant any running clock needs attention (an index lookup)."""
-    return await session.scalar(select(func.min(ReviewClock.next_at)))
+    """The earliest instant any running clock needs attention (an index lookup), or a time
+    away begins or ends with its work for reviews not yet done."""
+    clocks = await session.scalar(select(func.min(ReviewClock.next_at)))
+    moment = await away.next_moment(session)
+    return min((t for t in (clocks, moment) if t is not None), default=None)
 
 
 async def fire_due(
@@ -85,6 +90,8 @@ async def fire_due(
                 .unique()
                 .all()
             )
+            # Reviews move to whoever covers an away reviewer before their stages are told.
+            fired += await away.due_moments(notifier)
             if not clocks:
                 return fired
             due = await _fire(notifier, clocks)
@@ -138,9 +145,18 @@ async def _fire(notifier: Notifier, clocks: Sequence[ReviewClock]) -> list[_Due]
     current = await rc.current_clocks_of(session, [rv for rv in reviews if rv.id in breaching])
     # One INSERT for every event (ORM objects would cost one each on SQLite, to learn their ids).
     await session.execute(insert(ReviewEvent), [_event(d, now) for d in due])
+    named = {id(d): audience.recipients(d.clock.review, d.stage.notify) for d in due}
+    # Whoever covers a person away stands in for them (one look for the whole batch).
+    gone = await away_among(session, {p.id for people, _ in named.values() for p in people}, now)
+    for d in due:
+        people, channels = named[id(d)]
+        if gone.intersection(p.id for p in people):
+            what = f"{rc.LABELS[d.clock.kind].lower()} {d.stage.name}"
+            routed, _ = await route(session, d.clock.review, people, now, what)
+            named[id(d)] = (routed, channels)
     channel = notifier.postbox.channel
     await notifier.notify_all(
-        [n for d in due for n in _notices(d, audience, held, current, channel, now)]
+        [n for d in due for n in _notices(d, named, held, current, channel, now)]
     )
     return due
 
@@ -223,7 +239,7 @@ def _event(d: _Due, now: datetime) -> dict[str, Any]:
 
 def _notices(
     d: _Due,
-    audience: Audience,
+    named: dict[int, tuple[list[Person], list[str]]],
     held: dict[int, set[int]],
     current: dict[int, dict[str, ReviewClock]],
     channel: str,
@@ -243,12 +259,20 @@ def _notices(
         edit_of: str | None = None,
         thread_of: str | None = None,
         act: bool = True,
+        urgent: bool = False,
     ) -> Notice:
         return Notice(
-            key + suffix, msg, to=to, edit_of=edit_of, thread_of=thread_of, late=late, act=act
+            key + suffix,
+            msg,
+            to=to,
+            edit_of=edit_of,
+            thread_of=thread_of,
+            late=late,
+            act=act,
+            urgent=urgent,
         )
 
-    people, channels = audience.recipients(review, stage.notify)
+    people, channels = named[id(d)]
     out = []
     if stage.step == BREACH:
         out.append(
@@ -283,6 +307,7 @@ def _notices(
             replace(message, actions=reminders.actions(review, person)),
             to=person,
             act=person.id != review.requester_id,
+            urgent=rc.is_urgent(review),
         )
         for person in people
         if person.id not in held[review.id]

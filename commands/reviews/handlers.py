@@ -15,6 +15,7 @@ from commands.core.messages import (
     Line,
     Link,
     Message,
+    When,
     bold,
     code,
     italic,
@@ -23,12 +24,14 @@ from commands.core.messages import (
 )
 from commands.core.notifier import Wake
 from commands.core.permissions import Relation, Who
+from commands.core.presence import cover, zone_name
 from commands.core.registry import Group, Kind, Param
 from commands.github import pulls
 from commands.reviews import clocks as rc
 from commands.reviews import compliance, lifecycle, reminders
 from commands.reviews.card import OPEN, STATE_LABELS, STATE_PHRASES, clock_text, left_text
 from commands.reviews.compliance import figures
+from commands.reviews.cover import area_backup
 from commands.reviews.queries import PAGE, ranked, summary_line
 from commands.reviews.rules import StageName
 from storage.models import (
@@ -264,6 +267,13 @@ async def reassign(ctx: Context, args: dict[str, Any]) -> Message:
     if person.id == rv.requester_id:
         raise CommandError(
             f"@{person.handle} asked for #{rv.id}; choose someone else to review it."
+        )
+    found = await cover(ctx.session, person, ctx.now, fallback=await area_backup(ctx.session, rv))
+    if found.away is not None:
+        back = When(found.away.ends_at, zone_name(person), "date").text()
+        instead = f" @{found.by.handle} covers for them." if found.routed else ""
+        raise CommandError(
+            f"@{person.handle} is away until {back}; choose someone who is there.{instead}"
         )
     await lifecycle.reassign(ctx, rv, person)
     return _done(rv, f"is now @{person.handle}'s")

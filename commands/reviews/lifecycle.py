@@ -20,7 +20,8 @@ from commands.core.messages import Line, Link, Message, Span, bold, code, line, 
 from commands.core.notifier import Wake
 from commands.ownership import map as ownership
 from commands.reviews import clocks as rc
-from commands.reviews.card import OPEN, REVIEW_AREA, card, card_key
+from commands.reviews.card import OPEN, REVIEW_AREA, card, card_key, covering_line
+from commands.reviews.cover import cover_review, route
 from storage.models import Area, Org, Person, Review, ReviewEvent, ReviewState, SlaPolicy
 
 
@@ -90,6 +91,7 @@ async def tell(
             Message(title=title, lines=lines),
             to=person,
             act=act,
+            urgent=rc.is_urgent(rv),
         )
 
 
@@ -163,7 +165,8 @@ async def open_review(
 ) -> tuple[Review, dict[str, Any]]:
     """Open a review the actor asks for: its clocks start, the card is posted, the reviewer told.
 
-    Returns the review and its clocks by kind.
+    A reviewer who is away is covered: the review goes to whoever covers them, and the card
+    says so. Returns the review and its clocks by kind.
     """
     rv = Review(
         link=link,
@@ -181,6 +184,13 @@ async def open_review(
     ctx.session.add(rv)
     await ctx.session.flush()
     await ctx.session.refresh(rv)
+    covering: Line | None = None
+    if reviewer is not None:
+        _, covers = await route(ctx.session, rv, [reviewer], ctx.now, "review request")
+        if covers and covers[0].away is not None:
+            cover_review(rv, covers[0])
+            covering = covering_line(reviewer, covers[0].by, covers[0].away.ends_at, ctx.ref)
+            reviewer = covers[0].by
     clocks = {c.kind: c for c in rc.start_cycle(ctx.session, rv, ctx.now)}
     await ctx.session.flush()
     await record(ctx, rv, "requested", policy=policy.name, **(via.data() if via else {}))
@@ -197,10 +207,12 @@ async def open_review(
                         Link(rv.title, rv.link),
                         ".",
                     ),
+                    *((covering,) if covering else ()),
                     line("Acknowledge with ", code(f"/review ack {rv.id}"), "."),
                 ),
             ),
             to=reviewer,
+            urgent=rc.is_urgent(rv),
         )
     await _tell_shadowing(ctx, rv, org, reviewer)
     return rv, clocks

@@ -194,6 +194,8 @@ class Policy:
     # The unit each target was written in ("bd", "bh", ""), to show it back in that unit.
     acknowledge_unit: str = ""
     resolve_unit: str = ""
+    # Its pings go at once, even outside the recipient's working hours.
+    urgent: bool = False
 
     @classmethod
     def from_stored(
@@ -205,6 +207,7 @@ class Policy:
         warn_at: float,
         escalation: Sequence[dict[str, Any]],
         written: dict[str, str] | None = None,
+        urgent: bool = False,
         *,
         day: timedelta = DEFAULT_DAY,
     ) -> Policy:
@@ -239,6 +242,7 @@ class Policy:
             tuple(levels),
             unit_of(written.get("acknowledge")),
             unit_of(written.get("resolve")),
+            urgent,
         )
 
     def target(self, clock: str) -> timedelta:

@@ -26,6 +26,8 @@ async def test_the_wake_up_fires_every_stage_on_its_own_in_real_time(settings: S
             "resolve": "0.1s",
             "warn_at": 0.5,
             "escalation": [{"after": "0s", "notify": ["reviewer"]}],
+            # On the real clock: its pings must not wait for dave's working hours.
+            "urgent": True,
         }
     )
     chat = await open_chat(

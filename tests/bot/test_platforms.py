@@ -184,10 +184,11 @@ async def test_killed_mid_send_the_next_start_delivers_each_message_once_within_
     first, second = Bot(tmp_path, env), Bot(tmp_path, env)
     try:
         # Every post is made, but its answer never comes back: then the process is killed.
+        # (An urgent policy: on the real clock, dave's DM must not wait for his working hours.)
         fake.fail("chat.postMessage", "lost", times=1000)
         user = SlackUser(fake, f"http://127.0.0.1:{await first.start()}/slack/events")
         sent = await user.command(
-            "/review", "request https://x.org/pr/7 Fix reviewer=@dave", "UALICE"
+            "/review", "request https://x.org/pr/7 Fix reviewer=@dave policy=hotfix", "UALICE"
         )
         assert sent.status == 200
 

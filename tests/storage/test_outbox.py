@@ -82,3 +82,21 @@ async def test_a_lapsed_or_returned_lease_is_claimed_again_as_unsure(
     clock.advance(outbox.LEASE + timedelta(seconds=1))
     again = await outbox.claim(sessions, "fake", clock.now())
     assert [(c.key, c.unsure, c.attempts) for c in again] == [("crashed", True, 2)]
+
+
+async def test_a_held_delivery_waits_without_holding_up_its_lane(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock = FakeClock()
+    soon = clock.now() + timedelta(seconds=2)
+    await post_notification(sessions, clock, "held", not_before=soon)
+    await post_notification(sessions, clock, "urgent")
+    [urgent] = await outbox.claim(sessions, "fake", clock.now())
+    assert urgent.key == "urgent", "the held one is not its lane's head yet"
+    assert await outbox.next_release(sessions, "fake", clock.now()) == soon
+    clock.advance(timedelta(seconds=2))
+    # Released, and the lane's head again, but its lane has a send in flight: one at a time.
+    assert await outbox.claim(sessions, "fake", clock.now()) == []
+    await outbox.mark_delivered(sessions, urgent.delivery_id, "ref", clock.now())
+    assert [c.key for c in await outbox.claim(sessions, "fake", clock.now())] == ["held"]
+    assert await outbox.next_release(sessions, "fake", clock.now()) is None

@@ -170,3 +170,15 @@ async def test_the_digest_preview_comes_with_its_chart_to_the_caller_only(
     [(name, png)] = answer.files
     assert name.endswith(".png") and png.startswith(b"\x89PNG")
     assert data["embeds"][0]["image"]["url"] == f"attachment://{name}"
+
+
+async def test_a_covered_review_card_says_until_when_in_a_discord_timestamp(
+    bot: Discord,
+) -> None:
+    await bot.run("dave", "away set", **{"from": "2026-01-05", "until": "2026-01-07"})
+    ref = await _request(bot)
+    description = bot.api.messages[ref]["embeds"][0]["description"]
+    # Wed 7 Jan 2026, 00:00 in London; carol, ic's lead, covers.
+    assert description == (
+        f"<@{USERS['dave']}> is away until <t:1767744000:D>; <@{USERS['carol']}> is covering."
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+from commands.core.clock import FakeClock
 from tests.bot.slack.conftest import SHARED, USERS, SlackBot, shown
 
 
@@ -92,7 +94,7 @@ async def test_reassign_asks_whom_in_a_modal_then_reassigns(slack: SlackBot) -> 
     assert slack.fake.to("chat.postEphemeral") == [], "success shows on the card"
 
 
-async def test_a_full_review_from_slack_payloads(slack: SlackBot) -> None:
+async def test_a_full_review_from_slack_payloads(slack: SlackBot, clock: FakeClock) -> None:
     ts = await _request(slack)
     await slack.press("review:ack:1", as_="dave", ts=ts)
     await slack.press("review:start:1", as_="dave", ts=ts)
@@ -103,5 +105,22 @@ async def test_a_full_review_from_slack_payloads(slack: SlackBot) -> None:
     assert len(slack.fake.to("chat.update")) == 3
     thread = [c for c in slack.fake.posted(SHARED) if c.args.get("thread_ts") == ts]
     assert len(thread) == 3
-    # Alice hears of the approval in her DM with the bot.
+    # Alice hears of the approval in her DM with the bot, once her day starts in New York.
+    assert not any("approved" in c.args["text"] for c in slack.fake.posted(USERS["alice"]))
+    clock.advance(timedelta(hours=5))
+    await slack.settle()
     assert any("approved" in c.args["text"] for c in slack.fake.posted(USERS["alice"]))
+
+
+async def test_a_covered_review_card_says_until_when_in_a_slack_date_token(
+    slack: SlackBot,
+) -> None:
+    await slack.ok("/away", "set 2026-01-05 2026-01-07 backup=@carol", as_="dave")
+    ts = await _request(slack)
+    text = shown(slack.fake.messages[(SHARED, ts)])
+    # Wed 7 Jan 2026, 00:00 in London: each reader sees it in their own time zone.
+    assert (
+        f"<@{USERS['dave']}> is away until "
+        "<!date^1767744000^{date_short_pretty}|Wed 7 Jan>; "
+        f"<@{USERS['carol']}> is covering."
+    ) in text

@@ -42,7 +42,10 @@ async def test_a_review_request_reaches_the_receiving_dri_too(chat: Chat) -> Non
     await _code_review_handed_from_ic_to_set(chat)
     said = await chat.ok(f"/review request {PR} Fix the oracle")
     assert "Review #1 is yours" in said.notification("@dave")
-    told = said.notification("@bob")
+    # Bob works in New York: his ping waits for 09:00 there (14:00 UTC).
+    assert not [to for to, _ in said.notifications if to == "@bob"]
+    morning = [text for to, text in await chat.wait(timedelta(hours=5)) if to == "@bob"]
+    told = next(text for text in morning if text.startswith("Review #1 asked of"))
     assert told.startswith("Review #1 asked of Code review, which is being handed over")
     assert "until its hand-off completes" in told
     await chat.ok('/handoff own "Code review"', as_="bob")
