@@ -7,7 +7,7 @@ written before this version have none: their seconds stand, as before. Snoozes a
 review events, so they need no table.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-11-29 19:30:00.000000
 """
 
