@@ -378,7 +378,14 @@ async def handoff_plan(ctx: Context, args: dict[str, Any]) -> Message:
         changes.append(Change("quarter", area.target_quarter, quarter))
     if area.state not in UNDER_WAY:
         # A new hand-off starts with the checklist of the template; a changed plan keeps its own.
-        await start_checklist(ctx.session, area, ctx.now)
+        await start_checklist(ctx.session, area, ctx.now, area.category or "")
+    if area.state in PLANNED:
+        # The plan both sides agreed stands until the new one is accepted: a decline restores it.
+        area.previous_state = area.state
+        area.previous_to_id = area.handoff_to_id
+        area.previous_quarter = area.target_quarter
+    elif area.state is not HandoffState.PROPOSED:
+        _forget_previous(area)
     # Any change to a plan is a new proposal: the other side agrees to the plan as it now is.
     area.state = HandoffState.PROPOSED
     area.proposed_state = state
@@ -416,6 +423,7 @@ async def handoff_accept(ctx: Context, args: dict[str, Any]) -> Message:
     ]
     area.state = state
     area.proposed_state = None
+    _forget_previous(area)
     return await _commit_handoff(ctx, area, changes, "Hand-off agreed")
 
 
@@ -428,13 +436,43 @@ async def handoff_accept(ctx: Context, args: dict[str, Any]) -> Message:
 async def handoff_decline(ctx: Context, args: dict[str, Any]) -> Message:
     """Decline a hand-off the other org proposed: the area stays with its owner."""
     area = _proposed(args["area"], "decline")
+    declined_by = _org_key(_other_side(area))
+    if area.previous_state is not None:
+        return await _restore_agreed_plan(ctx, area, declined_by)
     changes = [
         Change("state", area.state.value, HandoffState.OWNED.value),
-        Change("declined", None, _org_key(_other_side(area))),
+        Change("declined", None, declined_by),
     ]
     _clear_handoff(area)
     await drop_checklist(ctx.session, area)
     return await _commit_handoff(ctx, area, changes, "Hand-off declined")
+
+
+async def _restore_agreed_plan(ctx: Context, area: Area, declined_by: str | None) -> Message:
+    """A declined change to an agreed plan leaves the agreed plan (and its checklist) as it was."""
+    assert area.previous_state is not None
+    changes = [
+        Change("state", area.state.value, area.previous_state.value),
+        Change("declined", None, declined_by),
+    ]
+    if area.previous_to_id != area.handoff_to_id:
+        before = await ctx.session.get(Org, area.previous_to_id) if area.previous_to_id else None
+        changes.append(Change("to", _org_key(area.handoff_to), _org_key(before)))
+    if area.previous_quarter != area.target_quarter:
+        changes.append(Change("quarter", area.target_quarter, area.previous_quarter))
+    area.state = area.previous_state
+    area.handoff_to_id = area.previous_to_id
+    area.target_quarter = area.previous_quarter
+    area.proposed_state = None
+    _forget_previous(area)
+    kept = line("The plan both sides agreed before stands.")
+    return await _commit_handoff(ctx, area, changes, "Hand-off change declined", extra=(kept,))
+
+
+def _forget_previous(area: Area) -> None:
+    area.previous_state = None
+    area.previous_to_id = None
+    area.previous_quarter = None
 
 
 def _proposed(area: Area, verb: str) -> Area:
@@ -454,6 +492,7 @@ def _clear_handoff(area: Area) -> None:
     area.proposed_by_org_id = None
     area.receiving_dri_id = None
     area.receiver_accepted_at = None
+    _forget_previous(area)
 
 
 @handoff.command(
