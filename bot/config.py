@@ -389,6 +389,12 @@ class HandoffSettings(_Section):
     checklists: list[ChecklistSettings] = []
 
 
+class OwnershipSettings(_Section):
+    """How the ownership map stays true: how often each DRI confirms their areas."""
+
+    verify_every: Duration = timedelta(weeks=12)
+
+
 class Settings(BaseSettings):
     """The whole configuration."""
 
@@ -413,6 +419,7 @@ class Settings(BaseSettings):
     digest: DigestSettings = DigestSettings()
     github: GitHubSettings = GitHubSettings()
     handoff: HandoffSettings = HandoffSettings()
+    ownership: OwnershipSettings = OwnershipSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -19,6 +19,7 @@ from bot.digest import schedule_digest
 from bot.inbound import Inbox
 from bot.intake import Intake, Limits
 from bot.jobs import Jobs
+from bot.ownership import schedule_verification
 from bot.sync import apply_config
 from bot.tasks import Spawner
 from bot.weekly import schedule_weekly_sync
@@ -141,6 +142,7 @@ async def open_runtime(
     # its agenda post too.
     jobs.refreshers.append(weekly_sync)
     schedule_digest(jobs, postbox, settings)
+    schedule_verification(jobs, postbox, settings)
     registry = build_registry()
     limits = settings.limits
     runtime = Runtime(

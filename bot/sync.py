@@ -98,6 +98,7 @@ async def _apply_checklists(session: AsyncSession, settings: Settings) -> None:
     # keep the items they started with.
     rules = await session.get(HandoffRules, 1) or HandoffRules(id=1)
     rules.stall_after_seconds = int(settings.handoff.stall_after.total_seconds())
+    rules.verify_every_seconds = int(settings.ownership.verify_every.total_seconds())
     session.add(rules)
     await session.execute(delete(ChecklistTemplate))
     for cfg in settings.handoff.checklists:

@@ -35,6 +35,7 @@ from commands.core.messages import (
 from commands.core.notifier import Postbox
 from commands.digest.data import ChartData, Trend
 from commands.ownership import map as ownership
+from commands.ownership import verify
 from commands.reviews import compliance
 from commands.reviews.card import OPEN
 from commands.reviews.queries import ranked, summary_line
@@ -325,6 +326,11 @@ async def _stalled(session: AsyncSession, now: datetime, tz: ZoneInfo) -> Sectio
     return Section("Stalled hand-offs", tuple(lines)) if lines else None
 
 
+async def _flagged(session: AsyncSession, now: datetime) -> Section | None:
+    lines = await verify.flagged_lines(session, now)
+    return Section("Ownership to confirm", tuple(lines)) if lines else None
+
+
 async def _handoffs(
     session: AsyncSession, since: datetime, now: datetime, tz: ZoneInfo
 ) -> tuple[Section | None, list[ownership.Route]]:
@@ -469,6 +475,7 @@ async def compose(
         await _breaches(session, since, now, tz),
         handoff_section,
         await _stalled(session, now, tz),
+        await _flagged(session, now),
         await _agenda(session, now, tz),
         await _actions(session, now),
         await _roadmaps(session, last or since, now),

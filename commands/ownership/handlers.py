@@ -27,8 +27,10 @@ from commands.core.messages import (
     line,
     mention,
 )
+from commands.core.notifier import person_ref
 from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
+from commands.ownership import verify
 from commands.ownership.map import (
     PLANNED,
     STATE_LABELS,
@@ -37,6 +39,7 @@ from commands.ownership.map import (
     checklist,
     checklists,
     drop_checklist,
+    leads_of,
     progress,
     record,
     route_line,
@@ -96,10 +99,16 @@ _FIELD_LABELS = {
     "accepted": "I own this now",
     "check": "checklist item added",
     "checked": "checklist item done",
+    "verified": "still the DRI, confirmed by",
+    "release": "to hand to someone else, asked by",
+    "dri-left": "the DRI left the configuration",
 }
 
 
-_ONE_OFF_FIELDS = frozenset({"proposal", "agreed", "declined", "accepted", "check", "checked"})
+_ONE_OFF_FIELDS = frozenset(
+    {"proposal", "agreed", "declined", "accepted", "check", "checked", "verified", "release"}
+    | {"dri-left"}
+)
 
 
 async def _describe_changes(ctx: Context, events: Sequence[AreaEvent]) -> list[Line]:
@@ -199,6 +208,8 @@ async def dri_set(ctx: Context, args: dict[str, Any]) -> Message:
             changes.append(Change("backup", _handle(person), None))
             area.backup_id = None
         area.dri_id = person.id
+        # Named by a lead just now: true as of today.
+        area.verified_at, area.verify_asked_at = ctx.now, None
     if backup is not None and area.backup_id != backup.id:
         changes.append(Change("backup", _handle(area.backup), _handle(backup)))
         area.backup_id = backup.id
@@ -284,6 +295,7 @@ async def dri_list(ctx: Context, args: dict[str, Any]) -> Message:
             f" ({a.org.key}) — ",
             _person_span(ctx, a.dri),
             *((" / backup ", mention(ctx.ref(a.backup))) if a.backup else ()),
+            *((bold(flag),) if (flag := verify.mark(a, ctx.now)) else ()),
         )
         for a in areas
     ]
@@ -308,6 +320,100 @@ async def dri_history(ctx: Context, args: dict[str, Any]) -> Message:
         described = (await _describe_changes(ctx, [ev]))[0]
         lines.append(line(ctx.when(ev.at), " ", who, ": ", *described))
     return Message(title=f"History of {area.name}", lines=tuple(lines))
+
+
+@dri.command(
+    "verify",
+    Param("area", Kind.AREA, "One area (default: every area your org owns)", required=False),
+    role=Role.LEAD,
+)
+async def dri_verify(ctx: Context, args: dict[str, Any]) -> Message:
+    """Ask DRIs now, by DM, to confirm they still run their areas (as the regular check does)."""
+    area: Area | None = args["area"]
+    admin = ctx.actor.role is Role.ADMIN
+    if area is not None:
+        if not admin and ctx.actor.org_id != area.org_id:
+            raise CommandError(
+                f'Only leads of `{area.org.key}` (or an admin) can ask who runs "{area.name}".'
+            )
+        areas: Sequence[Area] = [area]
+    else:
+        areas = await _areas(ctx, None if admin else ctx.actor.org)
+    asked, skipped = [], []
+    for a in areas:
+        if a.dri is None or verify.departed(a):
+            skipped.append(a.name)
+            continue
+        await verify.ask(ctx.notifier, a, f"area:{a.id}:verify:{ctx.now.isoformat()}")
+        asked.append(a)
+    if not asked:
+        raise CommandError(
+            "No area to ask about: "
+            + ("; ".join(f'"{n}" has no DRI in the configuration' for n in skipped) or "none")
+            + ". Name a DRI with /dri set <area> @person."
+        )
+    dris = sorted({a.dri.handle for a in asked if a.dri is not None})
+    return Message(
+        lines=(
+            line(
+                f"Asked {', '.join('@' + h for h in dris)} by direct message to confirm "
+                f"{count(len(asked), 'area')}.",
+                *((f" Not asked (no DRI to ask): {', '.join(skipped)}.",) if skipped else ()),
+            ),
+        ),
+        tone="success",
+    )
+
+
+@dri.command("confirm", _AREA, who=Who(Relation.AREA_DRI, "area", "confirm who runs"))
+async def dri_confirm(ctx: Context, args: dict[str, Any]) -> Message:
+    """Confirm, as its DRI, that you still run an area (the Confirm button of the check)."""
+    area: Area = args["area"]
+    area.verified_at, area.verify_asked_at = ctx.now, None
+    await record(ctx, area, [Change("verified", None, _handle(ctx.actor))])
+    every = await verify.verify_every(ctx.session)
+    return Message(
+        lines=(
+            line(
+                "Thanks: you are still the DRI of ",
+                bold(area.name),
+                f". Liaison asks again in {every.days // 7} weeks.",
+            ),
+        ),
+        tone="success",
+    )
+
+
+@dri.command("release", _AREA, who=Who(Relation.AREA_DRI, "area", "hand on"))
+async def dri_release(ctx: Context, args: dict[str, Any]) -> Message:
+    """Say, as its DRI, that an area should go to someone else: its org's leads are told."""
+    area: Area = args["area"]
+    area.verify_asked_at = None
+    await record(ctx, area, [Change("release", None, _handle(ctx.actor))])
+    leads = await leads_of(ctx.session, area.org_id)
+    for lead in leads:
+        await ctx.notify(
+            f"area:{area.id}:release:{ctx.now.isoformat()}:{lead.id}",
+            Message(
+                title=f"{area.name} needs a new DRI",
+                lines=(
+                    line(
+                        mention(person_ref(ctx.actor)),
+                        " asks to hand ",
+                        bold(area.name),
+                        " to someone else. Name the new DRI: ",
+                        code(f'/dri set "{area.name}" @person'),
+                        ".",
+                    ),
+                ),
+            ),
+            to=lead,
+        )
+    told = ", ".join("@" + p.handle for p in leads) or "nobody (the org has no lead)"
+    return Message(
+        lines=(line(f"Told {told}: they will name a new DRI for ", bold(area.name), "."),),
+        tone="success",
+    )
 
 
 # --- /handoff -----------------------------------------------------------------------------------
@@ -624,6 +730,8 @@ async def handoff_done(ctx: Context, args: dict[str, Any]) -> Message:
     area.state = HandoffState.HANDED_OFF
     area.org_id = target.id
     area.dri_id = receiver.id
+    # They said "I own this now": true as of today.
+    area.verified_at, area.verify_asked_at = ctx.now, None
     area.receiving_dri_id = None
     area.receiver_accepted_at = None
     area.proposed_by_org_id = None
@@ -748,8 +856,16 @@ async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
             )
             checks = items.get(a.id, []) if state in UNDER_WAY else []
             ticked = f" · checklist {progress(checks)}" if checks else ""
+            flag = verify.mark(a, ctx.now)
             lines.append(
-                line("• ", a.name, where + quarter + ") — DRI ", _person_span(ctx, a.dri), ticked)
+                line(
+                    "• ",
+                    a.name,
+                    where + quarter + ") — DRI ",
+                    _person_span(ctx, a.dri),
+                    ticked,
+                    *((bold(flag),) if flag else ()),
+                )
             )
     return Message(
         title=f"Hand-off board — {count(len(areas), 'area')}",

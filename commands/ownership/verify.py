@@ -1,0 +1,156 @@
+"""An ownership map that stays true: each DRI confirms their areas every `[ownership]
+verify_every`, and areas whose DRI did not answer, or left, are flagged.
+
+The cycle of one area: its baseline is when it was last confirmed (or named, or created). Once
+`verify_every` has passed since, the daily job asks its DRI by DM (Confirm / Hand to someone
+else). An answer is `/dri confirm` or `/dri release`. Still unanswered a week after the question,
+the area is *unconfirmed*: the owning org's leads are told once, and the board, `/dri list` and
+the digest mark it. A DRI who left the configuration has their areas flagged at once (bot/sync).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from commands.core.lookup import area_ref
+from commands.core.messages import Action, ActionId, Line, Message, bold, code, line, mention
+from commands.core.notifier import Notifier, Postbox, person_ref
+from commands.ownership.map import all_areas, leads_of
+from storage.models import Area, HandoffRules
+
+# When no configuration was applied (a bare database): the documented default.
+DEFAULT_VERIFY_EVERY = timedelta(weeks=12)
+# How long a DRI has to answer before the area is unconfirmed and their lead is told.
+ANSWER_WITHIN = timedelta(weeks=1)
+
+
+async def verify_every(session: AsyncSession) -> timedelta:
+    """`[ownership] verify_every`, as the last configuration applied set it."""
+    rules = await session.get(HandoffRules, 1)
+    if rules is None or rules.verify_every_seconds is None:
+        return DEFAULT_VERIFY_EVERY
+    return timedelta(seconds=rules.verify_every_seconds)
+
+
+def baseline(area: Area) -> datetime:
+    """Since when an area's ownership is known to be true."""
+    return area.verified_at or area.created_at
+
+
+def asked(area: Area) -> bool:
+    """Whether its DRI was asked to confirm it and has not answered yet (an answer, or a new
+    DRI named, clears the question)."""
+    return area.verify_asked_at is not None
+
+
+def departed(area: Area) -> bool:
+    """Whether its DRI left the configuration."""
+    return area.dri is not None and area.dri.left_at is not None
+
+
+def unconfirmed(area: Area, now: datetime) -> bool:
+    """Asked, and still unanswered a week later."""
+    return (
+        asked(area)
+        and area.verify_asked_at is not None
+        and now - area.verify_asked_at >= ANSWER_WITHIN
+    )
+
+
+def mark(area: Area, now: datetime) -> str:
+    """What the board and the lists add to a flagged area: " · DRI left", " · unconfirmed"."""
+    if departed(area):
+        return " · DRI left"
+    return " · unconfirmed" if unconfirmed(area, now) else ""
+
+
+def is_due(area: Area, now: datetime, every: timedelta) -> bool:
+    """Whether the daily job should ask this area's DRI now."""
+    if area.dri is None or area.retired_at is not None or departed(area) or asked(area):
+        return False
+    return now - baseline(area) >= every
+
+
+async def ask(notifier: Notifier, area: Area, key: str) -> bool:
+    """Ask an area's DRI, by DM, to confirm they still run it; False if `key` was sent already."""
+    assert area.dri is not None
+    ref = area_ref(area)
+    message = Message(
+        title=f"Are you still the DRI of {area.name}?",
+        lines=(
+            line(
+                "The ownership map says you run ",
+                bold(area.name),
+                f" for `{area.org.key}`. Confirm it, or say it should go to someone else: ",
+                code(f'/dri confirm "{area.name}"'),
+                " or ",
+                code(f'/dri release "{area.name}"'),
+                ".",
+            ),
+            line("Unanswered after a week, your lead is told and the area is marked unconfirmed."),
+        ),
+        actions=(
+            Action(ActionId("dri", "confirm", ref), "Confirm", "primary"),
+            Action(ActionId("dri", "release", ref), "Hand to someone else", "secondary"),
+        ),
+    )
+    written = await notifier.notify(key, message, to=area.dri)
+    area.verify_asked_at = notifier.now
+    return written
+
+
+async def verify_due(postbox: Postbox, scheduled_for: datetime, now: datetime) -> None:
+    """The daily job: ask the DRIs whose areas are due, tell the leads of areas left unanswered.
+
+    Keyed by the occurrence's day and by the question's instant, so a run repeated (a restart,
+    a second replica) sends nothing twice.
+    """
+    day = scheduled_for.date().isoformat()
+    async with postbox.transaction(now) as notifier:
+        session = notifier.session
+        every = await verify_every(session)
+        for area in await all_areas(session):
+            if is_due(area, now, every):
+                await ask(notifier, area, f"area:{area.id}:verify:{day}")
+            elif area.retired_at is None and unconfirmed(area, now) and not departed(area):
+                await _tell_leads(notifier, area)
+
+
+async def _tell_leads(notifier: Notifier, area: Area) -> None:
+    assert area.verify_asked_at is not None and area.dri is not None
+    since = area.verify_asked_at.isoformat()
+    for lead in await leads_of(notifier.session, area.org_id):
+        await notifier.notify(
+            f"area:{area.id}:verify-late:{since}:{lead.id}",
+            Message(
+                title=f"Nobody confirmed who runs {area.name}",
+                lines=(
+                    line(
+                        mention(person_ref(area.dri)),
+                        " was asked a week ago to confirm they are still the DRI of ",
+                        bold(area.name),
+                        " and has not answered. Check with them, or name another DRI: ",
+                        code(f'/dri set "{area.name}" @person'),
+                        ".",
+                    ),
+                ),
+                tone="warning",
+            ),
+            to=lead,
+        )
+
+
+async def flagged_lines(session: AsyncSession, now: datetime) -> list[Line]:
+    """One line per area whose DRI left or did not confirm it, for the digest."""
+    out = []
+    for area in await all_areas(session):
+        if area.retired_at is not None or not mark(area, now):
+            continue
+        assert area.dri is not None
+        why = "left the configuration" if departed(area) else "has not confirmed it"
+        out.append(
+            line("• ", area.name, f" ({area.org.key}) — ", mention(person_ref(area.dri)), f" {why}")
+        )
+    return out
