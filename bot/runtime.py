@@ -115,21 +115,22 @@ async def open_runtime(
     """
     clock = clock or SystemClock()
     engine = create_engine(settings.database.url)
-    try:
-        await db.require_head(engine)
-        sessions = session_factory(engine)
-        await apply_config(sessions, settings, clock.now())
-    except BaseException:
-        await engine.dispose()
-        raise
     runtime: Runtime | None = None
 
     def wake(what: Wake) -> None:
-        # Only transactions that commit after wiring call this, so the runtime is there.
+        # Transactions that commit before wiring (the configuration's) need no wake-up: the
+        # delivery worker reads the outbox when it starts.
         if runtime is not None:
             runtime.wake(what)
 
+    sessions = session_factory(engine)
     postbox = Postbox(sessions, frozenset(platforms), settings.announce_channel, wake)
+    try:
+        await db.require_head(engine)
+        await apply_config(postbox, settings, clock.now())
+    except BaseException:
+        await engine.dispose()
+        raise
     scheduler = AsyncIOScheduler(timezone=UTC)
     tasks = Spawner()
     jobs = Jobs(sessions, clock, scheduler, tasks)

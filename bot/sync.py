@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
+from commands.core.notifier import Notifier, Postbox
+from commands.ownership.verify import flag_departed_areas
 from commands.weekly.series import SERIES_ID, realign
 from storage.models import (
     Channel,
@@ -28,11 +30,14 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 
-async def apply_config(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
-) -> None:
-    """Create or update what the configuration declares; never delete (history refers to it)."""
-    async with sessions.begin() as session:
+async def apply_config(postbox: Postbox, settings: Settings, now: datetime) -> None:
+    """Create or update what the configuration declares; never delete (history refers to it).
+
+    People who left the configuration are marked as gone, and whoever stands in for their areas
+    is told, in the same transaction (so exactly once).
+    """
+    async with postbox.transaction(now) as notifier:
+        session = notifier.session
         orgs = {o.key: o for o in (await session.scalars(select(Org))).all()}
         for cfg in settings.orgs:
             org = orgs.get(cfg.key) or Org(key=cfg.key)
@@ -91,6 +96,21 @@ async def apply_config(
         await _apply_github_rules(session, settings, orgs)
         await _apply_meeting(session, settings, now)
         await _apply_checklists(session, settings)
+        await _mark_departures(notifier, settings)
+
+
+async def _mark_departures(notifier: Notifier, settings: Settings) -> None:
+    # Only people the configuration once placed in an org can leave it: someone the bot merely
+    # met in chat (enrolled with no org) was never in it.
+    configured = {p.handle for p in settings.people}
+    people = await notifier.session.scalars(select(Person).where(Person.org_id.is_not(None)))
+    for person in people.unique().all():
+        if person.handle in configured:
+            person.left_at = None
+        elif person.left_at is None:
+            person.left_at = notifier.now
+            await flag_departed_areas(notifier, person)
+    await notifier.session.flush()
 
 
 async def _apply_checklists(session: AsyncSession, settings: Settings) -> None:

@@ -316,7 +316,8 @@ async def dri_history(ctx: Context, args: dict[str, Any]) -> Message:
     ).all()
     lines = []
     for ev in events:
-        who = mention(ctx.ref(ev.actor)) if ev.actor else bold("import")
+        by = "configuration" if ev.field == "dri-left" else "import"
+        who = mention(ctx.ref(ev.actor)) if ev.actor else bold(by)
         described = (await _describe_changes(ctx, [ev]))[0]
         lines.append(line(ctx.when(ev.at), " ", who, ": ", *described))
     return Message(title=f"History of {area.name}", lines=tuple(lines))

@@ -47,21 +47,32 @@ class Change:
 
 
 async def record(ctx: Context, area: Area, changes: Sequence[Change]) -> list[AreaEvent]:
-    """Write the history of a change to an area."""
-    area.updated_at = ctx.now
+    """Write the history of a change to an area made by a command."""
+    return await write_history(ctx.session, area, ctx.actor, ctx.now, changes)
+
+
+async def write_history(
+    session: AsyncSession,
+    area: Area,
+    actor: Person | None,
+    now: datetime,
+    changes: Sequence[Change],
+) -> list[AreaEvent]:
+    """Write the history of a change to an area (no actor: the configuration or an import)."""
+    area.updated_at = now
     events = [
         AreaEvent(
             area_id=area.id,
-            at=ctx.now,
-            actor_id=ctx.actor.id,
+            at=now,
+            actor_id=actor.id if actor else None,
             field=c.field,
             old_value=c.old,
             new_value=c.new,
         )
         for c in changes
     ]
-    ctx.session.add_all(events)
-    await ctx.session.flush()
+    session.add_all(events)
+    await session.flush()
     return events
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.lookup import area_ref
 from commands.core.messages import Action, ActionId, Line, Message, bold, code, line, mention
 from commands.core.notifier import Notifier, Postbox, person_ref
-from commands.ownership.map import all_areas, leads_of
-from storage.models import Area, HandoffRules
+from commands.ownership.map import Change, all_areas, leads_of, write_history
+from storage.models import Area, HandoffRules, Person
 
 # When no configuration was applied (a bare database): the documented default.
 DEFAULT_VERIFY_EVERY = timedelta(weeks=12)
@@ -154,3 +155,46 @@ async def flagged_lines(session: AsyncSession, now: datetime) -> list[Line]:
             line("• ", area.name, f" ({area.org.key}) — ", mention(person_ref(area.dri)), f" {why}")
         )
     return out
+
+
+async def flag_departed_areas(notifier: Notifier, person: Person) -> None:
+    """Someone left the configuration: flag each area they run (history), and tell its backup
+    (or, with no backup, its org's leads) by DM."""
+    areas = (
+        await notifier.session.scalars(
+            select(Area).where(Area.dri_id == person.id, Area.retired_at.is_(None))
+        )
+    ).unique()
+    for area in areas.all():
+        await write_history(
+            notifier.session,
+            area,
+            None,
+            notifier.now,
+            [Change("dri-left", None, f"@{person.handle}")],
+        )
+        told = (
+            [area.backup]
+            if area.backup is not None
+            else await leads_of(notifier.session, area.org_id)
+        )
+        for who in told:
+            await notifier.notify(
+                f"area:{area.id}:dri-left:{person.id}:{notifier.now.isoformat()}:{who.id}",
+                Message(
+                    title=f"{area.name} has lost its DRI",
+                    lines=(
+                        line(
+                            f"@{person.handle} ({person.name}), the DRI of ",
+                            bold(area.name),
+                            f" for `{area.org.key}`, is no longer in Liaison's configuration. ",
+                            "You stand in for the area: " if who is area.backup else "",
+                            "name a new DRI with ",
+                            code(f'/dri set "{area.name}" @person'),
+                            ".",
+                        ),
+                    ),
+                    tone="warning",
+                ),
+                to=who,
+            )

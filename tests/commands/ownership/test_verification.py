@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.harness import Chat
+from bot.config import Settings
+from commands.core.clock import FakeClock
+from tests.harness import Chat, open_chat
 
 ASKED = "Are you still the DRI of"
 LATE = "Nobody confirmed who runs"
@@ -69,3 +71,37 @@ async def test_only_the_owning_org_asks_about_an_area(chat: Chat) -> None:
     refused = await chat.fails('/dri verify "Keeper bots"', as_="carol")
     assert refused.startswith("Only leads of `set` (or an admin)")
     assert "Only leads" in await chat.fails('/dri verify "Keeper bots"', as_="bob")
+
+
+async def test_a_dri_who_leaves_the_configuration_has_their_areas_flagged_once(
+    chat: Chat, settings: Settings, clock: FakeClock
+) -> None:
+    await chat.ok('/dri set "Keeper bots" @bob backup=@alice')
+    await chat.ok('/dri set "Release process" @bob')
+    await chat.runtime.close()
+    without_bob = settings.model_copy(
+        update={"people": [p for p in settings.people if p.handle != "bob"]}
+    )
+    restarted = await open_chat(without_bob, clock)
+    try:
+        delivered = await restarted.jump(clock.now())
+        # The backup stands in for the area that has one; the lead hears of the one that has not.
+        told = [(to, text.splitlines()[0]) for to, text in delivered if "lost its DRI" in text]
+        assert told == [
+            ("@alice", "Keeper bots has lost its DRI"),
+            ("@alice", "Release process has lost its DRI"),
+        ]
+        listed = await restarted.ok("/dri list")
+        assert "Keeper bots (set) — @bob / backup @alice · DRI left" in listed.reply
+        history = await restarted.ok('/dri history "Keeper bots"')
+        assert "configuration: the DRI left the configuration: @bob" in history.reply
+        digest = await restarted.ok("/digest preview", as_="carol")
+        assert "• Keeper bots (set) — @bob left the configuration" in digest.reply
+    finally:
+        await restarted.runtime.close()
+    # Another start with the same configuration tells nobody again.
+    again = await open_chat(without_bob, clock)
+    try:
+        assert not [t for _, t in await again.jump(clock.now()) if "lost its DRI" in t]
+    finally:
+        await again.runtime.close()
