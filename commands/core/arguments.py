@@ -288,6 +288,16 @@ async def _int(session: AsyncSession, param: Param, text: str, platform: str) ->
     return number(text, low=0)
 
 
+async def _category(session: AsyncSession, param: Param, text: str, platform: str) -> str:
+    name = lookup.clean_name(text)
+    if not name or len(name) > lookup.MAX_CATEGORY:
+        raise GrammarError(f"A category is 1 to {lookup.MAX_CATEGORY} characters long.")
+    if param.allow_new:
+        # The spelling already on the map wins, so "Grow" and "grow" stay one category.
+        return await lookup.find_category(session, name) or name
+    return await lookup.require_category(session, name)
+
+
 async def _policy(session: AsyncSession, param: Param, text: str, platform: str) -> Any:
     return await lookup.find_policy(session, text)
 
@@ -343,4 +353,5 @@ TYPES: dict[Kind, ParamType] = {
     Kind.ROADMAP_ITEM: ParamType(
         _by_id(lookup.find_roadmap_item, "a roadmap item number"), _looks_numeric
     ),
+    Kind.CATEGORY: ParamType(_category),
 }

@@ -138,6 +138,39 @@ async def require_area(session: AsyncSession, name: str) -> Area:
     )
 
 
+MAX_CATEGORY = 80
+
+
+async def find_category(session: AsyncSession, name: str) -> str | None:
+    """An area category in use, as the map spells it (any case), or None."""
+    for used in await categories(session):
+        if used.casefold() == name.casefold():
+            return used
+    return None
+
+
+async def require_category(session: AsyncSession, name: str) -> str:
+    """An area category in use, or an answer listing those that are."""
+    found = await find_category(session, name)
+    if found is not None:
+        return found
+    used = await categories(session)
+    listed = (
+        ", ".join(used) if used else "none yet (give one with /dri set <area> @dri category=...)"
+    )
+    raise CommandError(f'No area has the category "{name}". Categories on the map: {listed}.')
+
+
+async def categories(session: AsyncSession) -> list[str]:
+    """The categories of the areas on the map (retired ones aside), sorted."""
+    rows = await session.scalars(
+        select(Area.category)
+        .where(Area.category.is_not(None), Area.retired_at.is_(None))
+        .distinct()
+    )
+    return sorted({c for c in rows if c}, key=str.casefold)
+
+
 # Ids are 32-bit integer columns: a number outside them names nothing (and cannot be sent).
 _MAX_ID = 2**31 - 1
 

@@ -40,6 +40,7 @@ class Kind(enum.StrEnum):
     AGENDA_ITEMS = "agenda-items"
     ACTION = "action"
     ROADMAP_ITEM = "roadmap-item"
+    CATEGORY = "category"
 
 
 _SHAPES = {
@@ -60,6 +61,7 @@ _SHAPES = {
     Kind.AGENDA_ITEMS: "id,id",
     Kind.ACTION: "id",
     Kind.ROADMAP_ITEM: "id",
+    Kind.CATEGORY: "category",
 }
 
 
@@ -74,7 +76,7 @@ class Param:
     keyword: bool = False
     choices: tuple[str, ...] = ()
     max_length: int | None = None
-    # AREA only: accept a name that is not on the map yet (the handler creates the area).
+    # AREA and CATEGORY: accept a name that is not on the map yet (the handler creates it).
     allow_new: bool = False
 
     def shape(self) -> str:

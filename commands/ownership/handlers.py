@@ -102,6 +102,7 @@ _FIELD_LABELS = {
     "verified": "still the DRI, confirmed by",
     "release": "to hand to someone else, asked by",
     "dri-left": "the DRI left the configuration",
+    "category": "category",
 }
 
 
@@ -159,6 +160,14 @@ def _person_span(ctx: Context, person: Person | None) -> Span:
     Param("person", Kind.PERSON, "The new DRI"),
     Param("backup", Kind.PERSON, "Who stands in for the DRI", required=False, keyword=True),
     Param("org", Kind.ORG, "Owning org of a new area (default: the DRI's)", False, keyword=True),
+    Param(
+        "category",
+        Kind.CATEGORY,
+        "The area's category, e.g. create, grow or maintain",
+        False,
+        keyword=True,
+        allow_new=True,
+    ),
     role=Role.LEAD,
     who=Who(Relation.MAP_EDITOR, "area", "change"),
 )
@@ -213,6 +222,10 @@ async def dri_set(ctx: Context, args: dict[str, Any]) -> Message:
     if backup is not None and area.backup_id != backup.id:
         changes.append(Change("backup", _handle(area.backup), _handle(backup)))
         area.backup_id = backup.id
+    category: str | None = args["category"]
+    if category is not None and category != area.category:
+        changes.append(Change("category", area.category, category))
+        area.category = category
     if not changes:
         return Message(
             lines=(line("Nothing to change: ", mention(ctx.ref(person)), " is already the DRI."),)
@@ -245,6 +258,7 @@ async def dri_who(ctx: Context, args: dict[str, Any]) -> Message:
         Field("DRI", line(_person_span(ctx, area.dri))),
         Field("Backup", line(_person_span(ctx, area.backup))),
         Field("Owned by", line(area.org.name)),
+        *((Field("Category", line(area.category)),) if area.category else ()),
         Field("Hand-off", line(_handoff_text(area))),
         Field("Last change", line(ctx.when(area.updated_at))),
     ]
@@ -270,36 +284,78 @@ def _handoff_text(area: Area) -> str:
     return f"{label} ({route}{quarter})"
 
 
-async def _areas(ctx: Context, org: Org | None = None) -> Sequence[Area]:
-    query = select(Area)
+async def _areas(
+    ctx: Context, org: Org | None = None, category: str | None = None
+) -> Sequence[Area]:
+    """The areas on the map (retired ones aside), by name; of one org, of one category."""
+    query = select(Area).where(Area.retired_at.is_(None))
     if org is not None:
         query = query.where(Area.org_id == org.id)
+    if category is not None:
+        query = query.where(Area.category == category)
     return sorted(
         (await ctx.session.scalars(query)).unique().all(), key=lambda a: natural_key(a.name)
     )
 
 
+_CATEGORY = Param(
+    "category", Kind.CATEGORY, "Only areas of this category", required=False, keyword=True
+)
+NO_CATEGORY = "No category"
+
+
+def by_category(areas: Sequence[Area]) -> list[tuple[str, list[Area]]]:
+    """Areas grouped by category (in name order, any case), those with none last."""
+    groups: dict[str, list[Area]] = {}
+    for a in areas:
+        groups.setdefault(a.category or "", []).append(a)
+    named = sorted((k for k in groups if k), key=str.casefold)
+    return [(k, groups[k]) for k in named] + ([(NO_CATEGORY, groups[""])] if "" in groups else [])
+
+
+def _empty(org: Org | None, category: str | None) -> Message:
+    if org is None and category is None:
+        return Message(lines=(line("The map is empty. Add an area with ", code("/dri set"), "."),))
+    which = " and ".join(
+        [
+            *([f"owned by `{org.key}`"] if org else []),
+            *([f'of category "{category}"'] if category else []),
+        ]
+    )
+    return Message(lines=(line(f"No area {which}. ", code("/dri list"), " shows the whole map."),))
+
+
 @dri.command(
-    "list", Param("org", Kind.ORG, "Only areas this org owns", required=False), read_only=True
+    "list",
+    Param("org", Kind.ORG, "Only areas this org owns", required=False),
+    _CATEGORY,
+    read_only=True,
 )
 async def dri_list(ctx: Context, args: dict[str, Any]) -> Message:
-    """List every area with its DRI and backup."""
+    """List every area with its DRI and backup, grouped by category once areas have one."""
     org: Org | None = args["org"]
-    areas = await _areas(ctx, org)
+    category: str | None = args["category"]
+    areas = await _areas(ctx, org, category)
     if not areas:
-        return Message(lines=(line("The map is empty. Add an area with ", code("/dri set"), "."),))
-    lines = [
-        line(
-            "• ",
-            bold(a.name),
-            f" ({a.org.key}) — ",
-            _person_span(ctx, a.dri),
-            *((" / backup ", mention(ctx.ref(a.backup))) if a.backup else ()),
-            *((bold(flag),) if (flag := verify.mark(a, ctx.now)) else ()),
+        return _empty(org, category)
+    groups = by_category(areas)
+    lines: list[Line] = []
+    for name, group in groups:
+        if len(groups) > 1 or name != NO_CATEGORY:
+            lines.append(line(bold(f"{name} ({len(group)})")))
+        lines.extend(
+            line(
+                "• ",
+                bold(a.name),
+                f" ({a.org.key}) — ",
+                _person_span(ctx, a.dri),
+                *((" / backup ", mention(ctx.ref(a.backup))) if a.backup else ()),
+                *((bold(flag),) if (flag := verify.mark(a, ctx.now)) else ()),
+            )
+            for a in group
         )
-        for a in areas
-    ]
     title = f"Areas owned by {org.name}" if org else "The ownership map"
+    title += f", category {category}" if category else ""
     return Message(title=f"{title} ({count(len(areas), 'area')})", lines=tuple(lines))
 
 
@@ -830,13 +886,18 @@ async def _commit_handoff(
 
 
 @handoff.command(
-    "board", Param("org", Kind.ORG, "Only areas this org owns", required=False), read_only=True
+    "board",
+    Param("org", Kind.ORG, "Only areas this org owns", required=False),
+    _CATEGORY,
+    read_only=True,
 )
 async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
-    """Show every area grouped by hand-off state, with per-org progress."""
-    areas = await _areas(ctx, args["org"])
+    """Show every area grouped by hand-off state, with progress per route and per category."""
+    org: Org | None = args["org"]
+    category: str | None = args["category"]
+    areas = await _areas(ctx, org, category)
     if not areas:
-        return Message(lines=(line("The map is empty. Add an area with ", code("/dri set"), "."),))
+        return _empty(org, category)
     lines: list[Line] = []
     items = await checklists(ctx.session)
     for state, label in STATE_LABELS.items():
@@ -864,12 +925,14 @@ async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
                     a.name,
                     where + quarter + ") — DRI ",
                     _person_span(ctx, a.dri),
+                    f" · {a.category}" if a.category and not category else "",
                     ticked,
                     *((bold(flag),) if flag else ()),
                 )
             )
+    title = f"Hand-off board — {count(len(areas), 'area')}"
     return Message(
-        title=f"Hand-off board — {count(len(areas), 'area')}",
+        title=title + (f", category {category}" if category else ""),
         lines=tuple(lines),
         fields=tuple(_progress(areas)),
     )
@@ -877,6 +940,13 @@ async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
 
 def _progress(areas: Sequence[Area]) -> list[Field]:
     fields = [Field(f"{r.source} → {r.target}", route_line(r), inline=False) for r in routes(areas)]
+    groups = by_category(areas)
+    if len(groups) > 1:
+        # Per category, the hand-offs of every route together: how far each kind of work is.
+        for name, group in groups:
+            for r in routes(group):
+                label = f"{name}: {r.source} → {r.target}"
+                fields.append(Field(label, route_line(r), inline=False))
     owned = Counter(a.org.key for a in areas if a.state is HandoffState.OWNED)
     if owned:
         text = ", ".join(f"{k} {n}" for k, n in sorted(owned.items()))

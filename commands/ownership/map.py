@@ -155,15 +155,16 @@ def progress(checks: Sequence[HandoffCheck]) -> str:
 async def start_checklist(
     session: AsyncSession, area: Area, now: datetime, category: str = ""
 ) -> None:
-    """Give a new hand-off its checklist from the template of its category (replacing any old)."""
+    """Give a new hand-off its checklist from the template of its category, in any case
+    (replacing any old)."""
     await session.execute(delete(HandoffCheck).where(HandoffCheck.area_id == area.id))
-    template = (
-        await session.scalars(
-            select(ChecklistTemplate)
-            .where(ChecklistTemplate.category == category)
-            .order_by(ChecklistTemplate.id)
-        )
-    ).all()
+    template = [
+        t
+        for t in (
+            await session.scalars(select(ChecklistTemplate).order_by(ChecklistTemplate.id))
+        ).all()
+        if t.category.casefold() == category.casefold()
+    ]
     session.add_all(
         HandoffCheck(area_id=area.id, position=n, text=t.text, created_at=now)
         for n, t in enumerate(template, start=1)
