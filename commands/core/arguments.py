@@ -242,8 +242,11 @@ async def _area(session: AsyncSession, param: Param, text: str, platform: str) -
     if too_long := lookup.name_too_long(text):
         raise GrammarError(too_long[0].upper() + too_long[1:] + ".")
     if param.allow_new:
-        return await lookup.find_area(session, text) or lookup.clean_name(text)
-    return await lookup.require_area(session, text)
+        found = await lookup.find_area(session, text)
+        if found is not None and found.retired_at is not None:
+            raise CommandError(lookup.retired_refusal(found))
+        return found or lookup.clean_name(text)
+    return await lookup.require_area(session, text, retired_ok=param.retired_ok)
 
 
 def parse_plan_date(text: str) -> date:

@@ -51,7 +51,7 @@ def _like(typed: str) -> str:
 async def _areas(session: AsyncSession, typed: str) -> Sequence[Suggestion]:
     rows = await session.scalars(
         select(Area.name)
-        .where(func.lower(Area.name).like(_like(typed), escape="\\"))
+        .where(Area.retired_at.is_(None), func.lower(Area.name).like(_like(typed), escape="\\"))
         .order_by(Area.name)
         .limit(_FETCH)
     )

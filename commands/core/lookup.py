@@ -123,18 +123,30 @@ async def find_area(session: AsyncSession, name: str) -> Area | None:
     return await session.scalar(select(Area).where(Area.name_key == area_key(name)))
 
 
-async def require_area(session: AsyncSession, name: str) -> Area:
-    """The area with this name, or an answer naming the nearest one."""
+async def require_area(session: AsyncSession, name: str, *, retired_ok: bool = False) -> Area:
+    """The area with this name, or an answer naming the nearest one (a retired area is refused,
+    saying so, unless `retired_ok`)."""
     area = await find_area(session, name)
     if area is not None:
+        if area.retired_at is not None and not retired_ok:
+            raise CommandError(retired_refusal(area))
         return area
-    names = (await session.scalars(select(Area.name))).all()
+    names = (await session.scalars(select(Area.name).where(Area.retired_at.is_(None)))).all()
     hint = did_you_mean(clean_name(name), names, before='"', after='"')
     shown = clean_name(name)
     if hint:
         raise CommandError(f'No area called "{shown}".{hint}')
     raise CommandError(
         f'No area called "{shown}". /dri list shows the map; /dri set creates an area.'
+    )
+
+
+def retired_refusal(area: Area) -> str:
+    """What anyone naming a retired area is told."""
+    assert area.retired_at is not None
+    return (
+        f'"{area.name}" was retired on {area.retired_at.date().isoformat()}: it is off the map, '
+        f'kept only for its history (/dri history "{area.name}"). Choose another area or name.'
     )
 
 

@@ -78,6 +78,8 @@ class Param:
     max_length: int | None = None
     # AREA and CATEGORY: accept a name that is not on the map yet (the handler creates it).
     allow_new: bool = False
+    # AREA only: a retired area is accepted too (to read its history); otherwise it is refused.
+    retired_ok: bool = False
 
     def shape(self) -> str:
         """What a value looks like: "@person", "YYYY-MM-DD", "near|long"."""

@@ -12,7 +12,15 @@ from typing import Any
 from sqlalchemy import select
 
 from commands.core.context import CommandError, Context
-from commands.core.lookup import area_key, area_ref, is_area_ref, natural_key
+from commands.core.lookup import (
+    MAX_AREA_NAME,
+    area_key,
+    area_ref,
+    clean_name,
+    find_area,
+    is_area_ref,
+    natural_key,
+)
 from commands.core.messages import (
     Action,
     ActionId,
@@ -103,12 +111,14 @@ _FIELD_LABELS = {
     "release": "to hand to someone else, asked by",
     "dri-left": "the DRI left the configuration",
     "category": "category",
+    "name": "name",
+    "retired": "retired by",
 }
 
 
 _ONE_OFF_FIELDS = frozenset(
     {"proposal", "agreed", "declined", "accepted", "check", "checked", "verified", "release"}
-    | {"dri-left"}
+    | {"dri-left", "retired"}
 )
 
 
@@ -359,7 +369,11 @@ async def dri_list(ctx: Context, args: dict[str, Any]) -> Message:
     return Message(title=f"{title} ({count(len(areas), 'area')})", lines=tuple(lines))
 
 
-@dri.command("history", _AREA, read_only=True)
+@dri.command(
+    "history",
+    Param("area", Kind.AREA, "The area, retired ones included", retired_ok=True),
+    read_only=True,
+)
 async def dri_history(ctx: Context, args: dict[str, Any]) -> Message:
     """Show every change to an area: who, when, what from and to."""
     area: Area = args["area"]
@@ -469,6 +483,72 @@ async def dri_release(ctx: Context, args: dict[str, Any]) -> Message:
     told = ", ".join("@" + p.handle for p in leads) or "nobody (the org has no lead)"
     return Message(
         lines=(line(f"Told {told}: they will name a new DRI for ", bold(area.name), "."),),
+        tone="success",
+    )
+
+
+@dri.command(
+    "rename",
+    _AREA,
+    Param("name", Kind.TEXT, "The area's new name", max_length=MAX_AREA_NAME),
+    role=Role.LEAD,
+    who=Who(Relation.OWNING_LEAD, "area", "rename"),
+)
+async def dri_rename(ctx: Context, args: dict[str, Any]) -> Message:
+    """Give an area a new name; its history, hand-off and DRI stay with it."""
+    area: Area = args["area"]
+    name = clean_name(str(args["name"]))
+    if not name:
+        raise CommandError('Give the new name, e.g. /dri rename "Old name" "New name".')
+    if is_area_ref(name):
+        raise CommandError(f"{name!r} is how buttons name areas: choose another name.")
+    if name == area.name:
+        return Message(lines=(line(f'Nothing to change: the area is called "{name}" already.'),))
+    taken = await find_area(ctx.session, name)
+    if taken is not None and taken.id != area.id:
+        what = "a retired area" if taken.retired_at else "an area"
+        raise CommandError(f'There is {what} called "{taken.name}" already: choose another name.')
+    old = area.name
+    area.name, area.name_key = name, area_key(name)
+    events = await record(ctx, area, [Change("name", old, name)])
+    await ctx.session.refresh(area)
+    await announce(ctx, area, events, "Area renamed")
+    return Message(
+        lines=(
+            line(f'Renamed "{old}" to ', bold(name), f". Announced in #{ctx.announce_channel}."),
+        ),
+        tone="success",
+    )
+
+
+@dri.command(
+    "retire",
+    _AREA,
+    role=Role.LEAD,
+    who=Who(Relation.OWNING_LEAD, "area", "retire"),
+)
+async def dri_retire(ctx: Context, args: dict[str, Any]) -> Message:
+    """Take an area off the map for good; its history is kept (/dri history)."""
+    area: Area = args["area"]
+    if area.state in UNDER_WAY:
+        raise CommandError(
+            f'"{area.name}" has a hand-off under way ({STATE_LABELS[area.state].lower()}): '
+            f'finish it, or call it off with /handoff cancel "{area.name}", first.'
+        )
+    area.retired_at = ctx.now
+    area.verify_asked_at = None
+    events = await record(ctx, area, [Change("retired", None, _handle(ctx.actor))])
+    await ctx.session.refresh(area)
+    await announce(ctx, area, events, "Area retired")
+    return Message(
+        lines=(
+            line(
+                "Retired ",
+                bold(area.name),
+                f': it is off the map; /dri history "{area.name}" keeps its history. '
+                f"Announced in #{ctx.announce_channel}.",
+            ),
+        ),
         tone="success",
     )
 

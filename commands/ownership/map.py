@@ -257,6 +257,6 @@ async def stalled_lines(session: AsyncSession, now: datetime, tz: ZoneInfo) -> l
 
 
 async def all_areas(session: AsyncSession) -> Sequence[Area]:
-    """Every area on the map, by name (A2 before A10)."""
-    areas = (await session.scalars(select(Area))).unique().all()
+    """Every area on the map (retired ones are off it), by name (A2 before A10)."""
+    areas = (await session.scalars(select(Area).where(Area.retired_at.is_(None)))).unique().all()
     return sorted(areas, key=lambda a: natural_key(a.name))
