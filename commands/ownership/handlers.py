@@ -112,6 +112,7 @@ _FIELD_LABELS = {
     "dri-left": "the DRI left the configuration",
     "category": "category",
     "name": "name",
+    "checklist": "checklist done",
     "retired": "retired by",
 }
 
