@@ -1,4 +1,5 @@
-"""The ownership check's schedule: one cron job a day asks the DRIs whose areas are due.
+"""The ownership check's schedule: one cron job a day asks the DRIs whose areas are due (and
+reminds both sides of hand-offs whose shadow period is over).
 
 It runs at 09:00 on the digest's wall clock; what is due is decided per area (see
 `commands/ownership/verify.py`), so a day's run after downtime catches up everything once.

@@ -210,6 +210,8 @@ class Area(Base):
     verify_asked_at: Mapped[datetime | None]
     # Retired areas keep their history but are off the map.
     retired_at: Mapped[datetime | None]
+    # A started hand-off's shadow period ends then: both sides are reminded to complete it.
+    shadow_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -112,6 +113,7 @@ _FIELD_LABELS = {
     "dri-left": "the DRI left the configuration",
     "category": "category",
     "name": "name",
+    "shadow": "shadow period until",
     "checklist": "checklist done",
     "retired": "retired by",
 }
@@ -119,7 +121,7 @@ _FIELD_LABELS = {
 
 _ONE_OFF_FIELDS = frozenset(
     {"proposal", "agreed", "declined", "accepted", "check", "checked", "verified", "release"}
-    | {"dri-left", "retired"}
+    | {"dri-left", "retired", "shadow"}
 )
 
 
@@ -291,7 +293,15 @@ def _handoff_text(area: Area) -> str:
         return f"{label} ({route}{quarter}){waiting}"
     if area.state is HandoffState.IN_TRANSITION and area.receiving_dri is not None:
         ready = "ready" if area.receiver_accepted_at else "not yet accepted"
-        return f"{label} ({route}{quarter}), receiving DRI @{area.receiving_dri.handle} ({ready})"
+        shadow = (
+            f", shadow period until {area.shadow_until.date().isoformat()}"
+            if area.shadow_until
+            else ""
+        )
+        return (
+            f"{label} ({route}{quarter}), receiving DRI @{area.receiving_dri.handle} "
+            f"({ready}){shadow}"
+        )
     return f"{label} ({route}{quarter})"
 
 
@@ -736,6 +746,7 @@ def _clear_handoff(area: Area) -> None:
     area.proposed_by_org_id = None
     area.receiving_dri_id = None
     area.receiver_accepted_at = None
+    area.shadow_until = None
     _forget_previous(area)
 
 
@@ -743,6 +754,13 @@ def _clear_handoff(area: Area) -> None:
     "start",
     _AREA,
     Param("receiver", Kind.PERSON, "The receiving DRI, in the org taking the area over"),
+    Param(
+        "shadow",
+        Kind.DURATION,
+        "How long both DRIs run it together; both sides are reminded when it is over",
+        required=False,
+        keyword=True,
+    ),
     role=Role.LEAD,
     who=Who(Relation.OWNING_LEAD, "area", "start handing off"),
 )
@@ -777,6 +795,10 @@ async def handoff_start(ctx: Context, args: dict[str, Any]) -> Message:
     area.state = HandoffState.IN_TRANSITION
     area.receiving_dri_id = receiver.id
     area.receiver_accepted_at = None
+    shadow: timedelta | None = args["shadow"]
+    area.shadow_until = ctx.now + shadow if shadow else None
+    if area.shadow_until is not None:
+        changes.append(Change("shadow", None, ctx.when(area.shadow_until)))
     reply = await _commit_handoff(ctx, area, changes, "Hand-off started")
     await ctx.notify(
         f"area:{area.id}:own:{receiver.id}:{ctx.now.isoformat()}",
@@ -873,6 +895,7 @@ async def handoff_done(ctx: Context, args: dict[str, Any]) -> Message:
     area.receiving_dri_id = None
     area.receiver_accepted_at = None
     area.proposed_by_org_id = None
+    area.shadow_until = None
     return await _commit_handoff(ctx, area, changes, "Hand-off done")
 
 

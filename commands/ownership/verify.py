@@ -6,6 +6,7 @@ The cycle of one area: its baseline is when it was last confirmed (or named, or 
 else). An answer is `/dri confirm` or `/dri release`. Still unanswered a week after the question,
 the area is *unconfirmed*: the owning org's leads are told once, and the board, `/dri list` and
 the digest mark it. A DRI who left the configuration has their areas flagged at once (bot/sync).
+The same daily job reminds both sides of a started hand-off once its `shadow` period is over.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from commands.core.lookup import area_ref
 from commands.core.messages import Action, ActionId, Line, Message, bold, code, line, mention
 from commands.core.notifier import Notifier, Postbox, person_ref
 from commands.ownership.map import Change, all_areas, leads_of, write_history
-from storage.models import Area, HandoffRules, Person
+from storage.models import Area, HandoffRules, HandoffState, Person
 
 # When no configuration was applied (a bare database): the documented default.
 DEFAULT_VERIFY_EVERY = timedelta(weeks=12)
@@ -103,7 +104,8 @@ async def ask(notifier: Notifier, area: Area, key: str) -> bool:
 
 
 async def verify_due(postbox: Postbox, scheduled_for: datetime, now: datetime) -> None:
-    """The daily job: ask the DRIs whose areas are due, tell the leads of areas left unanswered.
+    """The daily job: ask the DRIs whose areas are due, tell the leads of areas left unanswered,
+    and remind both sides of a hand-off whose shadow period is over.
 
     Keyed by the occurrence's day and by the question's instant, so a run repeated (a restart,
     a second replica) sends nothing twice.
@@ -117,6 +119,47 @@ async def verify_due(postbox: Postbox, scheduled_for: datetime, now: datetime) -
                 await ask(notifier, area, f"area:{area.id}:verify:{day}")
             elif area.retired_at is None and unconfirmed(area, now) and not departed(area):
                 await _tell_leads(notifier, area)
+            shadow = area.shadow_until
+            if area.state is HandoffState.IN_TRANSITION and shadow is not None and shadow <= now:
+                await _shadow_over(notifier, area)
+
+
+async def _shadow_over(notifier: Notifier, area: Area) -> None:
+    """Both DRIs and the owning org's leads hear, once, that the shadow period is over."""
+    assert area.shadow_until is not None
+    people = [p for p in (area.dri, area.receiving_dri) if p is not None]
+    people += await leads_of(notifier.session, area.org_id)
+    receiver = area.receiving_dri
+    for person in {p.id: p for p in people}.values():
+        await notifier.notify(
+            f"area:{area.id}:shadow-over:{area.shadow_until.isoformat()}:{person.id}",
+            Message(
+                title=f"The shadow period of {area.name} is over",
+                lines=(
+                    line(
+                        "The hand-off of ",
+                        bold(area.name),
+                        f" to `{area.handoff_to.key if area.handoff_to else '?'}` planned its "
+                        f"shadow period until {area.shadow_until.date().isoformat()}. ",
+                        *(
+                            ()
+                            if receiver is None or area.receiver_accepted_at is not None
+                            else (
+                                mention(person_ref(receiver)),
+                                " still has to say ",
+                                code(f'/handoff own "{area.name}"'),
+                                "; ",
+                            )
+                        ),
+                        "a lead of ",
+                        f"`{area.org.key}` completes it with ",
+                        code(f'/handoff done "{area.name}"'),
+                        ".",
+                    ),
+                ),
+            ),
+            to=person,
+        )
 
 
 async def _tell_leads(notifier: Notifier, area: Area) -> None:

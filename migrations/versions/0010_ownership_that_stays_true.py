@@ -1,5 +1,5 @@
 """ownership that stays true: an agreed plan kept while a new one is proposed, area categories,
-DRI verification, retired areas, people who left the configuration
+DRI verification, retired areas, people who left the configuration, the end of a shadow period
 
 Revision ID: 0010
 Revises: 0009
@@ -35,7 +35,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("previous_to_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("previous_quarter", sa.String(length=7), nullable=True))
         batch_op.add_column(sa.Column("category", sa.String(length=80), nullable=True))
-        for name in ("verified_at", "verify_asked_at", "retired_at"):
+        for name in ("verified_at", "verify_asked_at", "retired_at", "shadow_until"):
             batch_op.add_column(
                 sa.Column(name, storage.types.UTCDateTime(timezone=True), nullable=True)
             )
@@ -61,6 +61,7 @@ def downgrade() -> None:
     with op.batch_alter_table("area", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_area_previous_to_id_org"), type_="foreignkey")
         for name in (
+            "shadow_until",
             "retired_at",
             "verify_asked_at",
             "verified_at",
