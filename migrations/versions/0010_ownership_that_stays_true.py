@@ -51,9 +51,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # A retired area would come back onto the map of the older schema, which has no way to
-    # hide it: it is dropped with its history.
-    op.execute("DELETE FROM area WHERE retired_at IS NOT NULL")
+    # The older schema cannot hide a retired area: it comes back onto the map, history and all
+    # (nothing is deleted), with its retirement still in that history.
     with op.batch_alter_table("handoff_rules", schema=None) as batch_op:
         batch_op.drop_column("verify_every_seconds")
     with op.batch_alter_table("person", schema=None) as batch_op:
