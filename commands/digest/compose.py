@@ -334,7 +334,12 @@ async def _flagged(session: AsyncSession, now: datetime) -> Section | None:
 async def _handoffs(
     session: AsyncSession, since: datetime, now: datetime, tz: ZoneInfo
 ) -> tuple[Section | None, list[ownership.Route]]:
-    routes = ownership.routes(await ownership.all_areas(session))
+    areas = await ownership.all_areas(session)
+    routes = ownership.routes(areas)
+    # The chart's bars follow the areas' categories once there is more than one.
+    chart_routes = routes
+    if len({a.category or "" for a in areas}) > 1:
+        chart_routes = ownership.routes(areas, by_category=True)
     lines: list[Line] = [
         line(bold(f"{r.source} → {r.target}: "), *ownership.route_line(r)) for r in routes
     ]
@@ -359,8 +364,8 @@ async def _handoffs(
         )
     lines.extend(_more(min(len(moves), MAX_ITEMS), len(moves), "/handoff board"))
     if not lines:
-        return None, routes
-    return Section("Hand-offs", tuple(lines)), routes
+        return None, chart_routes
+    return Section("Hand-offs", tuple(lines)), chart_routes
 
 
 async def _delivery_problems(

@@ -85,6 +85,8 @@ class Route:
     done: int
     in_transition: int
     planned: int
+    # The areas' category, when progress is counted per category ("" otherwise, or for none).
+    category: str = ""
 
     @property
     def total(self) -> int:
@@ -92,14 +94,18 @@ class Route:
         return self.done + self.in_transition + self.planned
 
 
-def routes(areas: Sequence[Area]) -> list[Route]:
-    """Hand-off progress per route (from org → to org), in order of the org keys."""
-    counts: dict[tuple[str, str], Counter[HandoffState]] = {}
+def routes(areas: Sequence[Area], *, by_category: bool = False) -> list[Route]:
+    """Hand-off progress per route (from org → to org), in order of the org keys; with
+    `by_category`, per category and route (categories in name order, none last)."""
+    counts: dict[tuple[str, str, str], Counter[HandoffState]] = {}
     for a in areas:
         # A proposal is no hand-off until the other side accepts it.
         agreed = a.state is not HandoffState.PROPOSED
         if agreed and a.handoff_from is not None and a.handoff_to is not None:
-            counts.setdefault((a.handoff_from.key, a.handoff_to.key), Counter())[a.state] += 1
+            category = (a.category or "") if by_category else ""
+            key = (category, a.handoff_from.key, a.handoff_to.key)
+            counts.setdefault(key, Counter())[a.state] += 1
+    ordered = sorted(counts.items(), key=lambda kv: (not kv[0][0], kv[0][0].casefold(), kv[0]))
     return [
         Route(
             src,
@@ -107,8 +113,9 @@ def routes(areas: Sequence[Area]) -> list[Route]:
             c[HandoffState.HANDED_OFF],
             c[HandoffState.IN_TRANSITION],
             sum(c[s] for s in PLANNED),
+            category,
         )
-        for (src, dst), c in sorted(counts.items())
+        for (category, src, dst), c in ordered
     ]
 
 

@@ -3,8 +3,11 @@ the list group and filter by it, and a hand-off starts with its category's check
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from commands.core.completion import suggest
 from commands.core.registry import Kind
+from commands.digest.compose import compose
 from tests.harness import Chat
 
 
@@ -60,3 +63,18 @@ async def test_a_changed_category_is_history_and_spelled_as_the_map_has_it(chat:
     assert "category: none → Grow" in changed.notification()
     async with chat.runtime.sessions() as session:
         assert await suggest(session, Kind.CATEGORY, "gr") == [("Grow", "Grow")]
+
+
+async def test_the_digest_charts_hand_off_bars_follow_the_categories(chat: Chat) -> None:
+    await _map(chat)
+    for area in ("Keeper bots", "Launch process", "Odd jobs"):
+        await chat.ok(f'/handoff plan "{area}" near')
+        await chat.ok(f'/handoff accept "{area}"', as_="carol")
+    async with chat.runtime.sessions() as session:
+        made = await compose(session, chat.clock.now(), ZoneInfo("Europe/London"), chart=False)
+    assert made.chart is not None
+    assert [(r.category, r.source, r.target, r.planned) for r in made.chart.routes] == [
+        ("create", "set", "ic", 1),
+        ("maintain", "set", "ic", 1),
+        ("", "set", "ic", 1),
+    ]
