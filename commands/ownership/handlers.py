@@ -426,7 +426,7 @@ async def dri_verify(ctx: Context, args: dict[str, Any]) -> Message:
         if a.dri is None or verify.departed(a):
             skipped.append(a.name)
             continue
-        await verify.ask(ctx.notifier, a, f"area:{a.id}:verify:{ctx.now.isoformat()}")
+        await verify.ask(ctx.notifier, a, ctx.now)
         asked.append(a)
     if not asked:
         raise CommandError(
@@ -451,6 +451,11 @@ async def dri_verify(ctx: Context, args: dict[str, Any]) -> Message:
 async def dri_confirm(ctx: Context, args: dict[str, Any]) -> Message:
     """Confirm, as its DRI, that you still run an area (the Confirm button of the check)."""
     area: Area = args["area"]
+    if area.dri is not None:
+        said = line(
+            mention(ctx.ref(ctx.actor)), " confirmed ", bold(area.name), f" on {ctx.when(ctx.now)}."
+        )
+        await verify.answered(ctx.notifier, area, area.dri, said)
     area.verified_at, area.verify_asked_at = ctx.now, None
     await record(ctx, area, [Change("verified", None, _handle(ctx.actor))])
     every = await verify.verify_every(ctx.session)
@@ -470,6 +475,14 @@ async def dri_confirm(ctx: Context, args: dict[str, Any]) -> Message:
 async def dri_release(ctx: Context, args: dict[str, Any]) -> Message:
     """Say, as its DRI, that an area should go to someone else: its org's leads are told."""
     area: Area = args["area"]
+    if area.dri is not None:
+        said = line(
+            mention(ctx.ref(ctx.actor)),
+            " asked to hand ",
+            bold(area.name),
+            f" to someone else on {ctx.when(ctx.now)}; its org's leads were told.",
+        )
+        await verify.answered(ctx.notifier, area, area.dri, said)
     area.verify_asked_at = None
     await record(ctx, area, [Change("release", None, _handle(ctx.actor))])
     leads = await leads_of(ctx.session, area.org_id)

@@ -52,6 +52,19 @@ def departed(area: Area) -> bool:
     return area.dri is not None and area.dri.left_at is not None
 
 
+async def answered(notifier: Notifier, area: Area, to: Person, text: Line) -> None:
+    """Replace the standing question (its buttons with it) by what its DRI answered."""
+    key = ask_key(area)
+    if key is None:
+        return
+    await notifier.notify(
+        f"{key}:answer",
+        Message(title=f"Who runs {area.name}", lines=(text,), tone="success"),
+        to=to,
+        edit_of=key,
+    )
+
+
 def unconfirmed(area: Area, now: datetime) -> bool:
     """Asked, and still unanswered a week later."""
     return (
@@ -75,8 +88,16 @@ def is_due(area: Area, now: datetime, every: timedelta) -> bool:
     return now - baseline(area) >= every
 
 
-async def ask(notifier: Notifier, area: Area, key: str) -> bool:
-    """Ask an area's DRI, by DM, to confirm they still run it; False if `key` was sent already."""
+def ask_key(area: Area) -> str | None:
+    """The key of the question standing for an area (its answer replaces that message)."""
+    if area.verify_asked_at is None:
+        return None
+    return f"area:{area.id}:verify:{area.verify_asked_at.isoformat()}"
+
+
+async def ask(notifier: Notifier, area: Area, at: datetime) -> bool:
+    """Ask an area's DRI, by DM, to confirm they still run it, as of `at` (the job's occurrence,
+    or now): False if that question was written already."""
     assert area.dri is not None
     ref = area_ref(area)
     message = Message(
@@ -98,25 +119,25 @@ async def ask(notifier: Notifier, area: Area, key: str) -> bool:
             Action(ActionId("dri", "release", ref), "Hand to someone else", "secondary"),
         ),
     )
-    written = await notifier.notify(key, message, to=area.dri)
-    area.verify_asked_at = notifier.now
-    return written
+    area.verify_asked_at = at
+    key = ask_key(area)
+    assert key is not None
+    return await notifier.notify(key, message, to=area.dri)
 
 
 async def verify_due(postbox: Postbox, scheduled_for: datetime, now: datetime) -> None:
     """The daily job: ask the DRIs whose areas are due, tell the leads of areas left unanswered,
     and remind both sides of a hand-off whose shadow period is over.
 
-    Keyed by the occurrence's day and by the question's instant, so a run repeated (a restart,
-    a second replica) sends nothing twice.
+    Keyed by the occurrence and by the question's instant, so a run repeated (a restart, a
+    second replica) sends nothing twice.
     """
-    day = scheduled_for.date().isoformat()
     async with postbox.transaction(now) as notifier:
         session = notifier.session
         every = await verify_every(session)
         for area in await all_areas(session):
             if is_due(area, now, every):
-                await ask(notifier, area, f"area:{area.id}:verify:{day}")
+                await ask(notifier, area, scheduled_for)
             elif area.retired_at is None and unconfirmed(area, now) and not departed(area):
                 await _tell_leads(notifier, area)
             shadow = area.shadow_until

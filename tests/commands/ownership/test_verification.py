@@ -34,6 +34,8 @@ async def test_each_dri_is_asked_after_twelve_weeks_and_confirms_with_the_button
     assert not refused.ok and "Only @bob (the DRI) can confirm" in refused.reply
     confirmed = await chat.press("dri:confirm:area.1", as_="bob")
     assert confirmed.ok and "you are still the DRI of Keeper bots" in confirmed.reply
+    # The question is replaced by the answer (its buttons gone).
+    assert "@bob confirmed Keeper bots on" in confirmed.notification("@bob (updated)")
     history = await chat.ok('/dri history "Keeper bots"')
     assert "still the DRI, confirmed by: @bob" in history.reply
     # Confirmed: nobody is told, and the next question comes twelve weeks later.
