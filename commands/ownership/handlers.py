@@ -36,7 +36,6 @@ from commands.core.messages import (
     line,
     mention,
 )
-from commands.core.notifier import person_ref
 from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
 from commands.ownership import verify
@@ -48,7 +47,6 @@ from commands.ownership.map import (
     checklist,
     checklists,
     drop_checklist,
-    leads_of,
     progress,
     record,
     route_line,
@@ -485,25 +483,16 @@ async def dri_release(ctx: Context, args: dict[str, Any]) -> Message:
         await verify.answered(ctx.notifier, area, area.dri, said)
     area.verify_asked_at = None
     await record(ctx, area, [Change("release", None, _handle(ctx.actor))])
-    leads = await leads_of(ctx.session, area.org_id)
-    for lead in leads:
-        await ctx.notify(
-            f"area:{area.id}:release:{ctx.now.isoformat()}:{lead.id}",
-            Message(
-                title=f"{area.name} needs a new DRI",
-                lines=(
-                    line(
-                        mention(person_ref(ctx.actor)),
-                        " asks to hand ",
-                        bold(area.name),
-                        " to someone else. Name the new DRI: ",
-                        code(f'/dri set "{area.name}" @person'),
-                        ".",
-                    ),
-                ),
-            ),
-            to=lead,
-        )
+    leads = await verify.tell_leads(
+        ctx.notifier,
+        area,
+        f"area:{area.id}:release:{ctx.now.isoformat()}",
+        f"{area.name} needs a new DRI",
+        mention(ctx.ref(ctx.actor)),
+        " asks to hand ",
+        bold(area.name),
+        " to someone else. Name the new DRI: ",
+    )
     told = ", ".join("@" + p.handle for p in leads) or "nobody (the org has no lead)"
     return Message(
         lines=(line(f"Told {told}: they will name a new DRI for ", bold(area.name), "."),),

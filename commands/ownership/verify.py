@@ -17,7 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.lookup import area_ref
-from commands.core.messages import Action, ActionId, Line, Message, bold, code, line, mention
+from commands.core.messages import (
+    Action,
+    ActionId,
+    Line,
+    Message,
+    Span,
+    bold,
+    code,
+    line,
+    mention,
+)
 from commands.core.notifier import Notifier, Postbox, person_ref
 from commands.ownership.map import Change, all_areas, leads_of, write_history
 from storage.models import Area, HandoffRules, HandoffState, Person
@@ -185,26 +195,35 @@ async def _shadow_over(notifier: Notifier, area: Area) -> None:
 
 async def _tell_leads(notifier: Notifier, area: Area) -> None:
     assert area.verify_asked_at is not None and area.dri is not None
-    since = area.verify_asked_at.isoformat()
-    for lead in await leads_of(notifier.session, area.org_id):
+    await tell_leads(
+        notifier,
+        area,
+        f"area:{area.id}:verify-late:{area.verify_asked_at.isoformat()}",
+        f"Nobody confirmed who runs {area.name}",
+        mention(person_ref(area.dri)),
+        " was asked a week ago to confirm they are still the DRI of ",
+        bold(area.name),
+        " and has not answered. Check with them, or name another DRI: ",
+    )
+
+
+async def tell_leads(
+    notifier: Notifier, area: Area, key: str, title: str, *said: str | Span
+) -> list[Person]:
+    """DM each lead of the area's org what happened, and how to name a new DRI (`key` is
+    completed per lead); return who was told."""
+    leads = await leads_of(notifier.session, area.org_id)
+    for lead in leads:
         await notifier.notify(
-            f"area:{area.id}:verify-late:{since}:{lead.id}",
+            f"{key}:{lead.id}",
             Message(
-                title=f"Nobody confirmed who runs {area.name}",
-                lines=(
-                    line(
-                        mention(person_ref(area.dri)),
-                        " was asked a week ago to confirm they are still the DRI of ",
-                        bold(area.name),
-                        " and has not answered. Check with them, or name another DRI: ",
-                        code(f'/dri set "{area.name}" @person'),
-                        ".",
-                    ),
-                ),
+                title=title,
+                lines=(line(*said, code(f'/dri set "{area.name}" @person'), "."),),
                 tone="warning",
             ),
             to=lead,
         )
+    return leads
 
 
 async def flagged_lines(session: AsyncSession, now: datetime) -> list[Line]:
