@@ -29,7 +29,7 @@ async def test_each_dri_is_asked_after_twelve_weeks_and_confirms_with_the_button
     [asked] = _to(delivered, "@bob", ASKED)
     assert asked.startswith("Are you still the DRI of Keeper bots?")
     assert "[Confirm]  [Hand to someone else]" in asked
-    assert not _to(await chat.wait(timedelta(days=2)), "@bob", ASKED)
+    assert not _to(await chat.jump(chat.clock.now() + timedelta(days=2)), "@bob", ASKED)
     refused = await chat.press("dri:confirm:area.1", as_="carol")
     assert not refused.ok and "Only @bob (the DRI) can confirm" in refused.reply
     confirmed = await chat.press("dri:confirm:area.1", as_="bob")
@@ -39,7 +39,7 @@ async def test_each_dri_is_asked_after_twelve_weeks_and_confirms_with_the_button
     history = await chat.ok('/dri history "Keeper bots"')
     assert "still the DRI, confirmed by: @bob" in history.reply
     # Confirmed: nobody is told, and the next question comes twelve weeks later.
-    later = await chat.wait(timedelta(days=8))
+    later = await chat.jump(chat.clock.now() + timedelta(days=8))
     assert not _to(later, "@alice", LATE) and not _to(later, "@bob", ASKED)
 
 
@@ -50,7 +50,10 @@ async def test_an_unanswered_question_tells_the_lead_once_and_marks_the_area(cha
     assert "Asked @bob by direct message to confirm 1 area." in asked.reply
     assert _to(asked.notifications, "@bob", ASKED)
     assert "[Confirm]" in asked.notification("@bob")
-    delivered = await chat.wait(timedelta(days=9))
+    # Six days on, nobody is told; eight days on, the lead is, once (the next day's run too).
+    assert not _to(await chat.jump(chat.clock.now() + timedelta(days=6)), "@alice", LATE)
+    delivered = await chat.jump(chat.clock.now() + timedelta(days=2))
+    delivered += await chat.jump(chat.clock.now() + timedelta(days=1))
     told = _to(delivered, "@alice", LATE)
     assert len(told) == 1 and "@bob was asked a week ago" in told[0]
     assert not _to(delivered, "@carol", LATE)
