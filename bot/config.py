@@ -481,6 +481,12 @@ class HandoffSettings(_Section):
     checklists: list[ChecklistSettings] = []
 
 
+class OwnershipSettings(_Section):
+    """How the ownership map stays true: how often each DRI confirms their areas."""
+
+    verify_every: Duration = timedelta(weeks=12)
+
+
 class Settings(BaseSettings):
     """The whole configuration."""
 
@@ -506,6 +512,7 @@ class Settings(BaseSettings):
     github: GitHubSettings = GitHubSettings()
     handoff: HandoffSettings = HandoffSettings()
     reviews: ReviewSettings = ReviewSettings()
+    ownership: OwnershipSettings = OwnershipSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -127,18 +127,22 @@ class Seeder:
             self.ids[name] = int(found[1])
 
 
-# The areas each lead creates: (area, DRI, extra options).
+# The areas each lead creates: (area, DRI, extra options). The categories are the seeds' own
+# grouping of the work: create (new products), grow (reach and insight), maintain (run it).
 SET_AREAS = (
-    ("Code review", "bob", " backup=@alice"),
-    ("Smart contract deployment", "bob", ""),
-    ("Rebalance parameterization", "bob", " backup=@alice"),
-    ("Liquidity monitoring", "bob", ""),
-    ("Keeper infrastructure", "alice", " backup=@bob"),
-    ("Product launch process", "alice", ""),
-    ("Oracle monitoring", "bob", ""),
-    ("Gas cost reporting", "alice", ""),
+    ("Code review", "bob", " backup=@alice category=maintain"),
+    ("Smart contract deployment", "bob", " category=create"),
+    ("Rebalance parameterization", "bob", " backup=@alice category=maintain"),
+    ("Liquidity monitoring", "bob", " category=maintain"),
+    ("Keeper infrastructure", "alice", " backup=@bob category=maintain"),
+    ("Product launch process", "alice", " category=create"),
+    ("Oracle monitoring", "bob", " category=maintain"),
+    ("Gas cost reporting", "alice", " category=grow"),
 )
-IC_AREAS = (("Analytics dashboards", "dave", ""), ("Index methodology", "carol", ""))
+IC_AREAS = (
+    ("Analytics dashboards", "dave", " category=grow"),
+    ("Index methodology", "carol", " category=create"),
+)
 AREAS = tuple(area for area, _, _ in SET_AREAS + IC_AREAS)
 # Who must be configured for the script to run: (handle, org, may they run an org's areas).
 CAST = (("alice", "set", True), ("bob", "set", False), ("carol", "ic", True), ("dave", "ic", False))

@@ -22,6 +22,7 @@ from bot.inbound import Inbox
 from bot.intake import Intake, Limits
 from bot.jobs import Jobs
 from bot.leader import GatewayLock
+from bot.ownership import schedule_verification
 from bot.sync import apply_config
 from bot.tasks import Spawner
 from bot.weekly import schedule_weekly_sync
@@ -137,21 +138,22 @@ async def open_runtime(
     """
     clock = clock or SystemClock()
     engine = create_engine(settings.database.url)
-    try:
-        await db.require_head(engine)
-        sessions = session_factory(engine)
-        await apply_config(sessions, settings, clock.now())
-    except BaseException:
-        await engine.dispose()
-        raise
     runtime: Runtime | None = None
 
     def wake(what: Wake) -> None:
-        # Only transactions that commit after wiring call this, so the runtime is there.
+        # Transactions that commit before wiring (the configuration's) need no wake-up: the
+        # delivery worker reads the outbox when it starts.
         if runtime is not None:
             runtime.wake(what)
 
+    sessions = session_factory(engine)
     postbox = Postbox(sessions, frozenset(platforms), settings.announce_channel, wake)
+    try:
+        await db.require_head(engine)
+        await apply_config(postbox, settings, clock.now())
+    except BaseException:
+        await engine.dispose()
+        raise
     scheduler = AsyncIOScheduler(timezone=UTC)
     tasks = Spawner()
     jobs = Jobs(sessions, clock, scheduler, tasks)
@@ -165,6 +167,7 @@ async def open_runtime(
     jobs.refreshers.append(weekly_sync)
     schedule_digest(jobs, postbox, settings)
     await schedule_daily(jobs, postbox)
+    schedule_verification(jobs, postbox, settings)
     registry = build_registry()
     limits = settings.limits
     runtime = Runtime(

@@ -10,12 +10,14 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.config import PolicySettings, Settings
 from commands.core.grammar import WrittenDuration
+from commands.core.notifier import Notifier, Postbox
 from commands.core.presence import day_start, zone_of
+from commands.ownership.verify import flag_departed_areas
 from commands.reviews.rules import DEFAULT_DAY
 from commands.weekly.series import SERIES_ID, realign
 from storage import locks
@@ -42,18 +44,18 @@ TRIES = 5
 _RETRYABLE = {"40001", "40P01"}
 
 
-async def apply_config(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
-) -> None:
+async def apply_config(postbox: Postbox, settings: Settings, now: datetime) -> None:
     """Create or update what the configuration declares; never delete (history refers to it).
 
-    Replicas starting together apply it one at a time (an advisory lock on PostgreSQL; SQLite
-    has one writer anyway), and one that still loses a race (a row another process inserted
-    first) rolls back and applies it again, instead of stopping.
+    People who left the configuration are marked as gone, and whoever stands in for their areas
+    is told, in the same transaction (so exactly once). Replicas starting together apply it one
+    at a time (an advisory lock on PostgreSQL; SQLite has one writer anyway), and one that
+    still loses a race (a row another process inserted first) rolls back and applies it again,
+    instead of stopping.
     """
     for attempt in range(1, TRIES + 1):
         try:
-            await _apply(sessions, settings, now)
+            await _apply(postbox, settings, now)
             return
         except DBAPIError as exc:
             if attempt == TRIES or not _lost_race(exc):
@@ -67,10 +69,9 @@ def _lost_race(exc: DBAPIError) -> bool:
     return isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", None) in _RETRYABLE
 
 
-async def _apply(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
-) -> None:
-    async with sessions.begin() as session:
+async def _apply(postbox: Postbox, settings: Settings, now: datetime) -> None:
+    async with postbox.transaction(now) as notifier:
+        session = notifier.session
         await locks.one_at_a_time(session, locks.CONFIG)
         orgs = {o.key: o for o in (await session.scalars(select(Org))).all()}
         for cfg in settings.orgs:
@@ -140,6 +141,8 @@ async def _apply(
         rules.nudge_every = str(settings.reviews.nudge_every)
         session.add(rules)
 
+        await _mark_departures(notifier, settings)
+
 
 async def _apply_away(session: AsyncSession, settings: Settings, now: datetime) -> None:
     # Planned leave from the file: its own rows only (time away set in chat is left alone);
@@ -179,11 +182,26 @@ async def _apply_away(session: AsyncSession, settings: Settings, now: datetime) 
     await session.flush()
 
 
+async def _mark_departures(notifier: Notifier, settings: Settings) -> None:
+    # Only people the configuration once placed in an org can leave it: someone the bot merely
+    # met in chat (enrolled with no org) was never in it.
+    configured = {p.handle for p in settings.people}
+    people = await notifier.session.scalars(select(Person).where(Person.org_id.is_not(None)))
+    for person in people.unique().all():
+        if person.handle in configured:
+            person.left_at = None
+        elif person.left_at is None:
+            person.left_at = notifier.now
+            await flag_departed_areas(notifier, person)
+    await notifier.session.flush()
+
+
 async def _apply_checklists(session: AsyncSession, settings: Settings) -> None:
     # Templates are configuration, not history: each start rewrites them. Hand-offs under way
     # keep the items they started with.
     rules = await session.get(HandoffRules, 1) or HandoffRules(id=1)
     rules.stall_after_seconds = int(settings.handoff.stall_after.total_seconds())
+    rules.verify_every_seconds = int(settings.ownership.verify_every.total_seconds())
     session.add(rules)
     await session.execute(delete(ChecklistTemplate))
     for cfg in settings.handoff.checklists:

@@ -127,6 +127,8 @@ class Person(Base):
     # Set with /me timezone or /me hours: the configuration's values no longer apply.
     hours_set_in_chat: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    # When they left the configuration (None while they are in it): their areas are flagged.
+    left_at: Mapped[datetime | None]
 
     org: Mapped[Org | None] = relationship(lazy="joined")
     identities: Mapped[list[Identity]] = relationship(
@@ -234,6 +236,20 @@ class Area(Base):
     # Named when the hand-off starts; completing it needs their "I own this now".
     receiving_dri_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     receiver_accepted_at: Mapped[datetime | None]
+    # The plan both sides had agreed before a new proposal replaced it: a decline of the new
+    # proposal puts it back (None while no agreed plan is being re-planned).
+    previous_state: Mapped[HandoffState | None] = mapped_column(_enum(HandoffState))
+    previous_to_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
+    previous_quarter: Mapped[str | None] = mapped_column(String(7))
+    # Free text (the seeds group the work into create / grow / maintain); picks the checklist.
+    category: Mapped[str | None] = mapped_column(String(80))
+    # When the DRI last confirmed they still run it, and when they were last asked to.
+    verified_at: Mapped[datetime | None]
+    verify_asked_at: Mapped[datetime | None]
+    # Retired areas keep their history but are off the map.
+    retired_at: Mapped[datetime | None]
+    # A started hand-off's shadow period ends then: both sides are reminded to complete it.
+    shadow_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -272,6 +288,8 @@ class HandoffRules(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     stall_after_seconds: Mapped[int] = mapped_column(Integer)
+    # `[ownership] verify_every`: how often each DRI is asked to confirm their areas.
+    verify_every_seconds: Mapped[int | None] = mapped_column(Integer)
 
 
 class ReviewRules(Base):

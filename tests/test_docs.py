@@ -34,6 +34,7 @@ from bot.config import (
     HandoffSettings,
     MeetingSettings,
     OrgSettings,
+    OwnershipSettings,
     PersonSettings,
     PolicySettings,
     RepeatSettings,
@@ -159,6 +160,7 @@ def test_every_section_model_of_the_settings_is_found() -> None:
         DigestSettings,
         HandoffSettings,
         ChecklistSettings,
+        OwnershipSettings,
     }
     assert expected <= set(SECTIONS.values())
 

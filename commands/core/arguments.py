@@ -243,8 +243,11 @@ async def _area(session: AsyncSession, param: Param, text: str, platform: str) -
     if too_long := lookup.name_too_long(text):
         raise GrammarError(too_long[0].upper() + too_long[1:] + ".")
     if param.allow_new:
-        return await lookup.find_area(session, text) or lookup.clean_name(text)
-    return await lookup.require_area(session, text)
+        found = await lookup.find_area(session, text)
+        if found is not None and found.retired_at is not None:
+            raise CommandError(lookup.retired_refusal(found))
+        return found or lookup.clean_name(text)
+    return await lookup.require_area(session, text, retired_ok=param.retired_ok)
 
 
 def parse_plan_date(text: str) -> date:
@@ -295,6 +298,16 @@ async def _choice(session: AsyncSession, param: Param, text: str, platform: str)
 async def _int(session: AsyncSession, param: Param, text: str, platform: str) -> int:
     # Counts are never negative; each command says which of them make sense (weeks 1 to 104).
     return number(text, low=0)
+
+
+async def _category(session: AsyncSession, param: Param, text: str, platform: str) -> str:
+    name = lookup.clean_name(text)
+    if not name or len(name) > lookup.MAX_CATEGORY:
+        raise GrammarError(f"A category is 1 to {lookup.MAX_CATEGORY} characters long.")
+    if param.allow_new:
+        # The spelling already on the map wins, so "Grow" and "grow" stay one category.
+        return await lookup.find_category(session, name) or name
+    return await lookup.require_category(session, name)
 
 
 async def _policy(session: AsyncSession, param: Param, text: str, platform: str) -> Any:
@@ -353,4 +366,5 @@ TYPES: dict[Kind, ParamType] = {
         _by_id(lookup.find_roadmap_item, "a roadmap item number"), _looks_numeric
     ),
     Kind.UNTIL: ParamType(_plain(parse_bounded_until), _parses(parse_bounded_until)),
+    Kind.CATEGORY: ParamType(_category),
 }

@@ -54,11 +54,26 @@ def _like(typed: str) -> str:
 async def _areas(session: AsyncSession, typed: str) -> Sequence[Suggestion]:
     rows = await session.scalars(
         select(Area.name)
-        .where(func.lower(Area.name).like(_like(typed), escape="\\"))
+        .where(Area.retired_at.is_(None), func.lower(Area.name).like(_like(typed), escape="\\"))
         .order_by(Area.name)
         .limit(_FETCH)
     )
     return [(name, name) for name in rows]
+
+
+async def _categories(session: AsyncSession, typed: str) -> Sequence[Suggestion]:
+    rows = await session.scalars(
+        select(Area.category)
+        .where(
+            Area.category.is_not(None),
+            Area.retired_at.is_(None),
+            func.lower(Area.category).like(_like(typed), escape="\\"),
+        )
+        .distinct()
+        .order_by(Area.category)
+        .limit(_FETCH)
+    )
+    return [(name, name) for name in rows if name]
 
 
 async def _numbered(
@@ -152,6 +167,7 @@ SOURCES: dict[Kind, Source] = {
     Kind.ROADMAP_ITEM: _roadmap_items,
     Kind.AGENDA_ITEM: _agenda_items,
     Kind.ACTION: _actions,
+    Kind.CATEGORY: _categories,
 }
 
 

@@ -123,12 +123,15 @@ async def find_area(session: AsyncSession, name: str) -> Area | None:
     return await session.scalar(select(Area).where(Area.name_key == area_key(name)))
 
 
-async def require_area(session: AsyncSession, name: str) -> Area:
-    """The area with this name, or an answer naming the nearest one."""
+async def require_area(session: AsyncSession, name: str, *, retired_ok: bool = False) -> Area:
+    """The area with this name, or an answer naming the nearest one (a retired area is refused,
+    saying so, unless `retired_ok`)."""
     area = await find_area(session, name)
     if area is not None:
+        if area.retired_at is not None and not retired_ok:
+            raise CommandError(retired_refusal(area))
         return area
-    names = (await session.scalars(select(Area.name))).all()
+    names = (await session.scalars(select(Area.name).where(Area.retired_at.is_(None)))).all()
     hint = did_you_mean(clean_name(name), names, before='"', after='"')
     shown = clean_name(name)
     if hint:
@@ -136,6 +139,48 @@ async def require_area(session: AsyncSession, name: str) -> Area:
     raise CommandError(
         f'No area called "{shown}". /dri list shows the map; /dri set creates an area.'
     )
+
+
+def retired_refusal(area: Area) -> str:
+    """What anyone naming a retired area is told."""
+    assert area.retired_at is not None
+    return (
+        f'"{area.name}" was retired on {area.retired_at.date().isoformat()}: it is off the map, '
+        f'kept only for its history (/dri history "{area.name}"). Choose another area or name.'
+    )
+
+
+MAX_CATEGORY = 80
+
+
+async def find_category(session: AsyncSession, name: str) -> str | None:
+    """An area category in use, as the map spells it (any case), or None."""
+    for used in await categories(session):
+        if used.casefold() == name.casefold():
+            return used
+    return None
+
+
+async def require_category(session: AsyncSession, name: str) -> str:
+    """An area category in use, or an answer listing those that are."""
+    found = await find_category(session, name)
+    if found is not None:
+        return found
+    used = await categories(session)
+    listed = (
+        ", ".join(used) if used else "none yet (give one with /dri set <area> @dri category=...)"
+    )
+    raise CommandError(f'No area has the category "{name}". Categories on the map: {listed}.')
+
+
+async def categories(session: AsyncSession) -> list[str]:
+    """The categories of the areas on the map (retired ones aside), sorted."""
+    rows = await session.scalars(
+        select(Area.category)
+        .where(Area.category.is_not(None), Area.retired_at.is_(None))
+        .distinct()
+    )
+    return sorted({c for c in rows if c}, key=str.casefold)
 
 
 # Ids are 32-bit integer columns: a number outside them names nothing (and cannot be sent).

@@ -60,6 +60,8 @@ class Relation(enum.Enum):
     HANDOFF_SIDES = "hand-off sides"
     # The receiving DRI named when the hand-off started: only they say "I own this now".
     RECEIVING_DRI = "receiving DRI"
+    # The area's DRI: only they confirm they still run it, or ask to hand it on.
+    AREA_DRI = "area DRI"
     # Whoever added the item, its owner, or any lead.
     ITEM_EDITOR = "item editor"
 
@@ -166,11 +168,16 @@ def _sides(actor: Person, area: Area, args: Mapping[str, Any]) -> bool:
     return _is_lead_of(actor, area.org_id) or _is_lead_of(actor, area.handoff_to_id)
 
 
+def _dri(actor: Person, area: Area, args: Mapping[str, Any]) -> bool:
+    return actor.id == area.dri_id
+
+
 _HANDOFF_RULES: dict[Relation, Callable[[Person, Area, Mapping[str, Any]], bool]] = {
     Relation.HANDOFF_PARTY: _party,
     Relation.COUNTERPART_LEAD: _counterpart,
     Relation.RECEIVING_DRI: _receiver,
     Relation.HANDOFF_SIDES: _sides,
+    Relation.AREA_DRI: _dri,
 }
 
 
@@ -281,6 +288,9 @@ async def refusal(session: AsyncSession, who: Who, actor: Person, args: Mapping[
     if who.relation is Relation.RECEIVING_DRI and isinstance(subject, Area):
         named = f"@{subject.receiving_dri.handle}" if subject.receiving_dri else "the receiving DRI"
         return f"Only {named} (the receiving DRI) can {who.verb} {_subject_name(subject)}."
+    if who.relation is Relation.AREA_DRI and isinstance(subject, Area):
+        named = f"@{subject.dri.handle}" if subject.dri else "its DRI"
+        return f"Only {named} (the DRI) can {who.verb} {_subject_name(subject)}."
     if who.relation is Relation.COUNTERPART_LEAD and isinstance(subject, Area):
         proposer = subject.proposed_by_org.key if subject.proposed_by_org else "one org"
         if actor.org_id == subject.proposed_by_org_id:

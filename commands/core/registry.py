@@ -42,6 +42,7 @@ class Kind(enum.StrEnum):
     ROADMAP_ITEM = "roadmap-item"
     # A wait: a duration from now, or "tomorrow" (the start of the next working day).
     UNTIL = "until"
+    CATEGORY = "category"
 
 
 _SHAPES = {
@@ -63,6 +64,7 @@ _SHAPES = {
     Kind.ACTION: "id",
     Kind.ROADMAP_ITEM: "id",
     Kind.UNTIL: "1h|tomorrow",
+    Kind.CATEGORY: "category",
 }
 
 
@@ -77,8 +79,10 @@ class Param:
     keyword: bool = False
     choices: tuple[str, ...] = ()
     max_length: int | None = None
-    # AREA only: accept a name that is not on the map yet (the handler creates the area).
+    # AREA and CATEGORY: accept a name that is not on the map yet (the handler creates it).
     allow_new: bool = False
+    # AREA only: a retired area is accepted too (to read its history); otherwise it is refused.
+    retired_ok: bool = False
 
     def shape(self) -> str:
         """What a value looks like: "@person", "YYYY-MM-DD", "near|long"."""

@@ -32,7 +32,8 @@ def render(data: ChartData) -> bytes:
     trends = [t for t in data.trends if any(s is not None for s in t.shares)]
     # Panels are placed in figure coordinates: (top of the title, bottom of the plot).
     if trends and routes:
-        split = 0.36 - 0.06 * max(0, len(routes) - 1)
+        # Each further bar takes room from the compliance panel above it.
+        split = min(0.36 + 0.07 * max(0, len(routes) - 1), 0.6)
         _compliance(fig, (0.97, split + 0.1), data.weeks, trends)
         _handoffs(fig, (split, 0.04), routes)
     elif trends:
@@ -119,9 +120,9 @@ def _handoffs(fig: Figure, box: tuple[float, float], routes: list[Route]) -> Non
                 color="white" if colour != STAGES[2][1] else INK,
             )
             left += width
-        ax.text(
-            0, y + 0.45, f"{route.source} → {route.target}", fontsize=13, color=INK, va="bottom"
-        )
+        label = f"{route.source} → {route.target}"
+        label = f"{route.category}: {label}" if route.category else label
+        ax.text(0, y + 0.45, label, fontsize=13, color=INK, va="bottom")
     ax.set_xlim(0, max(r.total for r in routes))
     ax.set_ylim(-0.5, len(routes) - 0.1)
     ax.set_axis_off()

@@ -36,6 +36,7 @@ from commands.core.messages import (
 from commands.core.notifier import Postbox
 from commands.digest.data import ChartData, Trend
 from commands.ownership import map as ownership
+from commands.ownership import verify
 from commands.reviews import compliance
 from commands.reviews.card import OPEN
 from commands.reviews.queries import ranked, summary_line
@@ -328,10 +329,20 @@ async def _stalled(session: AsyncSession, now: datetime, tz: ZoneInfo) -> Sectio
     return Section("Stalled hand-offs", tuple(lines)) if lines else None
 
 
+async def _flagged(session: AsyncSession, now: datetime) -> Section | None:
+    lines = await verify.flagged_lines(session, now)
+    return Section("Ownership to confirm", tuple(lines)) if lines else None
+
+
 async def _handoffs(
     session: AsyncSession, since: datetime, now: datetime, tz: ZoneInfo
 ) -> tuple[Section | None, list[ownership.Route]]:
-    routes = ownership.routes(await ownership.all_areas(session))
+    areas = await ownership.all_areas(session)
+    routes = ownership.routes(areas)
+    # The chart's bars follow the areas' categories once there is more than one.
+    chart_routes = routes
+    if len({a.category or "" for a in areas}) > 1:
+        chart_routes = ownership.routes(areas, by_category=True)
     lines: list[Line] = [
         line(bold(f"{r.source} → {r.target}: "), *ownership.route_line(r)) for r in routes
     ]
@@ -356,8 +367,8 @@ async def _handoffs(
         )
     lines.extend(_more(min(len(moves), MAX_ITEMS), len(moves), "/handoff board"))
     if not lines:
-        return None, routes
-    return Section("Hand-offs", tuple(lines)), routes
+        return None, chart_routes
+    return Section("Hand-offs", tuple(lines)), chart_routes
 
 
 async def _delivery_problems(
@@ -472,6 +483,7 @@ async def compose(
         await _breaches(session, since, now, tz),
         handoff_section,
         await _stalled(session, now, tz),
+        await _flagged(session, now),
         await _agenda(session, now, tz),
         await _actions(session, now),
         await _roadmaps(session, last or since, now),

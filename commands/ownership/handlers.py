@@ -7,12 +7,21 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from commands.core.context import CommandError, Context
-from commands.core.lookup import area_key, area_ref, is_area_ref, natural_key
+from commands.core.lookup import (
+    MAX_AREA_NAME,
+    area_key,
+    area_ref,
+    clean_name,
+    find_area,
+    is_area_ref,
+    natural_key,
+)
 from commands.core.messages import (
     Action,
     ActionId,
@@ -29,6 +38,7 @@ from commands.core.messages import (
 )
 from commands.core.permissions import Relation, Who
 from commands.core.registry import Group, Kind, Param
+from commands.ownership import verify
 from commands.ownership.map import (
     PLANNED,
     STATE_LABELS,
@@ -96,10 +106,21 @@ _FIELD_LABELS = {
     "accepted": "I own this now",
     "check": "checklist item added",
     "checked": "checklist item done",
+    "verified": "still the DRI, confirmed by",
+    "release": "to hand to someone else, asked by",
+    "dri-left": "the DRI left the configuration",
+    "category": "category",
+    "name": "name",
+    "shadow": "shadow period until",
+    "checklist": "checklist done",
+    "retired": "retired by",
 }
 
 
-_ONE_OFF_FIELDS = frozenset({"proposal", "agreed", "declined", "accepted", "check", "checked"})
+_ONE_OFF_FIELDS = frozenset(
+    {"proposal", "agreed", "declined", "accepted", "check", "checked", "verified", "release"}
+    | {"dri-left", "retired", "shadow"}
+)
 
 
 async def _describe_changes(ctx: Context, events: Sequence[AreaEvent]) -> list[Line]:
@@ -150,6 +171,14 @@ def _person_span(ctx: Context, person: Person | None) -> Span:
     Param("person", Kind.PERSON, "The new DRI"),
     Param("backup", Kind.PERSON, "Who stands in for the DRI", required=False, keyword=True),
     Param("org", Kind.ORG, "Owning org of a new area (default: the DRI's)", False, keyword=True),
+    Param(
+        "category",
+        Kind.CATEGORY,
+        "The area's category, e.g. create, grow or maintain",
+        False,
+        keyword=True,
+        allow_new=True,
+    ),
     role=Role.LEAD,
     who=Who(Relation.MAP_EDITOR, "area", "change"),
 )
@@ -199,9 +228,15 @@ async def dri_set(ctx: Context, args: dict[str, Any]) -> Message:
             changes.append(Change("backup", _handle(person), None))
             area.backup_id = None
         area.dri_id = person.id
+        # Named by a lead just now: true as of today.
+        area.verified_at, area.verify_asked_at = ctx.now, None
     if backup is not None and area.backup_id != backup.id:
         changes.append(Change("backup", _handle(area.backup), _handle(backup)))
         area.backup_id = backup.id
+    category: str | None = args["category"]
+    if category is not None and category != area.category:
+        changes.append(Change("category", area.category, category))
+        area.category = category
     if not changes:
         return Message(
             lines=(line("Nothing to change: ", mention(ctx.ref(person)), " is already the DRI."),)
@@ -234,6 +269,7 @@ async def dri_who(ctx: Context, args: dict[str, Any]) -> Message:
         Field("DRI", line(_person_span(ctx, area.dri))),
         Field("Backup", line(_person_span(ctx, area.backup))),
         Field("Owned by", line(area.org.name)),
+        *((Field("Category", line(area.category)),) if area.category else ()),
         Field("Hand-off", line(_handoff_text(area))),
         Field("Last change", line(ctx.when(area.updated_at))),
     ]
@@ -255,43 +291,98 @@ def _handoff_text(area: Area) -> str:
         return f"{label} ({route}{quarter}){waiting}"
     if area.state is HandoffState.IN_TRANSITION and area.receiving_dri is not None:
         ready = "ready" if area.receiver_accepted_at else "not yet accepted"
-        return f"{label} ({route}{quarter}), receiving DRI @{area.receiving_dri.handle} ({ready})"
+        shadow = (
+            f", shadow period until {area.shadow_until.date().isoformat()}"
+            if area.shadow_until
+            else ""
+        )
+        return (
+            f"{label} ({route}{quarter}), receiving DRI @{area.receiving_dri.handle} "
+            f"({ready}){shadow}"
+        )
     return f"{label} ({route}{quarter})"
 
 
-async def _areas(ctx: Context, org: Org | None = None) -> Sequence[Area]:
-    query = select(Area)
+async def _areas(
+    ctx: Context, org: Org | None = None, category: str | None = None
+) -> Sequence[Area]:
+    """The areas on the map (retired ones aside), by name; of one org, of one category."""
+    query = select(Area).where(Area.retired_at.is_(None))
     if org is not None:
         query = query.where(Area.org_id == org.id)
+    if category is not None:
+        query = query.where(Area.category == category)
     return sorted(
         (await ctx.session.scalars(query)).unique().all(), key=lambda a: natural_key(a.name)
     )
 
 
+_CATEGORY = Param(
+    "category", Kind.CATEGORY, "Only areas of this category", required=False, keyword=True
+)
+NO_CATEGORY = "No category"
+
+
+def by_category(areas: Sequence[Area]) -> list[tuple[str, list[Area]]]:
+    """Areas grouped by category (in name order, any case), those with none last."""
+    groups: dict[str, list[Area]] = {}
+    for a in areas:
+        groups.setdefault(a.category or "", []).append(a)
+    named = sorted((k for k in groups if k), key=str.casefold)
+    return [(k, groups[k]) for k in named] + ([(NO_CATEGORY, groups[""])] if "" in groups else [])
+
+
+def _empty(org: Org | None, category: str | None) -> Message:
+    if org is None and category is None:
+        return Message(lines=(line("The map is empty. Add an area with ", code("/dri set"), "."),))
+    which = " and ".join(
+        [
+            *([f"owned by `{org.key}`"] if org else []),
+            *([f'of category "{category}"'] if category else []),
+        ]
+    )
+    return Message(lines=(line(f"No area {which}. ", code("/dri list"), " shows the whole map."),))
+
+
 @dri.command(
-    "list", Param("org", Kind.ORG, "Only areas this org owns", required=False), read_only=True
+    "list",
+    Param("org", Kind.ORG, "Only areas this org owns", required=False),
+    _CATEGORY,
+    read_only=True,
 )
 async def dri_list(ctx: Context, args: dict[str, Any]) -> Message:
-    """List every area with its DRI and backup."""
+    """List every area with its DRI and backup, grouped by category once areas have one."""
     org: Org | None = args["org"]
-    areas = await _areas(ctx, org)
+    category: str | None = args["category"]
+    areas = await _areas(ctx, org, category)
     if not areas:
-        return Message(lines=(line("The map is empty. Add an area with ", code("/dri set"), "."),))
-    lines = [
-        line(
-            "• ",
-            bold(a.name),
-            f" ({a.org.key}) — ",
-            _person_span(ctx, a.dri),
-            *((" / backup ", mention(ctx.ref(a.backup))) if a.backup else ()),
+        return _empty(org, category)
+    groups = by_category(areas)
+    lines: list[Line] = []
+    for name, group in groups:
+        if len(groups) > 1 or name != NO_CATEGORY:
+            lines.append(line(bold(f"{name} ({len(group)})")))
+        lines.extend(
+            line(
+                "• ",
+                bold(a.name),
+                f" ({a.org.key}) — ",
+                _person_span(ctx, a.dri),
+                *((" / backup ", mention(ctx.ref(a.backup))) if a.backup else ()),
+                *((bold(flag),) if (flag := verify.mark(a, ctx.now)) else ()),
+            )
+            for a in group
         )
-        for a in areas
-    ]
     title = f"Areas owned by {org.name}" if org else "The ownership map"
+    title += f", category {category}" if category else ""
     return Message(title=f"{title} ({count(len(areas), 'area')})", lines=tuple(lines))
 
 
-@dri.command("history", _AREA, read_only=True)
+@dri.command(
+    "history",
+    Param("area", Kind.AREA, "The area, retired ones included", retired_ok=True),
+    read_only=True,
+)
 async def dri_history(ctx: Context, args: dict[str, Any]) -> Message:
     """Show every change to an area: who, when, what from and to."""
     area: Area = args["area"]
@@ -304,10 +395,175 @@ async def dri_history(ctx: Context, args: dict[str, Any]) -> Message:
     ).all()
     lines = []
     for ev in events:
-        who = mention(ctx.ref(ev.actor)) if ev.actor else bold("import")
+        by = "configuration" if ev.field == "dri-left" else "import"
+        who = mention(ctx.ref(ev.actor)) if ev.actor else bold(by)
         described = (await _describe_changes(ctx, [ev]))[0]
         lines.append(line(ctx.when(ev.at), " ", who, ": ", *described))
     return Message(title=f"History of {area.name}", lines=tuple(lines))
+
+
+@dri.command(
+    "verify",
+    Param("area", Kind.AREA, "One area (default: every area your org owns)", required=False),
+    role=Role.LEAD,
+)
+async def dri_verify(ctx: Context, args: dict[str, Any]) -> Message:
+    """Ask DRIs now, by DM, to confirm they still run their areas (as the regular check does)."""
+    area: Area | None = args["area"]
+    admin = ctx.actor.role is Role.ADMIN
+    if area is not None:
+        if not admin and ctx.actor.org_id != area.org_id:
+            raise CommandError(
+                f'Only leads of `{area.org.key}` (or an admin) can ask who runs "{area.name}".'
+            )
+        areas: Sequence[Area] = [area]
+    else:
+        areas = await _areas(ctx, None if admin else ctx.actor.org)
+    asked, skipped = [], []
+    for a in areas:
+        if a.dri is None or verify.departed(a):
+            skipped.append(a.name)
+            continue
+        await verify.ask(ctx.notifier, a, ctx.now)
+        asked.append(a)
+    if not asked:
+        raise CommandError(
+            "No area to ask about: "
+            + ("; ".join(f'"{n}" has no DRI in the configuration' for n in skipped) or "none")
+            + ". Name a DRI with /dri set <area> @person."
+        )
+    dris = sorted({a.dri.handle for a in asked if a.dri is not None})
+    return Message(
+        lines=(
+            line(
+                f"Asked {', '.join('@' + h for h in dris)} by direct message to confirm "
+                f"{count(len(asked), 'area')}.",
+                *((f" Not asked (no DRI to ask): {', '.join(skipped)}.",) if skipped else ()),
+            ),
+        ),
+        tone="success",
+    )
+
+
+@dri.command("confirm", _AREA, who=Who(Relation.AREA_DRI, "area", "confirm who runs"))
+async def dri_confirm(ctx: Context, args: dict[str, Any]) -> Message:
+    """Confirm, as its DRI, that you still run an area (the Confirm button of the check)."""
+    area: Area = args["area"]
+    if area.dri is not None:
+        said = line(
+            mention(ctx.ref(ctx.actor)), " confirmed ", bold(area.name), f" on {ctx.when(ctx.now)}."
+        )
+        await verify.answered(ctx.notifier, area, area.dri, said)
+    area.verified_at, area.verify_asked_at = ctx.now, None
+    await record(ctx, area, [Change("verified", None, _handle(ctx.actor))])
+    every = await verify.verify_every(ctx.session)
+    return Message(
+        lines=(
+            line(
+                "Thanks: you are still the DRI of ",
+                bold(area.name),
+                f". Liaison asks again in {every.days // 7} weeks.",
+            ),
+        ),
+        tone="success",
+    )
+
+
+@dri.command("release", _AREA, who=Who(Relation.AREA_DRI, "area", "hand on"))
+async def dri_release(ctx: Context, args: dict[str, Any]) -> Message:
+    """Say, as its DRI, that an area should go to someone else: its org's leads are told."""
+    area: Area = args["area"]
+    if area.dri is not None:
+        said = line(
+            mention(ctx.ref(ctx.actor)),
+            " asked to hand ",
+            bold(area.name),
+            f" to someone else on {ctx.when(ctx.now)}; its org's leads were told.",
+        )
+        await verify.answered(ctx.notifier, area, area.dri, said)
+    area.verify_asked_at = None
+    await record(ctx, area, [Change("release", None, _handle(ctx.actor))])
+    leads = await verify.tell_leads(
+        ctx.notifier,
+        area,
+        f"area:{area.id}:release:{ctx.now.isoformat()}",
+        f"{area.name} needs a new DRI",
+        mention(ctx.ref(ctx.actor)),
+        " asks to hand ",
+        bold(area.name),
+        " to someone else. Name the new DRI: ",
+    )
+    told = ", ".join("@" + p.handle for p in leads) or "nobody (the org has no lead)"
+    return Message(
+        lines=(line(f"Told {told}: they will name a new DRI for ", bold(area.name), "."),),
+        tone="success",
+    )
+
+
+@dri.command(
+    "rename",
+    _AREA,
+    Param("name", Kind.TEXT, "The area's new name", max_length=MAX_AREA_NAME),
+    role=Role.LEAD,
+    who=Who(Relation.OWNING_LEAD, "area", "rename"),
+)
+async def dri_rename(ctx: Context, args: dict[str, Any]) -> Message:
+    """Give an area a new name; its history, hand-off and DRI stay with it."""
+    area: Area = args["area"]
+    name = clean_name(str(args["name"]))
+    if not name:
+        raise CommandError('Give the new name, e.g. /dri rename "Old name" "New name".')
+    if is_area_ref(name):
+        raise CommandError(f"{name!r} is how buttons name areas: choose another name.")
+    if name == area.name:
+        return Message(lines=(line(f'Nothing to change: the area is called "{name}" already.'),))
+    taken = await find_area(ctx.session, name)
+    if taken is not None and taken.id != area.id:
+        what = "a retired area" if taken.retired_at else "an area"
+        raise CommandError(f'There is {what} called "{taken.name}" already: choose another name.')
+    old = area.name
+    area.name, area.name_key = name, area_key(name)
+    events = await record(ctx, area, [Change("name", old, name)])
+    await ctx.session.refresh(area)
+    await announce(ctx, area, events, "Area renamed")
+    return Message(
+        lines=(
+            line(f'Renamed "{old}" to ', bold(name), f". Announced in #{ctx.announce_channel}."),
+        ),
+        tone="success",
+    )
+
+
+@dri.command(
+    "retire",
+    _AREA,
+    role=Role.LEAD,
+    who=Who(Relation.OWNING_LEAD, "area", "retire"),
+)
+async def dri_retire(ctx: Context, args: dict[str, Any]) -> Message:
+    """Take an area off the map for good; its history is kept (/dri history)."""
+    area: Area = args["area"]
+    if area.state in UNDER_WAY:
+        raise CommandError(
+            f'"{area.name}" has a hand-off under way ({STATE_LABELS[area.state].lower()}): '
+            f'finish it, or call it off with /handoff cancel "{area.name}", first.'
+        )
+    area.retired_at = ctx.now
+    area.verify_asked_at = None
+    events = await record(ctx, area, [Change("retired", None, _handle(ctx.actor))])
+    await ctx.session.refresh(area)
+    await announce(ctx, area, events, "Area retired")
+    return Message(
+        lines=(
+            line(
+                "Retired ",
+                bold(area.name),
+                f': it is off the map; /dri history "{area.name}" keeps its history. '
+                f"Announced in #{ctx.announce_channel}.",
+            ),
+        ),
+        tone="success",
+    )
 
 
 # --- /handoff -----------------------------------------------------------------------------------
@@ -378,7 +634,14 @@ async def handoff_plan(ctx: Context, args: dict[str, Any]) -> Message:
         changes.append(Change("quarter", area.target_quarter, quarter))
     if area.state not in UNDER_WAY:
         # A new hand-off starts with the checklist of the template; a changed plan keeps its own.
-        await start_checklist(ctx.session, area, ctx.now)
+        await start_checklist(ctx.session, area, ctx.now, area.category or "")
+    if area.state in PLANNED:
+        # The plan both sides agreed stands until the new one is accepted: a decline restores it.
+        area.previous_state = area.state
+        area.previous_to_id = area.handoff_to_id
+        area.previous_quarter = area.target_quarter
+    elif area.state is not HandoffState.PROPOSED:
+        _forget_previous(area)
     # Any change to a plan is a new proposal: the other side agrees to the plan as it now is.
     area.state = HandoffState.PROPOSED
     area.proposed_state = state
@@ -416,6 +679,7 @@ async def handoff_accept(ctx: Context, args: dict[str, Any]) -> Message:
     ]
     area.state = state
     area.proposed_state = None
+    _forget_previous(area)
     return await _commit_handoff(ctx, area, changes, "Hand-off agreed")
 
 
@@ -428,13 +692,43 @@ async def handoff_accept(ctx: Context, args: dict[str, Any]) -> Message:
 async def handoff_decline(ctx: Context, args: dict[str, Any]) -> Message:
     """Decline a hand-off the other org proposed: the area stays with its owner."""
     area = _proposed(args["area"], "decline")
+    declined_by = _org_key(_other_side(area))
+    if area.previous_state is not None:
+        return await _restore_agreed_plan(ctx, area, declined_by)
     changes = [
         Change("state", area.state.value, HandoffState.OWNED.value),
-        Change("declined", None, _org_key(_other_side(area))),
+        Change("declined", None, declined_by),
     ]
     _clear_handoff(area)
     await drop_checklist(ctx.session, area)
     return await _commit_handoff(ctx, area, changes, "Hand-off declined")
+
+
+async def _restore_agreed_plan(ctx: Context, area: Area, declined_by: str | None) -> Message:
+    """A declined change to an agreed plan leaves the agreed plan (and its checklist) as it was."""
+    assert area.previous_state is not None
+    changes = [
+        Change("state", area.state.value, area.previous_state.value),
+        Change("declined", None, declined_by),
+    ]
+    if area.previous_to_id != area.handoff_to_id:
+        before = await ctx.session.get(Org, area.previous_to_id) if area.previous_to_id else None
+        changes.append(Change("to", _org_key(area.handoff_to), _org_key(before)))
+    if area.previous_quarter != area.target_quarter:
+        changes.append(Change("quarter", area.target_quarter, area.previous_quarter))
+    area.state = area.previous_state
+    area.handoff_to_id = area.previous_to_id
+    area.target_quarter = area.previous_quarter
+    area.proposed_state = None
+    _forget_previous(area)
+    kept = line("The plan both sides agreed before stands.")
+    return await _commit_handoff(ctx, area, changes, "Hand-off change declined", extra=(kept,))
+
+
+def _forget_previous(area: Area) -> None:
+    area.previous_state = None
+    area.previous_to_id = None
+    area.previous_quarter = None
 
 
 def _proposed(area: Area, verb: str) -> Area:
@@ -454,12 +748,21 @@ def _clear_handoff(area: Area) -> None:
     area.proposed_by_org_id = None
     area.receiving_dri_id = None
     area.receiver_accepted_at = None
+    area.shadow_until = None
+    _forget_previous(area)
 
 
 @handoff.command(
     "start",
     _AREA,
     Param("receiver", Kind.PERSON, "The receiving DRI, in the org taking the area over"),
+    Param(
+        "shadow",
+        Kind.DURATION,
+        "How long both DRIs run it together; both sides are reminded when it is over",
+        required=False,
+        keyword=True,
+    ),
     role=Role.LEAD,
     who=Who(Relation.OWNING_LEAD, "area", "start handing off"),
 )
@@ -494,6 +797,10 @@ async def handoff_start(ctx: Context, args: dict[str, Any]) -> Message:
     area.state = HandoffState.IN_TRANSITION
     area.receiving_dri_id = receiver.id
     area.receiver_accepted_at = None
+    shadow: timedelta | None = args["shadow"]
+    area.shadow_until = ctx.now + shadow if shadow else None
+    if area.shadow_until is not None:
+        changes.append(Change("shadow", None, ctx.when(area.shadow_until)))
     reply = await _commit_handoff(ctx, area, changes, "Hand-off started")
     await ctx.notify(
         f"area:{area.id}:own:{receiver.id}:{ctx.now.isoformat()}",
@@ -585,9 +892,12 @@ async def handoff_done(ctx: Context, args: dict[str, Any]) -> Message:
     area.state = HandoffState.HANDED_OFF
     area.org_id = target.id
     area.dri_id = receiver.id
+    # They said "I own this now": true as of today.
+    area.verified_at, area.verify_asked_at = ctx.now, None
     area.receiving_dri_id = None
     area.receiver_accepted_at = None
     area.proposed_by_org_id = None
+    area.shadow_until = None
     return await _commit_handoff(ctx, area, changes, "Hand-off done")
 
 
@@ -682,13 +992,18 @@ async def _commit_handoff(
 
 
 @handoff.command(
-    "board", Param("org", Kind.ORG, "Only areas this org owns", required=False), read_only=True
+    "board",
+    Param("org", Kind.ORG, "Only areas this org owns", required=False),
+    _CATEGORY,
+    read_only=True,
 )
 async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
-    """Show every area grouped by hand-off state, with per-org progress."""
-    areas = await _areas(ctx, args["org"])
+    """Show every area grouped by hand-off state, with progress per route and per category."""
+    org: Org | None = args["org"]
+    category: str | None = args["category"]
+    areas = await _areas(ctx, org, category)
     if not areas:
-        return Message(lines=(line("The map is empty. Add an area with ", code("/dri set"), "."),))
+        return _empty(org, category)
     lines: list[Line] = []
     items = await checklists(ctx.session)
     for state, label in STATE_LABELS.items():
@@ -709,11 +1024,21 @@ async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
             )
             checks = items.get(a.id, []) if state in UNDER_WAY else []
             ticked = f" · checklist {progress(checks)}" if checks else ""
+            flag = verify.mark(a, ctx.now)
             lines.append(
-                line("• ", a.name, where + quarter + ") — DRI ", _person_span(ctx, a.dri), ticked)
+                line(
+                    "• ",
+                    a.name,
+                    where + quarter + ") — DRI ",
+                    _person_span(ctx, a.dri),
+                    f" · {a.category}" if a.category and not category else "",
+                    ticked,
+                    *((bold(flag),) if flag else ()),
+                )
             )
+    title = f"Hand-off board — {count(len(areas), 'area')}"
     return Message(
-        title=f"Hand-off board — {count(len(areas), 'area')}",
+        title=title + (f", category {category}" if category else ""),
         lines=tuple(lines),
         fields=tuple(_progress(areas)),
     )
@@ -721,6 +1046,13 @@ async def handoff_board(ctx: Context, args: dict[str, Any]) -> Message:
 
 def _progress(areas: Sequence[Area]) -> list[Field]:
     fields = [Field(f"{r.source} → {r.target}", route_line(r), inline=False) for r in routes(areas)]
+    groups = by_category(areas)
+    if len(groups) > 1:
+        # Per category, the hand-offs of every route together: how far each kind of work is.
+        for name, group in groups:
+            for r in routes(group):
+                label = f"{name}: {r.source} → {r.target}"
+                fields.append(Field(label, route_line(r), inline=False))
     owned = Counter(a.org.key for a in areas if a.state is HandoffState.OWNED)
     if owned:
         text = ", ".join(f"{k} {n}" for k, n in sorted(owned.items()))

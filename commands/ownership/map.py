@@ -47,21 +47,32 @@ class Change:
 
 
 async def record(ctx: Context, area: Area, changes: Sequence[Change]) -> list[AreaEvent]:
-    """Write the history of a change to an area."""
-    area.updated_at = ctx.now
+    """Write the history of a change to an area made by a command."""
+    return await write_history(ctx.session, area, ctx.actor, ctx.now, changes)
+
+
+async def write_history(
+    session: AsyncSession,
+    area: Area,
+    actor: Person | None,
+    now: datetime,
+    changes: Sequence[Change],
+) -> list[AreaEvent]:
+    """Write the history of a change to an area (no actor: the configuration or an import)."""
+    area.updated_at = now
     events = [
         AreaEvent(
             area_id=area.id,
-            at=ctx.now,
-            actor_id=ctx.actor.id,
+            at=now,
+            actor_id=actor.id if actor else None,
             field=c.field,
             old_value=c.old,
             new_value=c.new,
         )
         for c in changes
     ]
-    ctx.session.add_all(events)
-    await ctx.session.flush()
+    session.add_all(events)
+    await session.flush()
     return events
 
 
@@ -74,6 +85,8 @@ class Route:
     done: int
     in_transition: int
     planned: int
+    # The areas' category, when progress is counted per category ("" otherwise, or for none).
+    category: str = ""
 
     @property
     def total(self) -> int:
@@ -81,14 +94,18 @@ class Route:
         return self.done + self.in_transition + self.planned
 
 
-def routes(areas: Sequence[Area]) -> list[Route]:
-    """Hand-off progress per route (from org → to org), in order of the org keys."""
-    counts: dict[tuple[str, str], Counter[HandoffState]] = {}
+def routes(areas: Sequence[Area], *, by_category: bool = False) -> list[Route]:
+    """Hand-off progress per route (from org → to org), in order of the org keys; with
+    `by_category`, per category and route (categories in name order, none last)."""
+    counts: dict[tuple[str, str, str], Counter[HandoffState]] = {}
     for a in areas:
         # A proposal is no hand-off until the other side accepts it.
         agreed = a.state is not HandoffState.PROPOSED
         if agreed and a.handoff_from is not None and a.handoff_to is not None:
-            counts.setdefault((a.handoff_from.key, a.handoff_to.key), Counter())[a.state] += 1
+            category = (a.category or "") if by_category else ""
+            key = (category, a.handoff_from.key, a.handoff_to.key)
+            counts.setdefault(key, Counter())[a.state] += 1
+    ordered = sorted(counts.items(), key=lambda kv: (not kv[0][0], kv[0][0].casefold(), kv[0]))
     return [
         Route(
             src,
@@ -96,8 +113,9 @@ def routes(areas: Sequence[Area]) -> list[Route]:
             c[HandoffState.HANDED_OFF],
             c[HandoffState.IN_TRANSITION],
             sum(c[s] for s in PLANNED),
+            category,
         )
-        for (src, dst), c in sorted(counts.items())
+        for (category, src, dst), c in ordered
     ]
 
 
@@ -144,15 +162,16 @@ def progress(checks: Sequence[HandoffCheck]) -> str:
 async def start_checklist(
     session: AsyncSession, area: Area, now: datetime, category: str = ""
 ) -> None:
-    """Give a new hand-off its checklist from the template of its category (replacing any old)."""
+    """Give a new hand-off its checklist from the template of its category, in any case
+    (replacing any old)."""
     await session.execute(delete(HandoffCheck).where(HandoffCheck.area_id == area.id))
-    template = (
-        await session.scalars(
-            select(ChecklistTemplate)
-            .where(ChecklistTemplate.category == category)
-            .order_by(ChecklistTemplate.id)
-        )
-    ).all()
+    template = [
+        t
+        for t in (
+            await session.scalars(select(ChecklistTemplate).order_by(ChecklistTemplate.id))
+        ).all()
+        if t.category.casefold() == category.casefold()
+    ]
     session.add_all(
         HandoffCheck(area_id=area.id, position=n, text=t.text, created_at=now)
         for n, t in enumerate(template, start=1)
@@ -245,6 +264,6 @@ async def stalled_lines(session: AsyncSession, now: datetime, tz: ZoneInfo) -> l
 
 
 async def all_areas(session: AsyncSession) -> Sequence[Area]:
-    """Every area on the map, by name (A2 before A10)."""
-    areas = (await session.scalars(select(Area))).unique().all()
+    """Every area on the map (retired ones are off it), by name (A2 before A10)."""
+    areas = (await session.scalars(select(Area).where(Area.retired_at.is_(None)))).unique().all()
     return sorted(areas, key=lambda a: natural_key(a.name))

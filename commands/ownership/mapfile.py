@@ -17,15 +17,39 @@ from sqlalchemy import select
 
 from commands.core.context import Context
 from commands.core.grammar import GrammarError, did_you_mean, parse_quarter
-from commands.core.lookup import area_key, clean_name, name_too_long
+from commands.core.lookup import MAX_CATEGORY, area_key, clean_name, name_too_long
 from commands.core.messages import Message, count, line
-from commands.ownership.map import Change, record
-from storage.models import Area, HandoffState, Org, Person
+from commands.ownership.map import (
+    UNDER_WAY,
+    Change,
+    checklist,
+    checklists,
+    drop_checklist,
+    progress,
+    record,
+    start_checklist,
+)
+from storage.models import Area, HandoffCheck, HandoffState, Org, Person
 
-COLUMNS = ("area", "org", "dri", "backup", "state", "from", "to", "quarter")
+COLUMNS = (
+    "area",
+    "org",
+    "dri",
+    "backup",
+    "state",
+    "from",
+    "to",
+    "quarter",
+    "category",
+    "checklist",
+)
 Format = Literal["csv", "yaml"]
 _HANDOFF_COLUMNS = ("state", "from", "to", "quarter")
 _UNDER_WAY = (HandoffState.PLANNED_NEAR, HandoffState.PLANNED_LONG, HandoffState.IN_TRANSITION)
+# A checklist in one cell: items separated by ";", each "[x] " when done ("[ ] " or nothing when
+# open). In YAML it may also be a list of such items.
+_ITEM_SEPARATOR = ";"
+_DONE, _OPEN = "[x] ", "[ ] "
 
 
 class MapFileError(ValueError):
@@ -98,7 +122,7 @@ def parse(text: str, fmt: Format) -> list[tuple[int, dict[str, str]]]:
         if not isinstance(item, dict):
             errors.append(f"row {n}: expected a mapping with keys {', '.join(COLUMNS)}")
             continue
-        values = {str(k).lower(): "" if v is None else str(v).strip() for k, v in item.items()}
+        values = {str(k).lower(): _cell(v) for k, v in item.items()}
         unknown = [k for k in values if k not in COLUMNS]
         if unknown:
             hints = "".join(did_you_mean(k, COLUMNS) for k in unknown)
@@ -110,6 +134,15 @@ def parse(text: str, fmt: Format) -> list[tuple[int, dict[str, str]]]:
     if errors:
         raise MapFileError(errors)
     return rows
+
+
+def _cell(value: Any) -> str:
+    """A YAML value as the text of a cell; a list (a checklist) joined as a CSV cell holds it."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return f"{_ITEM_SEPARATOR} ".join(_cell(v) for v in value)
+    return str(value).strip()
 
 
 def render(rows: Sequence[dict[str, str]], fmt: Format) -> str:
@@ -125,8 +158,30 @@ def render(rows: Sequence[dict[str, str]], fmt: Format) -> str:
 
 
 async def export_rows(ctx: Context) -> list[dict[str, str]]:
-    """The map as rows, in the order areas were added."""
-    areas = (await ctx.session.scalars(select(Area).order_by(Area.id))).unique().all()
+    """The map as rows, in the order areas were added (retired areas are off the map)."""
+    areas = (
+        (await ctx.session.scalars(select(Area).where(Area.retired_at.is_(None)).order_by(Area.id)))
+        .unique()
+        .all()
+    )
+    items = await checklists(ctx.session)
+    return [
+        {
+            **row,
+            "category": a.category or "",
+            "checklist": _checklist_cell(items.get(a.id, []))
+            if HandoffState(row["state"]) in _UNDER_WAY
+            else "",
+        }
+        for a, row in zip(areas, _handoff_rows(areas), strict=True)
+    ]
+
+
+def _checklist_cell(items: Sequence[HandoffCheck]) -> str:
+    return f"{_ITEM_SEPARATOR} ".join((_DONE if c.done_at else "") + c.text for c in items)
+
+
+def _handoff_rows(areas: Sequence[Area]) -> list[dict[str, str]]:
     return [
         {
             "area": a.name,
@@ -165,6 +220,9 @@ class _Row:
     source: Org | None
     target: Org | None
     quarter: str | None
+    # None: the file has no such column (or key), so the area's own is left as it is.
+    category: str | None = None
+    checklist: tuple[tuple[str, bool], ...] | None = None
 
 
 async def import_rows(ctx: Context, rows: Sequence[tuple[int, dict[str, str]]]) -> ImportReport:
@@ -174,6 +232,9 @@ async def import_rows(ctx: Context, rows: Sequence[tuple[int, dict[str, str]]]) 
     errors: list[str] = []
     checked: list[_Row] = []
     seen: dict[str, int] = {}
+    retired = set(
+        (await ctx.session.scalars(select(Area.name_key).where(Area.retired_at.is_not(None)))).all()
+    )
     for number, values in rows:
         problems: list[str] = []
         row = _check_row(values, orgs, people, problems)
@@ -181,15 +242,52 @@ async def import_rows(ctx: Context, rows: Sequence[tuple[int, dict[str, str]]]) 
             first = seen.setdefault(area_key(row[0]), number)
             if first != number:
                 problems.append(f'area "{row[0]}" is already on row {first}')
+            if area_key(row[0]) in retired:
+                problems.append(f'area "{row[0]}" was retired: choose another name')
+        category = _category_of(values, problems)
+        items = _checklist_of(values, row[4] if row else None, problems)
         if problems:
             errors.append(f"row {number}: " + "; ".join(problems))
         elif row is not None:
-            checked.append(_Row(number, *row))
+            checked.append(_Row(number, *row, category=category, checklist=items))
     if not rows:
         errors.append("the file has no areas")
     if errors:
         raise MapFileError(errors)
     return await _apply(ctx, checked)
+
+
+def _category_of(values: dict[str, str], problems: list[str]) -> str | None:
+    if "category" not in values:
+        return None
+    category = clean_name(values["category"])
+    if len(category) > MAX_CATEGORY:
+        problems.append(f"a category is at most {MAX_CATEGORY} characters long")
+    return category
+
+
+def _checklist_of(
+    values: dict[str, str], state: HandoffState | None, problems: list[str]
+) -> tuple[tuple[str, bool], ...] | None:
+    if "checklist" not in values:
+        return None
+    items: list[tuple[str, bool]] = []
+    for raw in values["checklist"].split(_ITEM_SEPARATOR):
+        text = " ".join(raw.split())
+        done = text.lower().startswith(_DONE.strip())
+        if done or text.startswith(_OPEN.strip()):
+            text = text[3:].strip()
+        if not text:
+            continue
+        if len(text) > 200:
+            problems.append("a checklist item is at most 200 characters long")
+        elif any(t.casefold() == text.casefold() for t, _ in items):
+            problems.append(f'the checklist has "{text}" twice')
+        items.append((text, done))
+    if items and state is not None and state not in _UNDER_WAY:
+        article = "an" if state.value[0] in "aeiou" else "a"
+        problems.append(f"{article} {state.value} area has no hand-off under way, so no checklist")
+    return tuple(items)
 
 
 def _check_row(
@@ -295,6 +393,10 @@ async def _apply(ctx: Context, rows: Sequence[_Row]) -> ImportReport:
             fields = [
                 f for f in fields if f[0] not in _HANDOFF_COLUMNS or row.org.id != area.org_id
             ]
+        if row.category is not None:
+            category = row.category or None
+            fields.append(("category", "category", category, category))
+        was_under_way = area.state in UNDER_WAY
         for name, attr, value, shown in fields:
             old = getattr(area, attr)
             if old == value:
@@ -303,6 +405,7 @@ async def _apply(ctx: Context, rows: Sequence[_Row]) -> ImportReport:
             if not (is_new and name == "org"):
                 changes.append(Change(name, await _shown(ctx, attr, old), shown))
             setattr(area, attr, value)
+        changes.extend(await _apply_checklist(ctx, area, row, was_under_way))
         if not changes:
             unchanged += 1
             continue
@@ -323,6 +426,43 @@ async def _apply(ctx: Context, rows: Sequence[_Row]) -> ImportReport:
         ),
     )
     return report
+
+
+async def _apply_checklist(
+    ctx: Context, area: Area, row: _Row, was_under_way: bool
+) -> list[Change]:
+    """The hand-off's checklist as the row gives it; without the column, a hand-off the file
+    starts gets its category's template and one the file ends loses its checklist."""
+    if area.state is HandoffState.PROPOSED:
+        # A standing proposal (exported as owned) keeps the checklist it was proposed with.
+        return []
+    under_way = area.state in UNDER_WAY
+    if not under_way:
+        if was_under_way:
+            await drop_checklist(ctx.session, area)
+        return []
+    if row.checklist is None:
+        if not was_under_way:
+            await start_checklist(ctx.session, area, ctx.now, area.category or "")
+        return []
+    current = await checklist(ctx.session, area)
+    if [(c.text, c.done_at is not None) for c in current] == list(row.checklist):
+        return []
+    await drop_checklist(ctx.session, area)
+    made = [
+        HandoffCheck(
+            area_id=area.id,
+            position=n,
+            text=text,
+            created_at=ctx.now,
+            done_at=ctx.now if done else None,
+            done_by_id=ctx.actor.id if done else None,
+        )
+        for n, (text, done) in enumerate(row.checklist, start=1)
+    ]
+    ctx.session.add_all(made)
+    await ctx.session.flush()
+    return [Change("checklist", progress(current) if current else None, progress(made))]
 
 
 def _id(obj: Person | Org | None) -> int | None:

@@ -6,7 +6,7 @@ sent when their hours start; a review routed past someone who is away remembers 
 covers for (`review.covering_for_id`, `covering_until`) so its card can say so.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-29 19:20:00.000000
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.config import ChannelSettings, Settings
 from bot.sync import apply_config
+from commands.core.notifier import Postbox
 from storage.engine import create_engine, reading, session_factory
 from storage.models import Channel, ChannelAddress, Org, Person, SlaPolicy
 
@@ -24,6 +25,7 @@ async def test_channel_ids_from_the_file_are_written_changed_and_removed(
 ) -> None:
     engine = create_engine(settings.database.url)
     sessions = session_factory(engine)
+    postbox = Postbox(sessions, frozenset(), "shared")
 
     async def addresses() -> dict[str, str]:
         async with reading(sessions) as session:
@@ -33,7 +35,7 @@ async def test_channel_ids_from_the_file_are_written_changed_and_removed(
 
     try:
         both = ChannelSettings(name="shared", slack="C0123456789", discord="1234567890")
-        await apply_config(sessions, _with_channel(settings, both), NOW)
+        await apply_config(postbox, _with_channel(settings, both), NOW)
         assert await addresses() == {"slack": "C0123456789", "discord": "1234567890"}
 
         # A platform the file has no key for is left alone.
@@ -43,7 +45,7 @@ async def test_channel_ids_from_the_file_are_written_changed_and_removed(
             session.add(ChannelAddress(channel_id=channel.id, platform="matrix", address="!r:m"))
 
         moved = ChannelSettings(name="shared", slack="C0000000009", discord=None)
-        await apply_config(sessions, _with_channel(settings, moved), NOW)
+        await apply_config(postbox, _with_channel(settings, moved), NOW)
         assert await addresses() == {"slack": "C0000000009", "matrix": "!r:m"}
 
         async with reading(sessions) as session:
@@ -62,7 +64,8 @@ async def test_replicas_applying_the_configuration_at_once_all_succeed_and_agree
     # the orgs, people and policies missing, and only one may insert them.
     engines = [create_engine(settings.database.url) for _ in range(4)]
     try:
-        await asyncio.gather(*(apply_config(session_factory(e), settings, NOW) for e in engines))
+        postboxes = [Postbox(session_factory(e), frozenset(), "shared") for e in engines]
+        await asyncio.gather(*(apply_config(p, settings, NOW) for p in postboxes))
         async with reading(session_factory(engines[0])) as session:
             orgs = (await session.scalars(select(Org.key))).all()
             people = (await session.scalars(select(Person.handle))).all()

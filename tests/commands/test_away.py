@@ -149,7 +149,7 @@ async def test_planned_leave_comes_from_the_config(settings: Settings, clock: Fa
         assert "@carol is covering" in asked.notification("#shared")
         # Back early: the next start does not bring the file's time away back.
         await chat.ok("/away cancel", as_="dave")
-        await apply_config(chat.runtime.sessions, configured, clock.now())
+        await apply_config(chat.runtime.postbox, configured, clock.now())
         assert "Nobody is away" in (await chat.ok("/away list")).reply
     finally:
         await chat.runtime.close()

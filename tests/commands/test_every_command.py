@@ -54,6 +54,7 @@ GOOD: dict[Kind, str] = {
     Kind.AGENDA_ITEMS: "1",
     Kind.ACTION: "1",
     Kind.ROADMAP_ITEM: "1",
+    Kind.CATEGORY: "maintain",
 }
 
 # Values every parameter refuses, whatever its kind: each has a clear answer and writes nothing.
@@ -86,6 +87,7 @@ REFUSED: dict[Kind, list[str]] = {
     Kind.AGENDA_ITEMS: ["x,y"],
     Kind.ACTION: ["99999999999999999999", "-3"],
     Kind.ROADMAP_ITEM: ["99999999999999999999", "0"],
+    Kind.CATEGORY: ["no-such-category"],
 }
 # Values that may be fine (text people write), but must never crash or ping anyone at large.
 TOLERATED = [
@@ -116,7 +118,7 @@ def _raw(command: Command, **override: str) -> dict[str, str]:
 async def world(settings: Settings) -> AsyncIterator[Chat]:
     """The demo orgs (and their admin, erin) with one of everything a command can name, each #1."""
     chat = await open_chat(settings, FakeClock())
-    await chat.ok(f'/dri set "{AREA}" @bob backup=@alice')
+    await chat.ok(f'/dri set "{AREA}" @bob backup=@alice category=maintain')
     await chat.ok(f"/review request {PR} Audit reviewer=@dave", as_="bob")
     await chat.ok("/agenda add Roadmap review", as_="bob")
     await chat.ok("/action add @bob 2026-03-02 Send the notes")
@@ -150,8 +152,8 @@ def _text(reply: Any) -> str:
 def _refused(param: Param) -> list[str]:
     values = [*REFUSED_BY_ALL, *REFUSED[param.kind]]
     if param.allow_new:
-        # A name not on the map is a new area here, not a mistake.
-        values = [v for v in values if v not in REFUSED[Kind.AREA]]
+        # A name not on the map is a new area (or category) here, not a mistake.
+        values = [v for v in values if v not in REFUSED[param.kind]]
     return values
 
 

@@ -52,7 +52,7 @@ async def test_help_lists_groups_and_explains_commands(chat: Chat) -> None:
     overview = await chat.ok("/help")
     assert "`/dri` — Who is the directly responsible individual" in overview.reply
     group = await chat.ok("/help dri")
-    assert "`/dri set <area> @person [backup=@person] [org=org]`" in group.reply
+    assert "`/dri set <area> @person [backup=@person] [org=org] [category=category]`" in group.reply
     assert "(leads)" in group.reply
     one = await chat.ok("/help dri set")
     assert "• [backup=@person] — Who stands in for the DRI" in one.reply

@@ -30,3 +30,22 @@ async def test_the_other_org_declines_a_proposal_with_the_button(bot: Discord) -
         m for m in bot.api.messages.values() if m["embeds"][0].get("title") == "Hand-off declined"
     ]
     assert len(declined) == 1
+
+
+async def test_a_dri_confirms_their_area_with_the_button_in_their_dm(bot: Discord) -> None:
+    await bot.run("alice", "dri set", area="Smart contract review", person="bob")
+    await bot.run("alice", "dri verify")
+    await bot.drain()
+    (ref,) = [
+        k
+        for k, m in bot.api.messages.items()
+        if not k.startswith(f"{SHARED}:") and "dri:confirm:area.1" in _buttons(m)
+    ]
+    assert _buttons(bot.api.messages[ref]) == ["dri:confirm:area.1", "dri:release:area.1"]
+    assert "Only @bob (the DRI) can confirm" in await bot.press("alice", "dri:confirm:area.1", ref)
+    reply = await bot.press("bob", "dri:confirm:area.1", ref)
+    assert "you are still the DRI of" in reply
+    await bot.drain()
+    # The question is replaced by the answer, so its buttons cannot be pressed again.
+    assert _buttons(bot.api.messages[ref]) == []
+    assert bot.api.messages[ref]["embeds"][0]["title"] == "Who runs Smart contract review"

@@ -56,10 +56,11 @@ SAMPLES: dict[Kind, str] = {
     Kind.AGENDA_ITEMS: "1",
     Kind.ACTION: "1",
     Kind.ROADMAP_ITEM: "1",
+    Kind.CATEGORY: "maintain",
 }
 
 SETUP = (
-    '/dri set "Loop area" @bob',
+    '/dri set "Loop area" @bob category=maintain',
     '/handoff plan "Loop area" near 2027Q1',
     '/review request https://github.com/org/repo/pull/1 "Loop review" reviewer=@dave',
     '/agenda add "Loop topic"',

@@ -49,7 +49,9 @@ def test_a_handler_without_a_docstring_is_rejected() -> None:
 def test_usage_lines_show_required_optional_and_keyword_parameters() -> None:
     registry = build_registry()
     usages = {c.name: c.usage for c in registry.commands()}
-    assert usages["dri set"] == "/dri set <area> @person [backup=@person] [org=org]"
+    assert usages["dri set"] == (
+        "/dri set <area> @person [backup=@person] [org=org] [category=category]"
+    )
     assert usages["handoff plan"] == "/handoff plan <area> near|long [quarter] [to=org]"
     assert usages["people role"] == "/people role @person member|lead|admin"
 

@@ -101,3 +101,10 @@ async def test_unknown_and_repeated_items_are_explained(chat: Chat) -> None:
 async def test_a_member_cannot_tick_the_checklist(chat: Chat) -> None:
     await _started(chat)
     assert "Only leads and admins" in await chat.fails(f"/handoff check done {SCR} 1", as_="dave")
+
+
+async def test_a_hand_off_starts_with_the_checklist_of_its_areas_category(chat: Chat) -> None:
+    await chat.ok(f"/dri set {SCR} @bob category=Grow")
+    await chat.ok(f"/handoff plan {SCR} near")
+    who = await chat.ok(f"/dri who {SCR}")
+    assert "Checklist (0 of 1 done): ☐ 1. Not for this area" in who.reply

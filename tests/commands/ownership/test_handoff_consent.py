@@ -134,3 +134,31 @@ async def test_an_area_from_set_to_ic_as_the_shared_channel_saw_it(chat: Chat) -
         "Receiving DRI ready",
         "Hand-off done",
     ]
+
+
+async def test_a_declined_change_to_an_agreed_plan_leaves_the_agreed_plan(chat: Chat) -> None:
+    await chat.ok(f"/dri set {SCR} @bob")
+    await chat.ok(f"/handoff plan {SCR} near 2026Q2")
+    await chat.ok(f'/handoff check add {SCR} "Runbook written"')
+    await chat.ok(f"/handoff accept {SCR}", as_="carol")
+    await chat.ok(f"/handoff plan {SCR} long 2026Q4")
+    declined = await chat.ok(f"/handoff decline {SCR}", as_="carol")
+    assert "planned near-term (set → ic, target 2026Q2)" in declined.reply
+    note = declined.notification()
+    assert note.startswith("Hand-off change declined")
+    assert "target quarter: 2026Q4 → 2026Q2" in note
+    assert "The plan both sides agreed before stands." in note
+    who = await chat.ok(f"/dri who {SCR}")
+    assert "☐ 1. Runbook written" in who.reply
+    # The agreed plan is agreed: it starts without asking again.
+    await chat.ok(f"/handoff start {SCR} @dave")
+
+
+async def test_a_declined_first_proposal_still_leaves_no_plan(chat: Chat) -> None:
+    await chat.ok(f"/dri set {SCR} @bob")
+    await chat.ok(f"/handoff plan {SCR} near")
+    await chat.ok(f"/handoff accept {SCR}", as_="carol")
+    await chat.ok(f"/handoff cancel {SCR}")
+    await chat.ok(f"/handoff plan {SCR} long")
+    declined = await chat.ok(f"/handoff decline {SCR}", as_="carol")
+    assert "owned by `set`, no hand-off planned" in declined.reply

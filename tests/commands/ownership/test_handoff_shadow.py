@@ -53,3 +53,21 @@ async def test_a_review_request_reaches_the_receiving_dri_too(chat: Chat) -> Non
     later = await chat.ok(f"/review request {PR}8 Another", as_="dave")
     # Completed: the area has one DRI again, and nobody hears of it as a shadow.
     assert not [text for _, text in later.notifications if "being handed over" in text]
+
+
+async def test_both_sides_are_reminded_once_when_the_shadow_period_is_over(chat: Chat) -> None:
+    await chat.ok('/dri set "Keeper bots" @bob')
+    await chat.ok('/handoff plan "Keeper bots" near')
+    await chat.ok('/handoff accept "Keeper bots"', as_="carol")
+    started = await chat.ok('/handoff start "Keeper bots" @dave shadow=2w')
+    assert "shadow period until 2026-01-19" in started.reply
+    assert "shadow period until: 2026-01-19" in started.notification()
+    over = "The shadow period of Keeper bots is over"
+    early = await chat.jump(chat.clock.now() + timedelta(days=13))
+    assert not [t for _, t in early if t.startswith(over)]
+    delivered = await chat.wait(timedelta(days=3))
+    told = Counter(to for to, text in delivered if text.startswith(over))
+    # The outgoing DRI, the receiving DRI (asked to take it over), and the owning org's lead.
+    assert told == Counter({"@bob": 1, "@dave": 1, "@alice": 1})
+    to_dave = next(t for to, t in delivered if to == "@dave" and t.startswith(over))
+    assert '@dave still has to say `/handoff own "Keeper bots"`' in to_dave

@@ -290,10 +290,10 @@ def test_a_duplicate_area_name_is_reported_with_both_row_numbers(
 ) -> None:
     path = write_csv(
         tmp_path / "map.csv",
-        "Oracle operations,set,bob,,owned,,,",
-        "Treasury,ic,dave,,owned,,,",
-        "Grants,ic,carol,,owned,,,",
-        "oracle   OPERATIONS,ic,dave,,owned,,,",
+        "Oracle operations,set,bob,,owned,,,,,",
+        "Treasury,ic,dave,,owned,,,,,",
+        "Grants,ic,carol,,owned,,,,,",
+        "oracle   OPERATIONS,ic,dave,,owned,,,,,",
     )
     assert sqlite_liaison.refuses(path) == ['row 5: area "oracle OPERATIONS" is already on row 2']
     assert sqlite_liaison.export("csv") == HEADER
@@ -304,7 +304,7 @@ def test_a_wrong_header_is_reported_on_row_1(sqlite_liaison: Liaison, tmp_path: 
     path.write_text("name,org,dri\nOracle operations,set,bob\n", encoding="utf-8")
     assert sqlite_liaison.refuses(path) == [
         "row 1: the header must name the columns area, org, dri, backup, state, from, to, "
-        "quarter (unknown: name)"
+        "quarter, category, checklist (unknown: name)"
     ]
 
 
@@ -313,7 +313,7 @@ def test_a_file_that_is_neither_csv_nor_yaml_is_refused(
     sqlite_liaison: Liaison, tmp_path: Path, name: str
 ) -> None:
     path = tmp_path / name
-    path.write_text(HEADER + "Oracle operations,set,bob,,owned,,,\n", encoding="utf-8")
+    path.write_text(HEADER + "Oracle operations,set,bob,,owned,,,,,\n", encoding="utf-8")
     assert sqlite_liaison.refuses(path) == [f"{path}: expected a .csv, .yaml or .yml file"]
     assert sqlite_liaison.export("csv") == HEADER
 
@@ -321,7 +321,7 @@ def test_a_file_that_is_neither_csv_nor_yaml_is_refused(
 def test_a_name_longer_than_200_characters_is_refused(
     sqlite_liaison: Liaison, tmp_path: Path
 ) -> None:
-    path = write_csv(tmp_path / "map.csv", f"{'x' * 201},set,bob,,owned,,,")
+    path = write_csv(tmp_path / "map.csv", f"{'x' * 201},set,bob,,owned,,,,,")
     assert sqlite_liaison.refuses(path) == ["row 2: an area name is at most 200 characters long"]
 
 
@@ -331,7 +331,7 @@ def test_a_name_within_the_limit_whose_casefold_is_longer_still_imports(
     # The case-folded key can outgrow the name ("ß" folds to "ss"); PostgreSQL enforces lengths.
     name = "Stra" + "ß" * 150 + "e"
     assert len(name) <= 200 < len(name.casefold())
-    path = write_csv(tmp_path / "map.csv", f"{name},set,bob,,owned,,,")
+    path = write_csv(tmp_path / "map.csv", f"{name},set,bob,,owned,,,,,")
     assert liaison.imports(path).endswith("1 new, 0 changed, 0 unchanged")
     assert liaison.imports(path).endswith("0 new, 0 changed, 1 unchanged")
     assert liaison.export("csv") == path.read_text(encoding="utf-8")
@@ -423,7 +423,7 @@ def test_a_file_that_is_not_utf8_is_refused_in_one_line(
     sqlite_liaison: Liaison, tmp_path: Path
 ) -> None:
     path = tmp_path / "map.csv"
-    path.write_bytes(HEADER.encode() + "Café review,set,bob,,owned,,,\n".encode("latin-1"))
+    path.write_bytes(HEADER.encode() + "Café review,set,bob,,owned,,,,,\n".encode("latin-1"))
     assert sqlite_liaison.refuses(path) == [
         f'{path} is not UTF-8 text: save it as "CSV UTF-8" (or UTF-8 YAML) and try again'
     ]
@@ -498,8 +498,8 @@ def test_row_numbers_after_a_cell_spanning_two_lines_are_spreadsheet_rows(
 ) -> None:
     path = write_csv(
         tmp_path / "map.csv",
-        '"Oracle\noperations",set,bob,,owned,,,',  # row 2, on two lines of the file
-        "Treasury,set,zed,,owned,,,",  # row 3
+        '"Oracle\noperations",set,bob,,owned,,,,,',  # row 2, on two lines of the file
+        "Treasury,set,zed,,owned,,,,,",  # row 3
     )
     assert sqlite_liaison.refuses(path) == ["row 3: no person called @zed in dri"]
 
@@ -511,3 +511,47 @@ def test_promoting_the_backup_to_dri_in_chat_leaves_a_map_that_imports_again(
     exported = tmp_path / "exported.csv"
     exported.write_text(sqlite_liaison.export("csv"), encoding="utf-8")
     assert sqlite_liaison.imports(exported).endswith("0 new, 0 changed, 1 unchanged")
+
+
+def test_categories_and_checklists_round_trip_and_a_bad_checklist_writes_nothing(
+    liaison: Liaison, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "map.csv",
+        "Keeper bots,set,bob,,planned-near,,ic,2026Q2,maintain,[x] Runbook written; Access granted",
+        "Dashboards,ic,dave,,owned,,,,grow,",
+    )
+    assert liaison.imports(path).endswith("2 new, 0 changed, 0 unchanged")
+    exported = liaison.export("csv")
+    assert exported.splitlines()[1:] == [
+        "Keeper bots,set,bob,,planned-near,set,ic,2026Q2,maintain,"
+        "[x] Runbook written; Access granted",
+        "Dashboards,ic,dave,,owned,,,,grow,",
+    ]
+    said = liaison.console('/dri who "Keeper bots"\n')
+    assert "Checklist (1 of 2 done): ☑ 1. Runbook written; ☐ 2. Access granted" in said
+    yaml_text = liaison.export("yaml")
+    assert "category: maintain" in yaml_text
+    # A checklist on an area with no hand-off under way, and a bad category: nothing is written.
+    bad = write_csv(
+        tmp_path / "bad.csv",
+        "Keeper bots,set,bob,,planned-near,,ic,2026Q2,maintain,Runbook written",
+        "Dashboards,ic,dave,,owned,,,," + "x" * 81 + ",Alerts routed",
+    )
+    assert liaison.refuses(bad) == [
+        "row 3: a category is at most 80 characters long; an owned area has no hand-off under "
+        "way, so no checklist"
+    ]
+    assert liaison.export("csv") == exported
+    # A YAML checklist may be a list; an old file without the columns leaves both alone.
+    listed = tmp_path / "map.yaml"
+    listed.write_text(
+        "- area: Keeper bots\n  org: set\n  dri: bob\n  state: planned-near\n  to: ic\n"
+        "  quarter: 2026Q2\n  checklist: ['[x] Runbook written', '[x] Access granted']\n",
+        encoding="utf-8",
+    )
+    assert liaison.imports(listed).endswith("0 new, 1 changed, 0 unchanged")
+    assert (
+        "Keeper bots,set,bob,,planned-near,set,ic,2026Q2,maintain,"
+        "[x] Runbook written; [x] Access granted" in (liaison.export("csv"))
+    )

@@ -110,7 +110,8 @@ async def test_malformed_line_gets_a_clear_answer(chat: Chat) -> None:
 async def test_missing_argument_shows_the_usage(chat: Chat) -> None:
     answer = await chat.fails(f"/dri set {SCR}")
     assert "The person (@person) is missing." in answer
-    assert "Usage: `/dri set <area> @person [backup=@person] [org=org]`" in answer
+    usage = "Usage: `/dri set <area> @person [backup=@person] [org=org] [category=category]`"
+    assert usage in answer
 
 
 async def test_bad_choice_and_bad_quarter_are_explained(chat: Chat) -> None:
