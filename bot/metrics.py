@@ -154,7 +154,7 @@ class Backlog(Collector):
         """Read the backlog; on a database error the outbox series are left out this time."""
         try:
             async with reading(sessions) as session:
-                self.snapshot = await outbox.backlog(session)
+                self.snapshot = await outbox.backlog(session, self.now())
         except Exception as exc:
             log.warning("metrics: cannot read the outbox: %s", exc)
             self.snapshot = None
@@ -173,6 +173,11 @@ class Backlog(Collector):
             "Deliveries waiting to be sent or being sent, by platform.",
             labels=["platform"],
         )
+        held = GaugeMetricFamily(
+            "liaison_outbox_held",
+            "Direct messages waiting for their recipient's working hours, by platform.",
+            labels=["platform"],
+        )
         failed = GaugeMetricFamily(
             "liaison_outbox_failed",
             "Deliveries given up on (listed by `liaison outbox failed`), by platform.",
@@ -187,10 +192,11 @@ class Backlog(Collector):
         for platform in sorted({*self.platforms, *self.snapshot}):
             found = self.snapshot.get(platform, outbox.Backlog())
             pending.add_metric([platform], float(found.pending))
+            held.add_metric([platform], float(found.held))
             failed.add_metric([platform], float(found.failed))
             age = (now - found.oldest_pending).total_seconds() if found.oldest_pending else 0.0
             oldest.add_metric([platform], max(age, 0.0))
-        yield from (pending, failed, oldest)
+        yield from (pending, held, failed, oldest)
 
 
 class Gateway(Collector):

@@ -502,22 +502,28 @@ class Backlog:
 
     pending: int = 0
     failed: int = 0
-    # When the oldest notification still to be delivered was written (None when there is none).
+    # Direct messages waiting for their recipient's working hours: not late, so not pending.
+    held: int = 0
+    # Since when the longest-waiting notification still to be delivered has been due (written,
+    # or released from being held); None when there is none.
     oldest_pending: datetime | None = None
 
 
-async def backlog(session: AsyncSession) -> dict[str, Backlog]:
-    """Per platform: deliveries pending or being sent, failed ones, and the oldest pending.
+async def backlog(session: AsyncSession, now: datetime) -> dict[str, Backlog]:
+    """Per platform: deliveries pending or being sent, held ones, failed ones, and the oldest
+    pending.
 
     One grouped query over the deliveries not yet delivered or skipped (the `ix_delivery_due`
     index leads with platform and status), cheap enough for every scrape.
     """
+    held = and_(Delivery.not_before.is_not(None), Delivery.not_before > now)
     rows = await session.execute(
         select(
             Delivery.platform,
             Delivery.status,
+            held,
             func.count(),
-            func.min(OutboxItem.created_at),
+            func.min(func.coalesce(Delivery.not_before, OutboxItem.created_at)),
         )
         .join(OutboxItem, Delivery.outbox_id == OutboxItem.id)
         .where(
@@ -525,14 +531,16 @@ async def backlog(session: AsyncSession) -> dict[str, Backlog]:
                 [DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED]
             )
         )
-        .group_by(Delivery.platform, Delivery.status)
+        .group_by(Delivery.platform, Delivery.status, held)
     )
     found: dict[str, Backlog] = {}
-    for platform, status, count, oldest in rows.all():
+    for platform, status, is_held, count, since in rows.all():
         was = found.get(platform, Backlog())
         if status is DeliveryStatus.FAILED:
             found[platform] = replace(was, failed=was.failed + count)
-            continue
-        earliest = min((t for t in (was.oldest_pending, oldest) if t is not None), default=None)
-        found[platform] = replace(was, pending=was.pending + count, oldest_pending=earliest)
+        elif is_held:
+            found[platform] = replace(was, held=was.held + count)
+        else:
+            earliest = min((t for t in (was.oldest_pending, since) if t is not None), default=None)
+            found[platform] = replace(was, pending=was.pending + count, oldest_pending=earliest)
     return found

@@ -80,6 +80,8 @@ async def test_metrics_expose_every_series_after_commands_deliveries_and_sla_sta
         value(found, "liaison_sla_stage_lateness_seconds_bucket", stage="breach", le="86400.0") == 0
     )
     assert value(found, "liaison_outbox_pending", platform="slack") == 1
+    # The DMs the late stages wrote wait for their recipients' working hours: held, not pending.
+    assert value(found, "liaison_outbox_held", platform="slack") >= 0
     assert value(found, "liaison_outbox_failed", platform="slack") == 1
     assert value(found, "liaison_outbox_oldest_pending_age_seconds", platform="slack") == 360
     assert value(found, "liaison_discord_gateway_holder") == 0
