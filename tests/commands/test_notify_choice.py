@@ -19,6 +19,7 @@ def _to(delivered: list[tuple[str, str]], who: str) -> list[str]:
 
 
 async def test_action_only_leaves_out_the_news(chat: Chat) -> None:
+    await chat.wait(timedelta(hours=6))  # 10:00 in New York: alice's DMs are not held
     said = await chat.ok("/me notify action")
     assert "From now on you get action: only direct messages about what you must act" in (
         said.reply

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from commands.core.clock import FakeClock
 from tests.bot.discord.conftest import SHARED, Discord
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Monday 15:00 UTC: 10:00 in New York, inside both orgs' working hours, so the DMs these
+    tests read are not held for the morning (see /me hours)."""
+    return FakeClock(datetime(2026, 1, 5, 15, 0, tzinfo=UTC))
 
 
 def _buttons(message: dict[str, Any]) -> list[str]:

@@ -4,11 +4,21 @@ marked on the board, the list and the digest. On both databases, with the fake c
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.config import Settings
 from commands.core.clock import FakeClock
 from tests.harness import Chat, open_chat
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Monday 15:00 UTC: 10:00 in New York, inside both orgs' working hours, so the DMs these
+    tests read are not held for the morning (see /me hours)."""
+    return FakeClock(datetime(2026, 1, 5, 15, 0, tzinfo=UTC))
+
 
 ASKED = "Are you still the DRI of"
 LATE = "Nobody confirmed who runs"
