@@ -148,7 +148,11 @@ async def test_a_long_digest_is_cut_into_parts_that_each_fit(chat: Chat) -> None
         f"digest:2026-W03:{n}" for n in range(2, len(keys) + 1)
     ]
     async with chat.runtime.sessions() as session:
-        rows = (await session.scalars(select(OutboxItem).where(OutboxItem.key.in_(keys)))).all()
+        rows = (
+            await session.scalars(
+                select(OutboxItem).where(OutboxItem.key.in_(keys)).order_by(OutboxItem.id)
+            )
+        ).all()
     parts = [Message.from_dict(row.payload) for row in rows]
     for part in parts:
         _within_limits(part)
