@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Test processes in parallel: the suite mostly waits (subprocesses, sockets, PostgreSQL), so
+# three workers keep two cores busy; each worker has its own migrated template databases.
+TEST_WORKERS ?= 3
 
 .PHONY: run test lint bench clean
 
@@ -29,7 +32,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/hadolint Dockerfile
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
