@@ -35,6 +35,9 @@ PG_ENV = "LIAISON_TEST_DATABASE_URL"
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
+# The whole run's logs are checked for the tests' secrets when it ends (tests/logcheck.py).
+pytest_plugins = ["tests.logcheck"]
+
 
 def postgres_url() -> str:
     """The PostgreSQL server URL for tests: LIAISON_TEST_DATABASE_URL, else the local server."""
