@@ -65,6 +65,27 @@ class Inbox:
             self.tasks.spawn(self._write(), name="inbound.accept")
         return await done
 
+    async def accept_within(
+        self, key: str, kind: str, payload: dict[str, Any], seconds: float
+    ) -> bool | None:
+        """`accept`, given at most `seconds` (a platform's deadline to hear back): None when
+        that was not enough, and the caller answers "busy" instead.
+
+        A record that still lands after the caller gave up is closed at once, never run: the
+        person was told nothing happened, and tries again.
+        """
+        accepting = asyncio.ensure_future(self.accept(key, kind, payload))
+        try:
+            return await asyncio.wait_for(asyncio.shield(accepting), seconds)
+        except TimeoutError:
+            accepting.add_done_callback(lambda done: self._close_late(key, done))
+            return None
+
+    def _close_late(self, key: str, accepted: asyncio.Future[bool]) -> None:
+        if accepted.cancelled() or accepted.exception() is not None or not accepted.result():
+            return
+        self.tasks.spawn(self.finish(key), name="inbound.close-late")
+
     async def _write(self) -> None:
         # One writer for every accept: those that arrive while a commit is under way go
         # together in the next one (group commit).

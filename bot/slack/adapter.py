@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 # The kind of an accepted slash command in the inbox.
 COMMAND = "slack.command"
+# How long recording a command may take before its acknowledgement says "busy": Slack gives
+# up on an acknowledgement after 3 s, and the answer still has to travel back.
+ACCEPT_WITHIN = 2.0
 NOT_RECORDED = "Liaison could not take that command just now; nothing was changed. Try again."
 Respond = Callable[..., Awaitable[Any]]
 
@@ -244,13 +247,19 @@ class SlackAdapter(SlackSender):
                 # here on is resumed from the record (see bot/inbound.py), and runs once.
                 key = request_key("command", body, request.raw_body)
                 try:
-                    fresh = await self.runtime.inbox.accept(
-                        key, COMMAND, {"body": body, "raw_body": request.raw_body}
+                    fresh = await self.runtime.inbox.accept_within(
+                        key, COMMAND, {"body": body, "raw_body": request.raw_body}, ACCEPT_WITHIN
                     )
                 except Exception:
                     log.exception("slack: could not record a command")
                     ticket.release()
                     await ack(text=NOT_RECORDED, response_type="ephemeral")
+                    return
+                if fresh is None:
+                    # The database is too slow to record it before Slack's 3-second deadline
+                    # (which would show the person an error): busy, and nothing happens.
+                    ticket.release()
+                    await ack(text=BUSY, response_type="ephemeral")
                     return
                 if not fresh:
                     ticket.release()  # a re-send of a command already accepted
