@@ -359,6 +359,10 @@ class DiscordSettings(_Section):
 
     token: SecretStr | None = None
     guild: int | None = None
+    # Ask for the privileged `members` intent, to hear when someone leaves the server (their
+    # person is then gone: bot/discord/adapter.py). Off by default: Discord refuses a gateway
+    # that asks for it before it is enabled in the developer portal.
+    members: bool = False
     # Discord's own unless set: only to point the bot at a proxy or a test double.
     api_base_url: str | None = None
     gateway_url: str | None = None

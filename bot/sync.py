@@ -17,7 +17,7 @@ from bot.config import PolicySettings, Settings
 from commands.core.grammar import WrittenDuration
 from commands.core.notifier import Notifier, Postbox
 from commands.core.presence import day_start, zone_of
-from commands.ownership.verify import flag_departed_areas
+from commands.ownership.verify import LEFT_CONFIGURATION, mark_gone
 from commands.reviews.rules import DEFAULT_DAY
 from commands.weekly.series import SERIES_ID, realign
 from storage import locks
@@ -191,8 +191,7 @@ async def _mark_departures(notifier: Notifier, settings: Settings) -> None:
         if person.handle in configured:
             person.left_at = None
         elif person.left_at is None:
-            person.left_at = notifier.now
-            await flag_departed_areas(notifier, person)
+            await mark_gone(notifier, person, LEFT_CONFIGURATION)
     await notifier.session.flush()
 
 

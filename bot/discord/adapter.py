@@ -40,6 +40,7 @@ from commands.core import completion
 from commands.core.dispatch import Caller, error_reply, unfilled
 from commands.core.messages import ActionId, Image, Message, PersonRef, Reply
 from commands.core.registry import Command, Kind
+from commands.ownership.verify import person_gone_from
 from storage.engine import reading
 from storage.inbound import Accepted
 from storage.models import Channel
@@ -91,7 +92,7 @@ class DiscordAdapter:
         self.start_backoff = start_backoff
         # Seconds between messages to one channel, for every replica (the outbox's lanes).
         self.pace = pace
-        self.client = LiaisonClient(self)
+        self.client = LiaisonClient(self, members=runtime.settings.discord.members)
         self.tree = build_tree(self.client, runtime.registry)
         self._dms: dict[int, int] = {}
         self._gateway: asyncio.Task[None] | None = None
@@ -175,6 +176,19 @@ class DiscordAdapter:
                     await task
 
     # --- receiving ------------------------------------------------------------------------------
+
+    async def member_left(self, guild_id: int, user_id: int) -> None:
+        """Someone left the server (or was kicked): their person is gone, their areas flagged
+        and their backups told, once. Another server the bot is in is not Liaison's concern."""
+        guild = self.runtime.settings.discord.guild
+        if guild is not None and guild_id != guild:
+            return
+        runtime = self.runtime
+        person = await person_gone_from(
+            runtime.postbox, runtime.clock.now(), PLATFORM, str(user_id)
+        )
+        if person is not None:
+            log.info("discord: @%s (%s) left the server: marked as gone", person.handle, user_id)
 
     def caller(self, interaction: discord.Interaction) -> Caller:
         """Who is acting, as the dispatcher knows them."""

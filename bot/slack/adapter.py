@@ -46,6 +46,7 @@ from commands.core.dispatch import AlreadyHandled, Caller, unfilled
 from commands.core.grammar import GrammarError, tokenize
 from commands.core.messages import ActionId, Message, Reply, line
 from commands.core.registry import Command, CommandNotFound, Kind, Param
+from commands.ownership.verify import person_gone_from
 from storage.inbound import Accepted
 from storage.models import InboundRequest
 
@@ -298,6 +299,28 @@ class SlackAdapter(SlackSender):
             await ack()
             work = self._submit(body, request.raw_body, ticket)
             self.tasks.spawn(self._guard(work, ticket), name="slack.view")
+
+        # bolt acknowledges an event itself, before this runs.
+        @app.event("user_change")
+        async def on_user_change(body: dict[str, Any]) -> None:
+            user = (body.get("event") or {}).get("user") or {}
+            # Any edit of anyone's profile comes here; only a deactivation concerns Liaison. A
+            # re-activated account clears nothing: the configuration says who is in (bot/sync).
+            if user.get("deleted") is not True or not user.get("id"):
+                return
+            event_id = body.get("event_id")
+            key = f"slack:event:{event_id}" if event_id else None
+            self.tasks.spawn(self._deactivated(str(user["id"]), key), name="slack.user_change")
+
+    async def _deactivated(self, user_id: str, key: str | None) -> None:
+        """A Slack account was deactivated: its person is gone, their areas flagged, once (a
+        re-sent event carries the same event id, and a person gone already stays as they are)."""
+        runtime = self.runtime
+        person = await person_gone_from(
+            runtime.postbox, runtime.clock.now(), PLATFORM, user_id, request_key=key
+        )
+        if person is not None:
+            log.info("slack: @%s (%s) was deactivated: marked as gone", person.handle, user_id)
 
     def _changes(self, command: Command | None, text: str, body: dict[str, Any]) -> bool:
         """Whether a slash command may change something (and so is recorded before its ack).

@@ -28,6 +28,9 @@ BOT_SCOPES = (
     "groups:history",
     "im:history",
 )
+# The events the bot subscribes to: a deactivated account (`user_change` with `deleted`) marks
+# its person as gone (it needs `users:read`, above).
+BOT_EVENTS = ("user_change",)
 
 
 def manifest(settings: Settings, registry: Registry, url: str = PLACEHOLDER_URL) -> dict[str, Any]:
@@ -55,8 +58,10 @@ def manifest(settings: Settings, registry: Registry, url: str = PLACEHOLDER_URL)
         for entry in commands:
             entry["url"] = endpoint
     interactivity: dict[str, Any] = {"is_enabled": True}
+    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
     if not socket:
         interactivity["request_url"] = endpoint
+        events["request_url"] = endpoint
     return {
         "display_information": {
             "name": "Liaison",
@@ -68,6 +73,7 @@ def manifest(settings: Settings, registry: Registry, url: str = PLACEHOLDER_URL)
         },
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
         "settings": {
+            "event_subscriptions": events,
             "interactivity": interactivity,
             "org_deploy_enabled": False,
             "socket_mode_enabled": socket,

@@ -109,6 +109,7 @@ _FIELD_LABELS = {
     "verified": "still the DRI, confirmed by",
     "release": "to hand to someone else, asked by",
     "dri-left": "the DRI left the configuration",
+    "dri-deactivated": "the DRI is gone from the platform",
     "category": "category",
     "name": "name",
     "shadow": "shadow period until",
@@ -119,7 +120,7 @@ _FIELD_LABELS = {
 
 _ONE_OFF_FIELDS = frozenset(
     {"proposal", "agreed", "declined", "accepted", "check", "checked", "verified", "release"}
-    | {"dri-left", "retired", "shadow"}
+    | {"dri-left", "dri-deactivated", "retired", "shadow"}
 )
 
 
@@ -396,6 +397,8 @@ async def dri_history(ctx: Context, args: dict[str, Any]) -> Message:
     lines = []
     for ev in events:
         by = "configuration" if ev.field == "dri-left" else "import"
+        if ev.field == "dri-deactivated":
+            by = (ev.old_value or "platform").title()  # the platform that reported it
         who = mention(ctx.ref(ev.actor)) if ev.actor else bold(by)
         described = (await _describe_changes(ctx, [ev]))[0]
         lines.append(line(ctx.when(ev.at), " ", who, ": ", *described))

@@ -5,7 +5,9 @@ The cycle of one area: its baseline is when it was last confirmed (or named, or 
 `verify_every` has passed since, the daily job asks its DRI by DM (Confirm / Hand to someone
 else). An answer is `/dri confirm` or `/dri release`. Still unanswered a week after the question,
 the area is *unconfirmed*: the owning org's leads are told once, and the board, `/dri list` and
-the digest mark it. A DRI who left the configuration has their areas flagged at once (bot/sync).
+the digest mark it. A DRI who left the configuration (bot/sync), or whom a platform reports gone
+(a Slack account deactivated, a Discord member removed: `person_gone_from`), has their areas
+flagged at once.
 The same daily job reminds both sides of a started hand-off once its `shadow` period is over.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.lookup import area_ref
@@ -30,7 +32,8 @@ from commands.core.messages import (
 )
 from commands.core.notifier import Notifier, Postbox, person_ref
 from commands.ownership.map import Change, all_areas, leads_of, write_history
-from storage.models import Area, HandoffRules, HandoffState, Person
+from storage import inbound
+from storage.models import Area, HandoffRules, HandoffState, Identity, Person
 
 # When no configuration was applied (a bare database): the documented default.
 DEFAULT_VERIFY_EVERY = timedelta(weeks=12)
@@ -58,7 +61,7 @@ def asked(area: Area) -> bool:
 
 
 def departed(area: Area) -> bool:
-    """Whether its DRI left the configuration."""
+    """Whether its DRI is gone: left the configuration, or gone from a platform."""
     return area.dri is not None and area.dri.left_at is not None
 
 
@@ -233,29 +236,87 @@ async def flagged_lines(session: AsyncSession, now: datetime) -> list[Line]:
         if area.retired_at is not None or not mark(area, now):
             continue
         assert area.dri is not None
-        why = "left the configuration" if departed(area) else "has not confirmed it"
+        why = "has left" if departed(area) else "has not confirmed it"
         out.append(
             line("• ", area.name, f" ({area.org.key}) — ", mention(person_ref(area.dri)), f" {why}")
         )
     return out
 
 
-async def flag_departed_areas(notifier: Notifier, person: Person) -> None:
-    """Someone left the configuration: flag each area they run (history), and tell its backup
-    (or, with no backup, its org's leads) by DM."""
+# Why someone is gone, as the DM to whoever stands in says it.
+LEFT_CONFIGURATION = "is no longer in Liaison's configuration"
+# How each platform says someone is gone (the adapters' events), for the DM and the history.
+GONE_ON = {
+    "slack": "was deactivated on Slack",
+    "discord": "left the Discord server",
+}
+
+
+async def person_gone_from(
+    postbox: Postbox, now: datetime, platform: str, user_id: str, *, request_key: str | None = None
+) -> Person | None:
+    """A platform reports someone gone (a Slack account deactivated, a Discord member removed):
+    mark the person with that identity as gone and flag their areas, in one transaction.
+
+    Returns the person marked, or None when nobody has that identity, they were gone already
+    (a re-sent event, or the configuration got there first), or `request_key` was seen before.
+    """
+    async with postbox.transaction(now) as notifier:
+        session = notifier.session
+        if request_key is not None and not await inbound.start(session, request_key, now):
+            return None
+        person = await session.scalar(
+            select(Person)
+            .join(Identity)
+            .where(Identity.platform == platform, Identity.user_id == user_id)
+        )
+        if person is None:
+            return None
+        why = GONE_ON.get(platform, f"is gone from {platform}")
+        return person if await mark_gone(notifier, person, why, platform=platform) else None
+
+
+async def mark_gone(
+    notifier: Notifier, person: Person, why: str, *, platform: str | None = None
+) -> bool:
+    """Mark a person as gone and flag the areas they run, unless they are gone already.
+
+    The one place `left_at` is set: the configuration (bot/sync, `platform` None) and the
+    platforms' events (`person_gone_from`) both come here. The update is conditional, so two
+    transactions racing to mark the same person (a re-sent event, another replica) flag once:
+    on PostgreSQL the second waits on the row and then finds it marked.
+    """
+    marked = await notifier.session.execute(
+        update(Person)
+        .where(Person.id == person.id, Person.left_at.is_(None))
+        .values(left_at=notifier.now)
+        .execution_options(synchronize_session="fetch")
+    )
+    if not marked.rowcount:  # type: ignore[attr-defined]
+        return False
+    await flag_departed_areas(notifier, person, why, platform=platform)
+    return True
+
+
+async def flag_departed_areas(
+    notifier: Notifier, person: Person, why: str, *, platform: str | None = None
+) -> None:
+    """Someone is gone (`why`: "is no longer in Liaison's configuration"): flag each area they
+    run (history), and tell its backup (or, with no backup, its org's leads) by DM."""
     areas = (
         await notifier.session.scalars(
             select(Area).where(Area.dri_id == person.id, Area.retired_at.is_(None))
         )
     ).unique()
+    # The history says who reported it: the configuration, or the platform (kept in the
+    # change's old value, which a one-off change does not otherwise show).
+    change = (
+        Change("dri-left", None, f"@{person.handle}")
+        if platform is None
+        else Change("dri-deactivated", platform, f"@{person.handle}")
+    )
     for area in areas.all():
-        await write_history(
-            notifier.session,
-            area,
-            None,
-            notifier.now,
-            [Change("dri-left", None, f"@{person.handle}")],
-        )
+        await write_history(notifier.session, area, None, notifier.now, [change])
         told = (
             [area.backup]
             if area.backup is not None
@@ -270,7 +331,7 @@ async def flag_departed_areas(notifier: Notifier, person: Person) -> None:
                         line(
                             f"@{person.handle} ({person.name}), the DRI of ",
                             bold(area.name),
-                            f" for `{area.org.key}`, is no longer in Liaison's configuration. ",
+                            f" for `{area.org.key}`, {why}. ",
                             "You stand in for the area: " if who is area.backup else "",
                             "name a new DRI with ",
                             code(f'/dri set "{area.name}" @person'),

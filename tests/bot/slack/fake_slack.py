@@ -421,11 +421,12 @@ class SlackUser:
         timestamp: int | None = None,
         signature: str | None = None,
         retry: int | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
     ) -> tuple[int, str]:
         """Send a body as `post` does; return the HTTP status and the response's text."""
         ts = int(time.time()) if timestamp is None else timestamp
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             "X-Slack-Request-Timestamp": str(ts),
             "X-Slack-Signature": signature or sign(body, ts),
         }
@@ -446,6 +447,23 @@ class SlackUser:
             "name": user_id.lower(),
             "team_id": "T1",
         }
+
+    async def event(self, event: dict[str, Any], event_id: str, *, retry: int | None = None) -> int:
+        """Send an Events API event (`event_callback`, JSON) as Slack does; a re-send (`retry`)
+        repeats its `event_id`. Return the HTTP status."""
+        body = json.dumps(
+            {
+                "token": "legacy",
+                "team_id": "T1",
+                "api_app_id": "A1",
+                "type": "event_callback",
+                "event_id": event_id,
+                "event_time": int(time.time()),
+                "event": event,
+            }
+        )
+        status, _ = await self.exchange(body, retry=retry, content_type="application/json")
+        return status
 
     def command_body(self, command: str, text: str, user_id: str, n: int) -> str:
         """A slash command as Slack posts it."""

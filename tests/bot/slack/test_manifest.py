@@ -32,6 +32,8 @@ def test_the_manifest_has_one_command_per_group_plus_the_catch_all(tmp_path: Pat
     # The demo runs Socket Mode: no URLs needed.
     assert data["settings"]["socket_mode_enabled"] is True
     assert "request_url" not in data["settings"]["interactivity"]
+    # A deactivated account is heard of through the user_change event (which needs users:read).
+    assert data["settings"]["event_subscriptions"] == {"bot_events": ["user_change"]}
     scopes = data["oauth_config"]["scopes"]["bot"]
     assert {"commands", "chat:write", "im:write", "files:write", "users:read"} <= set(scopes)
 
@@ -42,6 +44,10 @@ def test_http_mode_points_commands_and_buttons_at_the_events_url() -> None:
     data = manifest(http, build_registry(), "https://bot.example.org")
     url = "https://bot.example.org/slack/events"
     assert data["settings"]["interactivity"] == {"is_enabled": True, "request_url": url}
+    assert data["settings"]["event_subscriptions"] == {
+        "bot_events": ["user_change"],
+        "request_url": url,
+    }
     assert data["settings"]["socket_mode_enabled"] is False
     assert {c["url"] for c in data["features"]["slash_commands"]} == {url}
 

@@ -111,7 +111,7 @@ async def test_a_dri_who_leaves_the_configuration_has_their_areas_flagged_once(
         history = await restarted.ok('/dri history "Keeper bots"')
         assert "configuration: the DRI left the configuration: @bob" in history.reply
         digest = await restarted.ok("/digest preview", as_="carol")
-        assert "• Keeper bots (set) — @bob left the configuration" in digest.reply
+        assert "• Keeper bots (set) — @bob has left" in digest.reply
     finally:
         await restarted.runtime.close()
     # Another start with the same configuration tells nobody again.
