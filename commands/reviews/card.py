@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from commands.core.grammar import format_duration
 from commands.core.messages import (
@@ -104,10 +103,6 @@ def told_at_line(review: Review, now: datetime, ref: Any) -> Line | None:
 # --- the card ------------------------------------------------------------------------------------
 
 
-def _local(at: datetime, tz: ZoneInfo) -> str:
-    return at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
-
-
 # Less business time than this left reads as "due now", never as "0s left".
 _A_SECOND = timedelta(seconds=1)
 
@@ -131,25 +126,31 @@ def left_text(
     return f"BREACHED {format_duration(now - due)} ago"
 
 
-def clock_text(view: rc.ClockView, tz: ZoneInfo, now: datetime) -> str:
-    """One clock in words: due when and how much is left, or how it ended."""
+def clock_line(view: rc.ClockView, zone: str, now: datetime) -> Line:
+    """One clock in words: due when and how much is left, or how it ended.
+
+    The due instant is a `When`, so Slack and Discord show it in each reader's own time zone
+    (the card sits in a channel both organisations read); elsewhere it is on the wall clock of
+    `zone`. How much is left stays words: it is business time, which no platform counts.
+    """
     spent = view.say(view.elapsed)
     if view.status == "met":
         late = " (after its target)" if view.breached else ""
-        return f"met after {spent}{late}"
+        return line(f"met after {spent}{late}")
     if view.status == "cancelled":
-        return f"stopped at {spent}"
+        return line(f"stopped at {spent}")
     left = view.remaining
     if view.status == "paused":
         if left < _A_SECOND:
-            return f"paused, breached by {view.say(max(-left, _A_SECOND))} of business time"
-        return f"paused with {view.say(left)} left"
+            return line(f"paused, breached by {view.say(max(-left, _A_SECOND))} of business time")
+        return line(f"paused with {view.say(left)} left")
     if view.due is None:
-        return "due now"
+        return line("due now")
     words = left_text(left, view.due, now, view.say)
+    due = When(view.due, zone)
     if words.startswith("BREACHED"):
-        return f"{words} (was due {_local(view.due, tz)})"
-    return f"due {_local(view.due, tz)}, {words}"
+        return line(f"{words} (was due ", due, ")")
+    return line("due ", due, f", {words}")
 
 
 def _actions(state: ReviewState, review_id: int) -> tuple[Action, ...]:
@@ -190,7 +191,7 @@ def _actions(state: ReviewState, review_id: int) -> tuple[Action, ...]:
 
 def card(review: Review, clocks: dict[str, ReviewClock], now: datetime, ref: Any) -> Message:
     """The review card posted in the shared channel and edited on every change."""
-    tz = ZoneInfo(review.reviewing_org.timezone)
+    zone = review.reviewing_org.timezone
     requester: PersonRef = ref(review.requester)
     reviewer: Line = (
         line(mention(ref(review.reviewer))) if review.reviewer else line(italic("unassigned"))
@@ -207,9 +208,7 @@ def card(review: Review, clocks: dict[str, ReviewClock], now: datetime, ref: Any
         if kind in views:
             v = views[kind]
             running = v.status == "running" and v.remaining > timedelta(0)
-            fields.append(
-                Field(v.label, line(clock_text(v, tz, now)), due=v.due if running else None)
-            )
+            fields.append(Field(v.label, clock_line(v, zone, now), due=v.due if running else None))
     cycle = f"cycle {review.cycle} · " if review.cycle > 1 else ""
     lines = [line(Link(review.title, review.link))]
     away, until = review.covering_for, review.covering_until

@@ -16,13 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.grammar import format_in
-from commands.core.messages import Line, Link, Message, bold, code, line, mention
+from commands.core.messages import Line, Link, Message, When, bold, code, line, mention
 from commands.core.notifier import Notice, Notifier, Postbox, person_ref
 from commands.core.presence import away_among
 from commands.reviews import away, reminders
@@ -161,8 +160,10 @@ async def _fire(notifier: Notifier, clocks: Sequence[ReviewClock]) -> list[_Due]
     return due
 
 
-def _when(at: datetime, review: Review) -> str:
-    return at.astimezone(ZoneInfo(review.reviewing_org.timezone)).strftime("%a %H:%M %Z")
+def _when(at: datetime, review: Review) -> When:
+    """An SLA instant as a `When`: Slack and Discord show it in each reader's own time zone,
+    the console on the reviewing org's wall clock (one message goes to people of both orgs)."""
+    return When(at, review.reviewing_org.timezone)
 
 
 def _message(
@@ -188,15 +189,15 @@ def _message(
         # "2 business days" says its kind of time; plain hours on a business calendar do not.
         kind = " of business time" if policy.calendar == "business" and not unit else ""
         if left > timedelta(0):
-            when = f"by {_when(deadline, review)} ({say(left)}{kind} left)"
+            when = line("by ", _when(deadline, review), f" ({say(left)}{kind} left)")
         else:
-            when = f"now: its deadline, {_when(deadline, review)}, has passed"
-        lines = (subject, line(f"Please {verb} it {when}."), line(code(command)))
+            when = line("now: its deadline, ", _when(deadline, review), ", has passed")
+        lines = (subject, line(f"Please {verb} it ", *when, "."), line(code(command)))
         title = f"Review #{review.id}: {label} SLA due soon"
     elif stage.step == BREACH:
         lines = (
             subject,
-            line(f"The {label} SLA ({say(target)}) was breached at {_when(due, review)}."),
+            line(f"The {label} SLA ({say(target)}) was breached at ", _when(due, review), "."),
         )
         title = f"Review #{review.id}: {label} SLA breached"
     else:
@@ -214,10 +215,10 @@ def _message(
             line("Requested by ", mention(person_ref(review.requester)), "."),
         )
         title = f"Review #{review.id}: {label} SLA escalation, level {level}{repeat}"
-    footer = f"Sent late: this was due {_when(due, review)}." if late else ""
-    return Message(
-        title=title, lines=lines, footer=footer, tone="warning" if stage.step == WARN else "error"
-    )
+    if late:
+        # A line, not the footer: a footer is plain text, where no platform shows a date token.
+        lines = (*lines, line("Sent late: this was due ", _when(due, review), "."))
+    return Message(title=title, lines=lines, tone="warning" if stage.step == WARN else "error")
 
 
 def _event(d: _Due, now: datetime) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from commands.core.registry import Group, Kind, Param
 from commands.github import pulls
 from commands.reviews import clocks as rc
 from commands.reviews import compliance, lifecycle, reminders
-from commands.reviews.card import OPEN, STATE_LABELS, STATE_PHRASES, clock_text, left_text
+from commands.reviews.card import OPEN, STATE_LABELS, STATE_PHRASES, clock_line, left_text
 from commands.reviews.compliance import figures
 from commands.reviews.cover import area_backup
 from commands.reviews.queries import PAGE, ranked, summary_line
@@ -131,7 +131,7 @@ async def request(ctx: Context, args: dict[str, Any]) -> Message:
     return Message(
         lines=(
             line(f"Review #{rv.id} requested from {org.name} under ", bold(policy.name), "."),
-            line(f"Acknowledge {clock_text(ack, ctx.tz, ctx.now)}.", *who),
+            line("Acknowledge ", *clock_line(ack, zone_name(ctx.actor), ctx.now), ".", *who),
         ),
         # The requester's copy: they nudge the reviewer from it (/review nudge).
         actions=(reminders.nudge_button(rv.id),),

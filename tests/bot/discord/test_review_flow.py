@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.discord import DiscordAdapter
 from commands.core.clock import FakeClock
-from tests.bot.discord.conftest import SHARED, USERS, Discord
+from tests.bot.discord.conftest import SHARED, USERS, Discord, shown
 
 LINK = "https://github.com/org/repo/pull/7"
 
@@ -182,3 +182,33 @@ async def test_a_covered_review_card_says_until_when_in_a_discord_timestamp(
     assert description == (
         f"<@{USERS['dave']}> is away until <t:1767744000:D>; <@{USERS['carol']}> is covering."
     )
+
+
+async def test_a_cards_due_time_and_a_warning_dm_are_discord_timestamps(
+    bot: Discord, clock: FakeClock
+) -> None:
+    clock.set(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))  # Monday; the hotfix ack is due 09:30
+    await bot.run(
+        "alice", "review request", link=LINK, title="Hotfix", policy="hotfix", reviewer="dave"
+    )
+    await bot.drain()
+    [ref] = [k for k in bot.api.messages if k.startswith(f"{SHARED}:")]
+    assert (
+        _fields(bot.api.messages[ref])["Acknowledge"] == "due <t:1767605400:f> (<t:1767605400:R>)"
+    )
+    clock.set(datetime(2026, 1, 5, 9, 16, tzinfo=UTC))
+    await bot.runtime.deadlines.tick()
+    await bot.drain()
+    [warning] = [
+        m
+        for m in bot.api.messages.values()
+        if m["embeds"] and "due soon" in (m["embeds"][0].get("title") or "")
+    ]
+    description = shown(warning["embeds"][0]["description"])
+    assert "Please acknowledge it by <t:1767605400:f> (14m left)." in description
+    # The edited card says when a breached clock was due in a timestamp too.
+    clock.set(datetime(2026, 1, 5, 9, 45, tzinfo=UTC))
+    await bot.runtime.deadlines.tick()
+    await bot.drain()
+    acknowledge = shown(_fields(bot.api.messages[ref])["Acknowledge"])
+    assert acknowledge == "BREACHED 15m ago (was due <t:1767605400:f>)"

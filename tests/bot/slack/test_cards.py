@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from commands.core.clock import FakeClock
 from tests.bot.slack.conftest import SHARED, USERS, SlackBot, shown
@@ -124,3 +124,31 @@ async def test_a_covered_review_card_says_until_when_in_a_slack_date_token(
         "<!date^1767744000^{date_short_pretty}|Wed 7 Jan>; "
         f"<@{USERS['carol']}> is covering."
     ) in text
+
+
+async def test_a_cards_due_time_and_a_warning_dm_are_slack_date_tokens(
+    slack: SlackBot, clock: FakeClock
+) -> None:
+    clock.set(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))  # Monday; the hotfix ack is due 09:30
+    await slack.ok(
+        "/review", "request https://github.com/org/repo/pull/7 Hotfix policy=hotfix reviewer=@dave"
+    )
+    ((ts, card),) = [
+        (t, m) for (c, t), m in slack.fake.messages.items() if c == SHARED and not m["thread_ts"]
+    ]
+    due = "<!date^1767605400^{date_short_pretty} {time}|Mon 5 Jan 09:30 GMT>"
+    assert f"*Acknowledge*\ndue {due}, 30m left" in shown(card)
+    clock.set(datetime(2026, 1, 5, 9, 16, tzinfo=UTC))
+    await slack.runtime.deadlines.tick()
+    await slack.settle()
+    (warning,) = [
+        m for (c, _), m in slack.fake.messages.items() if c == "DDAVE" and "due soon" in shown(m)
+    ]
+    assert f"Please acknowledge it by {due} (14m left)." in shown(warning)
+    # The redrawn card keeps the token, and a breached clock says when it was due in one.
+    clock.set(datetime(2026, 1, 5, 9, 45, tzinfo=UTC))
+    await slack.runtime.deadlines.tick()
+    await slack.settle()
+    assert f"*Acknowledge*\nBREACHED 15m ago (was due {due})" in shown(
+        slack.fake.messages[(SHARED, ts)]
+    )

@@ -43,7 +43,7 @@ async def test_two_business_days_fall_due_across_a_holiday_and_a_weekend(chat: C
     # observed Boxing Day (Monday 28) are closed; 8h30 on Tuesday; 7h on Wednesday: 16:00.
     chat.clock.set(datetime(2026, 12, 24, 16, 0, tzinfo=UTC))
     said = await chat.ok(f'/review request {PR} "Upgrade" reviewer=@dave')
-    assert "Resolve: due Wed 2026-12-30 16:00 GMT, 2 business days left" in said.notification()
+    assert "Resolve: due Wed 30 Dec 16:00 GMT, 2 business days left" in said.notification()
     assert (await _clock_line(chat, "Resolve")).endswith(
         "0s elapsed of 2 business days, 2 business days left, due 2026-12-30 16:00 GMT"
     )
@@ -56,7 +56,7 @@ async def test_two_business_days_fall_due_across_a_holiday_and_a_weekend(chat: C
     delivered = await chat.wait(timedelta(days=2))
     assert (
         "#shared (thread)",
-        "The resolve SLA (2 business days) was breached at Wed 16:00 GMT.",
+        "The resolve SLA (2 business days) was breached at Wed 30 Dec 16:00 GMT.",
     ) in delivered
 
 

@@ -77,9 +77,12 @@ async def test_nobody_acting_gives_warning_breach_and_each_level_once(chat: Chat
     assert ("#shared (thread)", "Acknowledge SLA escalated (L1) to @dave, @carol.") in delivered
     assert (
         "#shared (thread)",
-        "The acknowledge SLA (30m) was breached at Mon 09:30 GMT.",
+        "The acknowledge SLA (30m) was breached at Mon 5 Jan 09:30 GMT.",
     ) in delivered
-    assert ("#shared (thread)", "The resolve SLA (4h) was breached at Mon 13:00 GMT.") in delivered
+    assert (
+        "#shared (thread)",
+        "The resolve SLA (4h) was breached at Mon 5 Jan 13:00 GMT.",
+    ) in delivered
     # Members who are neither reviewer nor lead hear nothing.
     assert not [d for d in delivered if d[0] == "@bob"]
 
@@ -148,7 +151,7 @@ async def test_business_hours_skip_the_weekend(chat: Chat) -> None:
     delivered = await chat.wait(timedelta(days=3, hours=20))
     assert (
         "#shared (thread)",
-        "The acknowledge SLA (4h) was breached at Mon 11:30 GMT.",
+        "The acknowledge SLA (4h) was breached at Mon 12 Jan 11:30 GMT.",
     ) in delivered
 
 
@@ -165,7 +168,7 @@ async def test_business_hours_across_the_change_to_summer_time(chat: Chat) -> No
     delivered = await chat.wait(timedelta(days=3))
     assert (
         "#shared (thread)",
-        "The acknowledge SLA (4h) was breached at Mon 11:30 BST.",
+        "The acknowledge SLA (4h) was breached at Mon 30 Mar 11:30 BST.",
     ) in delivered
 
 
@@ -180,7 +183,10 @@ async def test_a_pause_moves_the_deadline_by_exactly_the_paused_time(chat: Chat)
     await chat.ok("/review resume 1")
     # 1h ran before the pause, 3h remain after it: the breach moves from 13:00 to 18:00.
     delivered = await chat.wait(timedelta(hours=4))
-    assert ("#shared (thread)", "The resolve SLA (4h) was breached at Mon 18:00 GMT.") in delivered
+    assert (
+        "#shared (thread)",
+        "The resolve SLA (4h) was breached at Mon 5 Jan 18:00 GMT.",
+    ) in delivered
 
 
 async def test_pausing_in_business_hours_moves_the_deadline_by_business_time(chat: Chat) -> None:
@@ -310,9 +316,9 @@ async def test_after_downtime_what_fell_due_is_sent_once_in_order_and_late(
         "Review #1: acknowledge SLA escalation, level 1",
     ]
     assert all("Sent late: this was due" in t for t in dave)
-    assert "Sent late: this was due Mon 09:15 GMT." in dave[0]
+    assert "Sent late: this was due Mon 5 Jan 09:15 GMT." in dave[0]
     # A warning that arrives after its deadline says so, rather than counting down.
-    assert "Please acknowledge it now: its deadline, Mon 09:30 GMT, has passed." in dave[0]
+    assert "Please acknowledge it now: its deadline, Mon 5 Jan 09:30 GMT, has passed." in dave[0]
 
     third = await open_chat(settings, clock)
     try:

@@ -42,7 +42,7 @@ async def test_snooze_stops_that_persons_reminders_not_the_breach_or_escalation(
     assert "Review #1: acknowledge SLA escalation, level 1" in _titles(during, "@carol")
     assert "Review #1: acknowledge SLA escalation, level 2" in _titles(during, "@alice")
     thread = _titles(during, "#shared (thread)")
-    assert "The acknowledge SLA (30m) was breached at Mon 09:30 GMT." in thread
+    assert "The acknowledge SLA (30m) was breached at Mon 5 Jan 09:30 GMT." in thread
     assert "Acknowledge SLA escalated (L2) to @alice, #shared." in thread
     # Once the snooze is over, the reminders come again: the resolve warning at 11:00.
     after = await chat.wait(timedelta(hours=1))
