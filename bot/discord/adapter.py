@@ -20,7 +20,8 @@ import contextlib
 import hashlib
 import io
 import logging
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -49,8 +50,9 @@ log = logging.getLogger(__name__)
 
 # Discord wants a first answer within 3 s; past this, defer and answer with a follow-up.
 DEFER_AFTER = 2.0
-# The kind of an accepted slash command in the inbox.
+# The kinds of accepted interactions in the inbox: a slash command, a button press.
 COMMAND = "discord.command"
+PRESS = "discord.press"
 NOT_RECORDED = "Liaison could not take that command just now; nothing was changed. Try again."
 UNKNOWN_MESSAGE = 10008
 # Discord takes a nonce of at most 25 characters.
@@ -97,7 +99,8 @@ class DiscordAdapter:
         self._dms: dict[int, int] = {}
         self._gateway: asyncio.Task[None] | None = None
         self._lock: asyncio.Task[None] | None = None
-        runtime.inbox.handle(COMMAND, self._resume_command)
+        runtime.inbox.handle(COMMAND, self._resume)
+        runtime.inbox.handle(PRESS, self._resume)
 
     # --- connecting -----------------------------------------------------------------------------
 
@@ -212,45 +215,86 @@ class DiscordAdapter:
         key = None
         if not command.read_only:
             key = f"{PLATFORM}:interaction:{interaction.id}"
-            recorded = {
-                "path": list(command.path),
-                "raw": raw,
-                "user_id": caller.user_id,
-                "user_name": caller.name,
-                "application_id": str(interaction.application_id),
-                "token": interaction.token,
-            }
-            try:
-                await self.runtime.inbox.accept(key, COMMAND, recorded)
-            except Exception:
-                log.exception("discord: could not record a command")
-                ticket.release()
-                await interaction.response.send_message(NOT_RECORDED, ephemeral=True)
+            what = {"path": list(command.path), "raw": raw}
+            if not await self._record(interaction, ticket, key, COMMAND, what):
                 return
-        work = ticket.run(self._run(command, raw, caller, key))
+        work = ticket.run(self._run(caller, key, partial(self._dispatch, command, raw)))
         await self.answer(interaction, await self._in_time(interaction, work))
 
-    async def _run(
+    async def _record(
+        self,
+        interaction: discord.Interaction,
+        ticket: Ticket,
+        key: str,
+        kind: str,
+        what: dict[str, Any],
+    ) -> bool:
+        """Record an interaction that may change something before anything else (and so before
+        any defer), with what it needs to run and to be answered by a follow-up: a process
+        that dies from then on leaves the record, and the next start, or another replica, runs
+        it once and answers while the interaction's token lives (15 minutes).
+
+        False when it is not to run here: not recorded (the person is told nothing changed),
+        or a re-delivery of an interaction already recorded (its first delivery answers it).
+        """
+        recorded = {
+            **what,
+            "user_id": str(interaction.user.id),
+            "user_name": interaction.user.name,
+            "application_id": str(interaction.application_id),
+            "token": interaction.token,
+        }
+        try:
+            fresh = await self.runtime.inbox.accept(key, kind, recorded)
+        except Exception:
+            log.exception("discord: could not record an interaction (%s)", kind)
+            ticket.release()
+            await interaction.response.send_message(NOT_RECORDED, ephemeral=True)
+            return False
+        if not fresh:
+            ticket.release()
+        return fresh
+
+    async def _dispatch(
         self, command: Command, raw: dict[str, str], caller: Caller, key: str | None
     ) -> Reply:
-        reply = await self.runtime.dispatcher.run(command, raw, caller, request_key=key)
+        return await self.runtime.dispatcher.run(command, raw, caller, request_key=key)
+
+    async def _dispatch_press(
+        self, action: ActionId | None, extra: dict[str, str], caller: Caller, key: str | None
+    ) -> Reply:
+        return await self.runtime.dispatcher.run_action(action, caller, extra, request_key=key)
+
+    async def _run(
+        self,
+        caller: Caller,
+        key: str | None,
+        run: Callable[[Caller, str | None], Awaitable[Reply]],
+    ) -> Reply:
+        reply = await run(caller, key)
         if key is not None and not reply.ok:
             # Refused or failed: nothing committed, so the accepted record is closed here.
             await self.runtime.inbox.finish(key)
         return reply
 
-    async def _resume_command(self, request: Accepted) -> None:
-        """Run a slash command accepted by a process that died before finishing it."""
+    async def _resume(self, request: Accepted) -> None:
+        """Run a slash command or a press accepted by a process that died before finishing it."""
         recorded = request.payload
-        command = self.runtime.registry.get(list(recorded["path"]))
-        if command is None:
-            await self.runtime.inbox.finish(request.key)
-            return
+        run: Callable[[Caller, str | None], Awaitable[Reply]]
+        if request.kind == PRESS:
+            action = ActionId.parse(str(recorded["action"]))
+            run = partial(self._dispatch_press, action, dict(recorded["extra"]))
+        else:
+            command = self.runtime.registry.get(list(recorded["path"]))
+            if command is None:
+                await self.runtime.inbox.finish(request.key)
+                return
+            run = partial(self._dispatch, command, dict(recorded["raw"]))
         caller = Caller(PLATFORM, str(recorded["user_id"]), str(recorded["user_name"]))
         ticket = self.runtime.intake.admit(f"{PLATFORM}:{caller.user_id}", read_only=False)
         if ticket is None:
             raise NotNow(request.key)
-        reply = await ticket.run(self._run(command, dict(recorded["raw"]), caller, request.key))
+        reply = await ticket.run(self._run(caller, request.key, run))
         # The deferred interaction is answered through its webhook while its token lives.
         # (What `Interaction.followup` builds: the application's webhook of that interaction.)
         followup = discord.Webhook.from_state(
@@ -263,7 +307,7 @@ class DiscordAdapter:
                     embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
                 )
         except discord.HTTPException as exc:
-            log.warning("discord: could not answer resumed command %s: %s", request.key, exc)
+            log.warning("discord: could not answer resumed %s: %s", request.key, exc)
 
     async def _admit(
         self, interaction: discord.Interaction, caller: Caller, command: Command | None
@@ -299,7 +343,13 @@ class DiscordAdapter:
         ticket = await self._admit(interaction, caller, command)
         if ticket is None:
             return
-        work = ticket.run(self.runtime.dispatcher.run_action(action, caller, extra))
+        key = None
+        if command is not None and not command.read_only:
+            key = f"{PLATFORM}:interaction:{interaction.id}"
+            what = {"action": str(action), "extra": extra}
+            if not await self._record(interaction, ticket, key, PRESS, what):
+                return
+        work = ticket.run(self._run(caller, key, partial(self._dispatch_press, action, extra)))
         await self.answer(interaction, await self._in_time(interaction, work))
 
     async def suggest(self, kind: Kind, typed: str) -> list[tuple[str, str]]:

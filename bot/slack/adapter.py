@@ -2,7 +2,10 @@
 
 Every request is acknowledged at once and its work runs after, in a task: each transport only
 translates a request into one dispatcher call (`run_text`, `run`, `run_action`) and sends the
-reply back through `response_url` or `chat.postEphemeral`.
+reply back through `response_url` or `chat.postEphemeral`. A request that may change something
+(a slash command, a button press, a modal submission) is first recorded in the inbox
+(bot/inbound.py), so a process that dies after the acknowledgement leaves it to be run once by
+the next start or another replica.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -53,8 +57,10 @@ from storage.models import InboundRequest
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-# The kind of an accepted slash command in the inbox.
+# The kinds of accepted requests in the inbox: a slash command, a button press, a modal.
 COMMAND = "slack.command"
+ACTION = "slack.action"
+VIEW = "slack.view"
 # How long recording a command may take before its acknowledgement says "busy": Slack gives
 # up on an acknowledgement after 3 s, and the answer still has to travel back.
 ACCEPT_WITHIN = 2.0
@@ -100,7 +106,8 @@ class SlackAdapter(SlackSender):
         # Each acknowledged request is answered by a task of its own.
         self.tasks = Spawner()
         self._listen()
-        runtime.inbox.handle(COMMAND, self._resume_command)
+        for kind in (COMMAND, ACTION, VIEW):
+            runtime.inbox.handle(kind, self._resume)
 
     # --- the receiving side ----------------------------------------------------------------------
 
@@ -244,27 +251,14 @@ class SlackAdapter(SlackSender):
                 await ack(text=BUSY, response_type="ephemeral")
                 return
             if self._changes(command, text, body):
-                # On disk before Slack hears 200 (it never re-sends after one): a crash from
-                # here on is resumed from the record (see bot/inbound.py), and runs once.
                 key = request_key("command", body, request.raw_body)
-                try:
-                    fresh = await self.runtime.inbox.accept_within(
-                        key, COMMAND, {"body": body, "raw_body": request.raw_body}, ACCEPT_WITHIN
-                    )
-                except Exception:
-                    log.exception("slack: could not record a command")
+                fresh = await self._record(COMMAND, key, body, request.raw_body)
+                if fresh is not True:
                     ticket.release()
-                    await ack(text=NOT_RECORDED, response_type="ephemeral")
-                    return
-                if fresh is None:
-                    # The database is too slow to record it before Slack's 3-second deadline
-                    # (which would show the person an error): busy, and nothing happens.
-                    ticket.release()
-                    await ack(text=BUSY, response_type="ephemeral")
-                    return
-                if not fresh:
-                    ticket.release()  # a re-send of a command already accepted
-                    await ack()
+                    if fresh:
+                        await ack(text=fresh, response_type="ephemeral")
+                    else:
+                        await ack()  # a re-send of a command already accepted
                     return
             await ack()
             work = self._command(body, respond, request.raw_body, ticket)
@@ -273,29 +267,42 @@ class SlackAdapter(SlackSender):
         @app.action(re.compile(r".+"))
         async def on_action(ack: Any, body: dict[str, Any], respond: Respond, request: Any) -> None:
             action = ActionId.parse(str(body["actions"][0]["action_id"]))
-            command = self.runtime.registry.get(action.path) if action else None
+            command = self._command_of_action(body)
             ticket = self._admit(_caller(body).user_id, command)
             if ticket is None:
                 await ack()
                 await respond(text=BUSY, response_type="ephemeral", replace_original=False)
                 return
+            if self._press_changes(action, command, body):
+                key = request_key("action", body, request.raw_body)
+                fresh = await self._record(ACTION, key, body, request.raw_body)
+                if fresh is not True:
+                    ticket.release()
+                    await ack()  # a re-send of a press already accepted says nothing more
+                    if fresh:
+                        await respond(text=fresh, response_type="ephemeral", replace_original=False)
+                    return
             await ack()
             work = self._press(body, respond, request.raw_body, ticket)
             self.tasks.spawn(self._guard(work, ticket), name="slack.action")
 
         @app.view(re.compile(r".+"))
         async def on_view(ack: Any, body: dict[str, Any], request: Any) -> None:
-            ticket = self._admit(_caller(body).user_id, self._command_of_view(body))
+            command = self._command_of_view(body)
+            ticket = self._admit(_caller(body).user_id, command)
             if ticket is None:
-                # A modal's acknowledgement can show an error beside the first field.
-                view = body.get("view") or {}
-                blocks = view.get("blocks") or []
-                first = next((b.get("block_id") for b in blocks if b.get("block_id")), None)
-                if first:
-                    await ack(response_action="errors", errors={first: BUSY})
-                else:
-                    await ack()
+                await _refuse_view(ack, body, BUSY)
                 return
+            if command is not None and not command.read_only:
+                key = request_key("view", body, request.raw_body)
+                fresh = await self._record(VIEW, key, body, request.raw_body)
+                if fresh is not True:
+                    ticket.release()
+                    if fresh:
+                        await _refuse_view(ack, body, fresh)
+                    else:
+                        await ack()  # a re-send of a submission already accepted
+                    return
             await ack()
             work = self._submit(body, request.raw_body, ticket)
             self.tasks.spawn(self._guard(work, ticket), name="slack.view")
@@ -332,17 +339,60 @@ class SlackAdapter(SlackSender):
             return False
         return not (body.get("trigger_id") and self._wants_modal(text) is not None)
 
-    async def _resume_command(self, request: Accepted) -> None:
-        """Run a slash command accepted by a process that died before finishing it."""
+    def _press_changes(
+        self, action: ActionId | None, command: Command | None, body: dict[str, Any]
+    ) -> bool:
+        """Whether a press may change something (and so is recorded before its ack): not a
+        read, and not a button that first asks for more in a modal (its submission may)."""
+        if action is None or command is None or command.read_only:
+            return False
+        return not (body.get("trigger_id") and unfilled(command, action))
+
+    async def _record(self, kind: str, key: str, body: dict[str, Any], raw_body: str) -> bool | str:
+        """Put a request on disk before Slack hears 200 (it never re-sends after one), so a
+        crash from here on is resumed from the record (bot/inbound.py) and runs once.
+
+        True once recorded, False for a re-send of a request already recorded, or what to tell
+        the person when it was not recorded (nothing ran): the database failed, or it was too
+        slow to record it before Slack's 3-second deadline (busy; a record that lands later is
+        closed unrun).
+        """
+        payload = {"body": body, "raw_body": raw_body}
+        try:
+            fresh = await self.runtime.inbox.accept_within(key, kind, payload, ACCEPT_WITHIN)
+        except Exception:
+            log.exception("slack: could not record a request (%s)", kind)
+            return NOT_RECORDED
+        return BUSY if fresh is None else fresh
+
+    async def _resume(self, request: Accepted) -> None:
+        """Run a request accepted by a process that died before finishing it: a slash command
+        or a press answers through its response URL, a modal's submission as it always does."""
         body = dict(request.payload["body"])
-        text = command_line(body.get("command", ""), body.get("text", ""))
-        ticket = self._admit(str(body.get("user_id", "")), self._command_of(text))
+        raw_body = str(request.payload["raw_body"])
+        if request.kind == COMMAND:
+            text = command_line(body.get("command", ""), body.get("text", ""))
+            user, command = str(body.get("user_id", "")), self._command_of(text)
+        else:
+            user = _caller(body).user_id
+            command = (
+                self._command_of_action(body)
+                if request.kind == ACTION
+                else self._command_of_view(body)
+            )
+        ticket = self._admit(user, command)
         if ticket is None:
             raise NotNow(request.key)
         respond = AsyncRespond(response_url=body.get("response_url"))
         # Its trigger expired long ago: no modal now, the typed command's answer says what to do.
         body.pop("trigger_id", None)
-        work = self._command(body, respond, str(request.payload["raw_body"]), ticket, request.key)
+        work: Awaitable[None]
+        if request.kind == COMMAND:
+            work = self._command(body, respond, raw_body, ticket, request.key)
+        elif request.kind == ACTION:
+            work = self._press(body, respond, raw_body, ticket, request.key)
+        else:
+            work = self._submit(body, raw_body, ticket, request.key)
         await self._guard(work, ticket)
 
     def _command_of(self, text: str) -> Command | None:
@@ -351,6 +401,10 @@ class SlackAdapter(SlackSender):
         except (GrammarError, CommandNotFound):
             return None
         return command
+
+    def _command_of_action(self, body: dict[str, Any]) -> Command | None:
+        action = ActionId.parse(str(body["actions"][0]["action_id"]))
+        return self.runtime.registry.get(action.path) if action else None
 
     def _command_of_view(self, body: dict[str, Any]) -> Command | None:
         meta = json.loads((body.get("view") or {}).get("private_metadata") or "{}")
@@ -392,11 +446,17 @@ class SlackAdapter(SlackSender):
             if await self._open_modal(body["trigger_id"], command, command.params, meta):
                 return
         key = key or request_key("command", body, raw_body)
-        run = ticket.run(self._run_text(text, caller, key))
+        run = ticket.run(
+            self._closing(
+                key, partial(self.runtime.dispatcher.run_text, text, caller, request_key=key)
+            )
+        )
         await self._answer(run, respond, always=True, user=caller.user_id)
 
-    async def _run_text(self, text: str, caller: Caller, key: str) -> Reply:
-        reply = await self.runtime.dispatcher.run_text(text, caller, request_key=key)
+    async def _closing(self, key: str, work: Callable[[], Awaitable[Reply]]) -> Reply:
+        """The reply of a run whose request may have been accepted in the inbox. (`work` is
+        called here, so a run that never gets its turn leaves no coroutine unawaited.)"""
+        reply = await work()
         if not reply.ok:
             # Refused or failed: nothing committed, so the accepted record is closed here.
             await self.runtime.inbox.finish(key)
@@ -452,7 +512,12 @@ class SlackAdapter(SlackSender):
     # --- buttons ----------------------------------------------------------------------------------
 
     async def _press(
-        self, body: dict[str, Any], respond: Respond, raw_body: str, ticket: Ticket
+        self,
+        body: dict[str, Any],
+        respond: Respond,
+        raw_body: str,
+        ticket: Ticket,
+        key: str | None = None,
     ) -> None:
         sent = str(body["actions"][0]["action_id"])
         action = ActionId.parse(sent)
@@ -466,8 +531,9 @@ class SlackAdapter(SlackSender):
             meta = {"action": str(action), "channel": _channel_of(body)}
             if await self._open_modal(body["trigger_id"], command, missing, meta):
                 return
-        key = request_key("action", body, raw_body)
-        run = ticket.run(self.runtime.dispatcher.run_action(action, caller, request_key=key))
+        key = key or request_key("action", body, raw_body)
+        press = partial(self.runtime.dispatcher.run_action, action, caller, request_key=key)
+        run = ticket.run(self._closing(key, press))
         # A card is redrawn through the outbox, so only a refusal there needs its own answer; a
         # button elsewhere (a reminder in a DM, an answer only the presser sees) changes no
         # message, so its answer says what it did ("paused until 09:00").
@@ -492,16 +558,19 @@ class SlackAdapter(SlackSender):
             return False
         return True
 
-    async def _submit(self, body: dict[str, Any], raw_body: str, ticket: Ticket) -> None:
+    async def _submit(
+        self, body: dict[str, Any], raw_body: str, ticket: Ticket, key: str | None = None
+    ) -> None:
         view = body.get("view") or {}
         meta = json.loads(view.get("private_metadata") or "{}")
         caller = _caller(body)
         raw = submitted(view)
-        key = request_key("view", body, raw_body)
+        key = key or request_key("view", body, raw_body)
         dispatcher = self.runtime.dispatcher
         if "action" in meta:
             action = ActionId.parse(str(meta["action"]))
-            reply = await ticket.run(dispatcher.run_action(action, caller, raw, request_key=key))
+            work = partial(dispatcher.run_action, action, caller, raw, request_key=key)
+            reply = await ticket.run(self._closing(key, work))
             if reply.ok:
                 return
         else:
@@ -509,7 +578,8 @@ class SlackAdapter(SlackSender):
             if command is None:
                 log.warning("slack: a modal for an unknown command %r", meta.get("command"))
                 return
-            reply = await ticket.run(dispatcher.run(command, raw, caller, request_key=key))
+            work = partial(dispatcher.run, command, raw, caller, request_key=key)
+            reply = await ticket.run(self._closing(key, work))
         await self._tell(caller.user_id, str(meta.get("channel") or ""), reply)
 
     async def _tell(self, user: str, channel: str, reply: Reply) -> None:
@@ -527,6 +597,16 @@ class SlackAdapter(SlackSender):
 async def _gone(request: web.Request) -> web.StreamResponse:
     """Slack stopped: its path is no longer served."""
     return web.Response(status=404)
+
+
+async def _refuse_view(ack: Any, body: dict[str, Any], text: str) -> None:
+    """Acknowledge a modal's submission with an error beside its first field (or bare)."""
+    blocks = (body.get("view") or {}).get("blocks") or []
+    first = next((b.get("block_id") for b in blocks if b.get("block_id")), None)
+    if first:
+        await ack(response_action="errors", errors={first: text})
+    else:
+        await ack()
 
 
 def _caller(body: dict[str, Any]) -> Caller:

@@ -1,20 +1,51 @@
-"""Durable before deferred: a Discord command that may change something is recorded first, and
-one recorded by a process that died is run once by the next, which answers its interaction."""
+"""Durable before deferred: a Discord command or button press that may change something is
+recorded first, and one recorded by a process that died is run once by the next, which answers
+its interaction with a follow-up."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.discord import DiscordAdapter
-from bot.discord.adapter import COMMAND
+from bot.discord.adapter import COMMAND, PRESS
 from bot.runtime import open_runtime
 from commands.core.clock import FakeClock
 from storage.models import Area, AreaEvent, InboundRequest
-from tests.bot.discord.conftest import USERS, Discord
+from tests.bot.discord.conftest import SHARED, USERS, Discord
 from tests.bot.discord.fake_api import APP_ID, FakeDiscord
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Monday 15:00 UTC, inside both orgs' working hours, so the DRI check's DM goes at once."""
+    return FakeClock(datetime(2026, 1, 5, 15, 0, tzinfo=UTC))
+
+
+async def _restart_and_resume(
+    settings: Settings, clock: FakeClock, fake: FakeDiscord, token: str
+) -> str:
+    """Start another process on the same database, let it resume what is due (one request),
+    then once more (nothing); return the one follow-up it sent, to the interaction `token`."""
+    runtime = await open_runtime(settings, platforms=["discord"], clock=clock)
+    adapter = DiscordAdapter(runtime, pace=0.0)
+    try:
+        await adapter.login()
+        clock.advance(timedelta(minutes=1))
+        start = len(fake.calls)
+        assert await runtime.inbox.resume() == 1
+        answers = [c for c in fake.calls[start:] if c.path.startswith("webhooks/")]
+        assert len(answers) == 1 and token in answers[0].path
+        clock.advance(timedelta(minutes=1))
+        assert await runtime.inbox.resume() == 0
+        return str(answers[0].json)
+    finally:
+        await adapter.client.close()
+        await runtime.close()
 
 
 async def test_a_command_recorded_before_a_crash_runs_once_after_a_restart(
@@ -40,27 +71,77 @@ async def test_a_command_recorded_before_a_crash_runs_once_after_a_restart(
         "token": "token-77",
     }
     assert await bot.runtime.inbox.accept("discord:interaction:77", COMMAND, recorded)
-    runtime = await open_runtime(discord_settings, platforms=["discord"], clock=clock)
-    adapter = DiscordAdapter(runtime, pace=0.0)
-    try:
-        await adapter.login()
-        clock.advance(timedelta(minutes=1))
-        start = len(fake.calls)
-        assert await runtime.inbox.resume() == 1
-        answers = [c for c in fake.calls[start:] if c.path.startswith("webhooks/")]
-        assert len(answers) == 1 and "token-77" in answers[0].path
-        assert "is the DRI of **Keeper**" in str(answers[0].json)
-        clock.advance(timedelta(minutes=1))
-        assert await runtime.inbox.resume() == 0
-        async with runtime.sessions() as session:
-            rows = await session.execute(
-                select(Area.name, func.count())
-                .join(AreaEvent, AreaEvent.area_id == Area.id)
-                .group_by(Area.name)
+    answer = await _restart_and_resume(discord_settings, clock, fake, "token-77")
+    assert "is the DRI of **Keeper**" in answer
+    async with bot.runtime.sessions() as session:
+        rows = await session.execute(
+            select(Area.name, func.count())
+            .join(AreaEvent, AreaEvent.area_id == Area.id)
+            .group_by(Area.name)
+        )
+        changes = {name: n for name, n in rows}
+    # Keeper's history is Oracle's: the command ran once, not twice.
+    assert changes["Keeper"] == changes["Oracle"]
+
+
+CONFIRM = "dri:confirm:area.1"
+
+
+async def _confirmations(bot: Discord) -> int:
+    async with bot.runtime.sessions() as session:
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(AreaEvent).where(AreaEvent.field == "verified")
             )
-            changes = {name: n for name, n in rows}
-        # Keeper's history is Oracle's: the command ran once, not twice.
-        assert changes["Keeper"] == changes["Oracle"]
-    finally:
-        await adapter.client.close()
-        await runtime.close()
+            or 0
+        )
+
+
+def _buttons(message: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in message.get("components", []) for c in row["components"]]
+
+
+async def test_a_press_is_recorded_first_and_a_redelivered_press_has_one_effect(
+    bot: Discord,
+) -> None:
+    await bot.run("alice", "dri set", area="Smart contract review", person="bob")
+    await bot.run("alice", "dri verify")
+    await bot.drain()
+    (ref,) = [
+        k
+        for k, m in bot.api.messages.items()
+        if not k.startswith(f"{SHARED}:") and CONFIRM in _buttons(m)
+    ]
+    press = bot.component_payload("bob", CONFIRM, ref)
+    start = len(bot.api.calls)
+    await bot.deliver(press)
+    assert "you are still the DRI of" in bot.reply_text(start)
+    async with bot.runtime.sessions() as session:
+        record = await session.scalar(
+            select(InboundRequest).where(InboundRequest.key == f"discord:interaction:{press['id']}")
+        )
+    assert record is not None and record.kind == PRESS and record.done_at is not None
+    # The gateway delivers the same interaction again (a resumed session replays it).
+    start = len(bot.api.calls)
+    await bot.deliver(press)
+    assert bot.callbacks(start) == []
+    assert await _confirmations(bot) == 1
+
+
+async def test_a_press_recorded_before_a_crash_runs_once_after_a_restart(
+    bot: Discord, discord_settings: Settings, clock: FakeClock, fake: FakeDiscord
+) -> None:
+    await bot.run("alice", "dri set", area="Smart contract review", person="bob")
+    # What a process leaves when it dies between the press's record and its commit.
+    recorded = {
+        "action": CONFIRM,
+        "extra": {},
+        "user_id": str(USERS["bob"]),
+        "user_name": "bob",
+        "application_id": str(APP_ID),
+        "token": "token-78",
+    }
+    assert await bot.runtime.inbox.accept("discord:interaction:78", PRESS, recorded)
+    answer = await _restart_and_resume(discord_settings, clock, fake, "token-78")
+    assert "you are still the DRI of" in answer
+    assert await _confirmations(bot) == 1

@@ -530,6 +530,13 @@ class SlackUser:
     async def submit(self, view: dict[str, Any], user_id: str, values: dict[str, Any]) -> Sent:
         """Submit a modal the bot opened, with `values` by block id: text, or a typed state."""
         n = next(self._n)
+        body = self.submit_body(view, user_id, values, n)
+        return Sent(await self.post(body), n, body)
+
+    def submit_body(
+        self, view: dict[str, Any], user_id: str, values: dict[str, Any], n: int
+    ) -> str:
+        """A modal's submission (`view_submission`) as Slack posts it."""
         state: dict[str, Any] = {}
         for block in view["blocks"]:
             if block["type"] != "input":
@@ -560,5 +567,4 @@ class SlackUser:
             "view": {**view, "state": {"values": state}, "hash": "h1"},
             "response_urls": [],
         }
-        body = urlencode({"payload": json.dumps(payload)})
-        return Sent(await self.post(body), n, body)
+        return urlencode({"payload": json.dumps(payload)})
