@@ -26,6 +26,12 @@ from storage.inbound import Accepted, Arrival
 
 log = logging.getLogger(__name__)
 
+# How long recording a request may take before its acknowledgement says "busy": Slack and
+# Discord give up on an answer after 3 s, and it still has to travel back.
+ACCEPT_WITHIN = 2.0
+# What a person is told when their request could not be recorded at all (nothing ran).
+NOT_RECORDED = "Liaison could not take that command just now; nothing was changed. Try again."
+
 Run = Callable[[Accepted], Awaitable[None]]
 
 

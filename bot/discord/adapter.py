@@ -33,7 +33,7 @@ from bot.discord.buttons import picker_view, view_of
 from bot.discord.client import LiaisonClient
 from bot.discord.render import PLATFORM, Rendered, render
 from bot.discord.tree import build_tree
-from bot.inbound import NotNow
+from bot.inbound import ACCEPT_WITHIN, NOT_RECORDED, NotNow
 from bot.intake import BUSY, Ticket
 from bot.platforms import PlatformError, PlatformUnavailable, patiently
 from bot.runtime import Runtime
@@ -53,7 +53,6 @@ DEFER_AFTER = 2.0
 # The kinds of accepted interactions in the inbox: a slash command, a button press.
 COMMAND = "discord.command"
 PRESS = "discord.press"
-NOT_RECORDED = "Liaison could not take that command just now; nothing was changed. Try again."
 UNKNOWN_MESSAGE = 10008
 # Discord takes a nonce of at most 25 characters.
 NONCE_LENGTH = 25
@@ -245,11 +244,17 @@ class DiscordAdapter:
             "token": interaction.token,
         }
         try:
-            fresh = await self.runtime.inbox.accept(key, kind, recorded)
+            fresh = await self.runtime.inbox.accept_within(key, kind, recorded, ACCEPT_WITHIN)
         except Exception:
             log.exception("discord: could not record an interaction (%s)", kind)
             ticket.release()
             await interaction.response.send_message(NOT_RECORDED, ephemeral=True)
+            return False
+        if fresh is None:
+            # Too slow to record before Discord's 3-second deadline (after which the person
+            # sees "This interaction failed"): busy, and a record that lands later is closed.
+            ticket.release()
+            await interaction.response.send_message(BUSY, ephemeral=True)
             return False
         if not fresh:
             ticket.release()

@@ -31,7 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete
 
 from bot.delivery import DeliveryError, Destination
-from bot.inbound import NotNow
+from bot.inbound import ACCEPT_WITHIN, NOT_RECORDED, NotNow
 from bot.intake import BUSY, Ticket
 from bot.platforms import PlatformError, PlatformUnavailable, patiently
 from bot.runtime import Runtime
@@ -61,10 +61,6 @@ EVENTS_PATH = "/slack/events"
 COMMAND = "slack.command"
 ACTION = "slack.action"
 VIEW = "slack.view"
-# How long recording a command may take before its acknowledgement says "busy": Slack gives
-# up on an acknowledgement after 3 s, and the answer still has to travel back.
-ACCEPT_WITHIN = 2.0
-NOT_RECORDED = "Liaison could not take that command just now; nothing was changed. Try again."
 Respond = Callable[..., Awaitable[Any]]
 
 

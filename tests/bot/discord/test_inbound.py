@@ -4,15 +4,20 @@ its interaction with a follow-up."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.discord import DiscordAdapter
 from bot.discord.adapter import COMMAND, PRESS
+from bot.intake import BUSY
 from bot.runtime import open_runtime
 from commands.core.clock import FakeClock
 from storage.models import Area, AreaEvent, InboundRequest
@@ -145,3 +150,35 @@ async def test_a_press_recorded_before_a_crash_runs_once_after_a_restart(
     answer = await _restart_and_resume(discord_settings, clock, fake, "token-78")
     assert "you are still the DRI of" in answer
     assert await _confirmations(bot) == 1
+
+
+# SQLite's write lock is SQLite's own: this test runs there alone (no skipped PostgreSQL twin).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_command_the_database_cannot_record_in_time_hears_busy_and_never_runs(
+    bot: Discord, discord_settings: Settings
+) -> None:
+    # Another process holds the write lock for longer than a Discord answer may wait.
+    path = make_url(discord_settings.database.url).database
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        began = time.monotonic()
+        answer = await bot.run("alice", "dri set", area="Late", person="bob")
+        took = time.monotonic() - began
+    finally:
+        writer.rollback()
+        writer.close()
+    # Answered before Discord's 3-second deadline ("This interaction failed"), and said so.
+    assert BUSY in answer and took < 3.0
+    # The record lands once the lock is free (SQLite's busy wait), and is closed, not run.
+    for _ in range(100):
+        async with bot.runtime.sessions() as session:
+            found = await session.scalar(select(InboundRequest))
+        if found is not None and found.done_at is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert found is not None and found.done_at is not None, found
+    assert await bot.runtime.inbox.resume() == 0
+    async with bot.runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Area)) == 0
