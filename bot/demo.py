@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
+from bot import plaintext
 from bot.config import Settings
 from bot.runtime import Runtime, open_runtime
 from commands.core.clock import Clock, FakeClock, SystemClock
@@ -116,7 +117,7 @@ class Seeder:
         for label, number in self.ids.items():
             text = text.replace("{" + label + "}", str(number))
         reply = await self.runtime.dispatcher.run_text(text, Caller("console", who, who))
-        rendered = " ".join(getattr(span, "text", "") for ln in reply.message.lines for span in ln)
+        rendered = plaintext.render(reply.message)
         if not reply.ok:
             raise SeedError(f"demo seed: {who} typed {text!r} and was refused: {rendered}")
         self.report.commands.append(f"{self.clock.now():%Y-%m-%d %H:%M} @{who}: {text}")
