@@ -14,6 +14,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
 from sqlalchemy import select
 
 from storage.engine import create_engine
@@ -59,16 +60,19 @@ async def _start(config: Path, port: int) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    for _ in range(300):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
+    # Ready (GET /readyz), not merely listening: health is served from the first moment, the
+    # Slack endpoint once the adapter has started (a request before then would get 404).
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    if response.status == 200:
+                        return proc
+            except aiohttp.ClientError:
+                pass
             await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        return proc
     proc.kill()
-    raise AssertionError("liaison run did not start listening within 15 s")
+    raise AssertionError("liaison run was not ready within 15 s")
 
 
 async def _topics(database_url: str) -> Counter[str]:
