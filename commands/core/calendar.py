@@ -8,10 +8,12 @@ counts twice when it is inside a window.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -404,6 +406,18 @@ def _to_us(moment: datetime, name: str) -> int:
 
 def _from_us(instant: int) -> datetime:
     return _EPOCH + timedelta(microseconds=instant)
+
+
+@functools.lru_cache(maxsize=256)
+def working_hours(hours: str, zone: str, holidays: str | None = None) -> BusinessCalendar:
+    """The calendar of hours like "Mon-Fri 09:00-17:00" in a time zone, skipping a country's
+    holidays. One per distinct setting, shared (calendars are never changed): a list of 10,000
+    reviews of one org, or a ping to each of its people, builds its hours and holidays once."""
+    return BusinessCalendar(
+        parse_business_hours(hours),
+        ZoneInfo(zone),
+        country_holidays(holidays) if holidays else None,
+    )
 
 
 def always_open() -> BusinessCalendar:

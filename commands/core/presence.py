@@ -8,7 +8,6 @@ caller knows of, such as an area's backup, else a lead of their org).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.core.calendar import BusinessCalendar, country_holidays, parse_business_hours
+from commands.core.calendar import BusinessCalendar, working_hours
 from storage.models import Away, Person, Role
 
 DEFAULT_HOURS = "Mon-Fri 09:00-17:00"
@@ -43,20 +42,10 @@ def hours_of(person: Person) -> str:
     return person.org.business_hours if person.org else DEFAULT_HOURS
 
 
-@functools.cache
-def _calendar(hours: str, zone: str, holidays: str | None) -> BusinessCalendar:
-    # Calendars never change once built: one per distinct setting, shared by every ping.
-    return BusinessCalendar(
-        parse_business_hours(hours),
-        ZoneInfo(zone),
-        country_holidays(holidays) if holidays else None,
-    )
-
-
 def working_calendar(person: Person) -> BusinessCalendar:
     """The person's working time: their hours in their zone, skipping their org's holidays."""
     holidays = person.org.holidays if person.org else None
-    return _calendar(hours_of(person), zone_name(person), holidays)
+    return working_hours(hours_of(person), zone_name(person), holidays)
 
 
 def held_until(person: Person, now: datetime) -> datetime | None:

@@ -10,18 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commands.core.lookup import area_key
 from commands.core.presence import Cover, cover, note_routed
-from commands.reviews.card import REVIEW_AREA
-from storage.models import Area, Person, Review
+from commands.reviews.targets import code_review_area
+from storage.models import Person, Review
 
 
 async def area_backup(session: AsyncSession, review: Review) -> Person | None:
     """The backup of the reviewing org's code review area, if it has one."""
-    area = await session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
+    area = await code_review_area(session)
     if area is not None and area.org_id == review.reviewing_org_id:
         return area.backup
     return None

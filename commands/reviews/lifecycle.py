@@ -15,14 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.context import Context
-from commands.core.lookup import area_key
 from commands.core.messages import Line, Link, Message, Span, bold, code, line, mention
 from commands.core.notifier import Wake
 from commands.ownership import map as ownership
 from commands.reviews import clocks as rc
-from commands.reviews.card import OPEN, REVIEW_AREA, card, card_key, covering_line
+from commands.reviews.card import OPEN, card, card_key, covering_line
 from commands.reviews.cover import cover_review, route
-from storage.models import Area, Org, Person, Review, ReviewEvent, ReviewState, SlaPolicy
+from commands.reviews.targets import code_review_area
+from storage.models import Org, Person, Review, ReviewEvent, ReviewState, SlaPolicy
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ async def default_policy(session: AsyncSession) -> SlaPolicy | None:
 
 async def area_dri(session: AsyncSession, org: Org) -> Person | None:
     """Who reviews for an org by default: the DRI of its "code review" area, if it has one."""
-    area = await session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
+    area = await code_review_area(session)
     if area is not None and area.org_id == org.id and area.dri is not None:
         return area.dri
     return None
@@ -220,7 +220,7 @@ async def open_review(
 
 async def _tell_shadowing(ctx: Context, rv: Review, org: Org, reviewer: Person | None) -> None:
     """While the code review area is being handed over, both its DRIs hear of a new request."""
-    area = await ctx.session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
+    area = await code_review_area(ctx.session)
     if area is None or area.org_id != org.id:
         return
     for person in ownership.shadowing(area):

@@ -4,7 +4,6 @@ that run, pause and stop on a business calendar. No I/O; storage and scheduling 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,13 +11,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from commands.core.calendar import (
     BusinessCalendar,
     always_open,
-    country_holidays,
-    parse_business_hours,
+    working_hours,
 )
 from commands.core.grammar import WrittenDuration, parse_written_duration
 
@@ -296,26 +293,17 @@ def stages(policy: Policy, target: timedelta) -> list[Stage]:
     return sorted(out, key=lambda s: s.offset)
 
 
-@lru_cache(maxsize=64)
-@functools.lru_cache(maxsize=256)
 def calendar_for(
     kind: str,
     timezone: str = "UTC",
     hours: str = "Mon-Fri 09:00-17:00",
     holidays: str | None = None,
 ) -> BusinessCalendar:
-    """The calendar a policy's clocks run on: 24x7, or the reviewing org's business hours.
-
-    One calendar per distinct setting, shared: a list of 10,000 reviews of one org builds its
-    hours and holiday table once, not once per review (calendars are never changed).
-    """
+    """The calendar a policy's clocks run on: 24x7, or the reviewing org's business hours
+    (built once per distinct setting: see `working_hours`)."""
     if kind == "24x7":
         return always_open()
-    return BusinessCalendar(
-        parse_business_hours(hours),
-        ZoneInfo(timezone),
-        country_holidays(holidays) if holidays else None,
-    )
+    return working_hours(hours, timezone, holidays)
 
 
 @dataclass(frozen=True)

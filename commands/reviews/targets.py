@@ -23,6 +23,12 @@ from storage.models import Area, Person, Review, Role
 CHUNK = 10_000
 
 
+async def code_review_area(session: AsyncSession) -> Area | None:
+    """The "code review" area: its DRI reviews for its org by default, its backup hears of
+    escalations, and while it is handed over both its DRIs hear of requests."""
+    return await session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
+
+
 def chunks(ids: Sequence[int], size: int = CHUNK) -> list[list[int]]:
     """`ids` cut into lists short enough for one IN (...) each (one empty list if none)."""
     return [list(ids[n : n + size]) for n in range(0, len(ids), size)] or [[]]
@@ -52,8 +58,7 @@ class Audience:
             for person in found.unique():
                 if person.org_id is not None:
                     leads[person.org_id].append(person)
-        area = await session.scalar(select(Area).where(Area.name_key == area_key(REVIEW_AREA)))
-        return cls(leads, area)
+        return cls(leads, await code_review_area(session))
 
     def recipients(
         self, review: Review, targets: Sequence[Target]
