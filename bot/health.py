@@ -35,14 +35,9 @@ DATABASE_TIMEOUT = 3.0
 STALE_AFTER = 30.0
 
 
-def holds_gateway(runtime: Runtime) -> bool:
-    """Whether this replica holds the Discord gateway (see bot/leader.py)."""
-    return runtime.gateway_holder
-
-
 def attach_metrics(runtime: Runtime) -> Metrics:
     """Metrics for a runtime, fed from now on by its dispatcher, worker and SLA wake-up."""
-    metrics = Metrics(runtime.postbox.platforms, runtime.clock.now, lambda: holds_gateway(runtime))
+    metrics = Metrics(runtime.postbox.platforms, runtime.clock.now, lambda: runtime.gateway_holder)
     runtime.dispatcher.observers.append(metrics.command)
     runtime.worker.observers.append(metrics.delivery)
     runtime.deadlines.observers.append(metrics.fired)

@@ -144,18 +144,21 @@ async def _fire(notifier: Notifier, clocks: Sequence[ReviewClock]) -> list[_Due]
     current = await rc.current_clocks_of(session, [rv for rv in reviews if rv.id in breaching])
     # One INSERT for every event (ORM objects would cost one each on SQLite, to learn their ids).
     await session.execute(insert(ReviewEvent), [_event(d, now) for d in due])
-    named = {id(d): audience.recipients(d.clock.review, d.stage.notify) for d in due}
+    named = [audience.recipients(d.clock.review, d.stage.notify) for d in due]
     # Whoever covers a person away stands in for them (one look for the whole batch).
-    gone = await away_among(session, {p.id for people, _ in named.values() for p in people}, now)
-    for d in due:
-        people, channels = named[id(d)]
+    gone = await away_among(session, {p.id for people, _ in named for p in people}, now)
+    for n, (d, (people, channels)) in enumerate(zip(due, named, strict=True)):
         if gone.intersection(p.id for p in people):
             what = f"{rc.LABELS[d.clock.kind].lower()} {d.stage.name}"
             routed, _ = await route(session, d.clock.review, people, now, what)
-            named[id(d)] = (routed, channels)
+            named[n] = (routed, channels)
     channel = notifier.postbox.channel
     await notifier.notify_all(
-        [n for d in due for n in _notices(d, named, held, current, channel, now)]
+        [
+            notice
+            for d, (people, channels) in zip(due, named, strict=True)
+            for notice in _notices(d, people, channels, held, current, channel, now)
+        ]
     )
     return due
 
@@ -240,7 +243,8 @@ def _event(d: _Due, now: datetime) -> dict[str, Any]:
 
 def _notices(
     d: _Due,
-    named: dict[int, tuple[list[Person], list[str]]],
+    people: list[Person],
+    channels: list[str],
     held: dict[int, set[int]],
     current: dict[int, dict[str, ReviewClock]],
     channel: str,
@@ -273,7 +277,6 @@ def _notices(
             urgent=urgent,
         )
 
-    people, channels = named[id(d)]
     out = []
     if stage.step == BREACH:
         out.append(
