@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO, cast
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from typer.testing import Result
 
 from bot.config import Settings
@@ -20,6 +23,7 @@ from bot.runtime import Runtime, open_runtime
 from commands.core.clock import Clock, FakeClock
 from commands.core.dispatch import Caller
 from commands.core.messages import ActionId
+from storage.models import InboundRequest
 
 
 @dataclass(frozen=True)
@@ -194,3 +198,29 @@ def counting(engine: AsyncEngine) -> Iterator[list[str]]:
         yield sent
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def sqlite_write_locked(url: str) -> Iterator[None]:
+    """Another process holding the SQLite file's write lock while the body runs."""
+    path = make_url(url).database
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+async def closed_record(sessions: async_sessionmaker[AsyncSession]) -> InboundRequest:
+    """The one inbound request recorded, once it is marked done (waiting up to 5 s for it)."""
+    found = None
+    for _ in range(100):
+        async with sessions() as session:
+            found = await session.scalar(select(InboundRequest))
+        if isinstance(found, InboundRequest) and found.done_at is not None:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no inbound request was closed within 5 s: {found}")

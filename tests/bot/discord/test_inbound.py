@@ -4,15 +4,12 @@ its interaction with a follow-up."""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.discord import DiscordAdapter
@@ -23,6 +20,7 @@ from commands.core.clock import FakeClock
 from storage.models import Area, AreaEvent, InboundRequest
 from tests.bot.discord.conftest import SHARED, USERS, Discord
 from tests.bot.discord.fake_api import APP_ID, FakeDiscord
+from tests.harness import closed_record, sqlite_write_locked
 
 
 @pytest.fixture
@@ -158,27 +156,14 @@ async def test_a_command_the_database_cannot_record_in_time_hears_busy_and_never
     bot: Discord, discord_settings: Settings
 ) -> None:
     # Another process holds the write lock for longer than a Discord answer may wait.
-    path = make_url(discord_settings.database.url).database
-    assert path is not None
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")
-    try:
+    with sqlite_write_locked(discord_settings.database.url):
         began = time.monotonic()
         answer = await bot.run("alice", "dri set", area="Late", person="bob")
         took = time.monotonic() - began
-    finally:
-        writer.rollback()
-        writer.close()
     # Answered before Discord's 3-second deadline ("This interaction failed"), and said so.
     assert BUSY in answer and took < 3.0
     # The record lands once the lock is free (SQLite's busy wait), and is closed, not run.
-    for _ in range(100):
-        async with bot.runtime.sessions() as session:
-            found = await session.scalar(select(InboundRequest))
-        if found is not None and found.done_at is not None:
-            break
-        await asyncio.sleep(0.05)
-    assert found is not None and found.done_at is not None, found
+    await closed_record(bot.runtime.sessions)
     assert await bot.runtime.inbox.resume() == 0
     async with bot.runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Area)) == 0

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from bot.config import LimitsSettings, Settings
 from bot.intake import BUSY
 from commands.core.clock import FakeClock
-from storage.models import InboundRequest, Review
+from storage.models import Review
 from tests.bot.slack.conftest import USERS, SlackBot, open_slack
 from tests.bot.slack.fake_slack import FakeSlack
+from tests.harness import closed_record, sqlite_write_locked
 
 
 async def test_a_burst_past_the_limits_gets_busy_answers_and_no_failures(
@@ -54,32 +53,16 @@ async def test_a_command_the_database_cannot_record_in_time_hears_busy_and_never
     slack: SlackBot, settings: Settings
 ) -> None:
     # Another process holds the write lock for longer than an acknowledgement may wait.
-    path = make_url(settings.database.url).database
-    assert path is not None
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")
-    try:
+    with sqlite_write_locked(settings.database.url):
         sent = await slack.user.command(
             "/review", "request https://github.com/org/repo/pull/7 Late", USERS["alice"]
         )
-    finally:
-        writer.rollback()
-        writer.close()
     # Answered before Slack's 3-second deadline (an error for the person), and said so.
     assert sent.status == 200 and BUSY in sent.ack
     assert sent.seconds < 3.0
 
     # The record lands once the lock is free (SQLite's busy wait), and is closed, not run.
-    async def record() -> InboundRequest | None:
-        async with slack.runtime.sessions() as session:
-            return await session.scalar(select(InboundRequest))
-
-    for _ in range(100):
-        found = await record()
-        if found is not None and found.done_at is not None:
-            break
-        await asyncio.sleep(0.05)
-    assert found is not None and found.done_at is not None, found
+    await closed_record(slack.runtime.sessions)
     # Nothing is left to resume, and nothing happened.
     assert await slack.runtime.inbox.resume() == 0
     await slack.settle()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.plaintext import render
@@ -22,7 +20,7 @@ from commands.core.dispatch import Caller, Dispatcher
 from commands.core.messages import Message
 from commands.core.registry import Command, Group, Kind, Param, Registry
 from storage.models import Person, Role
-from tests.harness import Chat
+from tests.harness import Chat, sqlite_write_locked
 
 # Longer than this without the loop running, and every other request waits (Discord's 3 s,
 # Slack's acks, the delivery worker): the budget for any one command. Measured as CPU
@@ -155,11 +153,8 @@ async def test_read_only_commands_on_sqlite_never_take_the_write_lock(
 ) -> None:
     for text in SETUP:
         await chat.ok(text)
-    path = make_url(settings.database.url).database
-    assert path is not None
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")  # another process writing, for as long as this test
-    try:
+    # Another process writing, for as long as this test.
+    with sqlite_write_locked(settings.database.url):
         assert len(_read_only(chat)) >= 10
         for command in _read_only(chat):
             raw = {p.name: sample(p) for p in command.params}
@@ -167,9 +162,6 @@ async def test_read_only_commands_on_sqlite_never_take_the_write_lock(
             run = chat.runtime.dispatcher.run(command, raw, Caller("console", "alice", "alice"))
             reply = await asyncio.wait_for(run, timeout=5)
             assert "failed on our side" not in render(reply.message), command.name
-    finally:
-        writer.rollback()
-        writer.close()
 
 
 async def test_a_first_time_caller_of_a_read_is_enrolled_and_answered(chat: Chat) -> None:
