@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.tasks import Spawner
 from commands.core.clock import Clock
 from storage import inbound
+from storage.engine import begin_first
 from storage.inbound import Accepted, Arrival
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ class Inbox:
             self._writing = False
 
     async def _commit(self, arrivals: list[Arrival]) -> list[bool]:
-        async with self.sessions.begin() as session:
+        # Ahead of other writers: the platform is waiting for the acknowledgement.
+        async with begin_first(self.sessions) as session:
             return await inbound.accept(session, arrivals, self.clock.now(), self.resume_after)
 
     async def _commit_one(self, arrival: Arrival) -> bool:

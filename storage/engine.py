@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -53,9 +56,106 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """A session factory whose objects stay readable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+class WriteGate:
+    """SQLite's one writer, taken in turn by this process's write transactions.
+
+    Without it, writers that find the database locked poll for it in SQLite's busy handler,
+    sleeping up to 100 ms between tries and in no order: under a burst, recording a command
+    before its acknowledgement waited seconds behind commands, deliveries and wake-ups. Here a
+    waiting writer is handed the lock the moment the last one has committed, in arrival order,
+    urgent writers (`Sessions.begin_first`) first. Another process on the same file still
+    waits in the busy handler, as before.
+    """
+
+    def __init__(self) -> None:
+        self._held = False
+        # Waiting writers: the urgent ones, then the others.
+        self._queues: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
+
+    @property
+    def waiting(self) -> int:
+        """How many write transactions wait for their turn."""
+        return sum(len(q) for q in self._queues)
+
+    @asynccontextmanager
+    async def turn(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        """Hold the process's write turn for the body of the block."""
+        await self._acquire(urgent)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, urgent: bool) -> None:
+        if not self._held and not self.waiting:
+            self._held = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._queues[0 if urgent else 1]
+        queue.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._release()  # handed over just as the waiter was cancelled: pass it on
+            elif turn in queue:
+                queue.remove(turn)
+            raise
+
+    def _release(self) -> None:
+        for queue in self._queues:
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)  # the turn passes on: still held
+                    return
+        self._held = False
+
+
+# One gate per SQLite engine (sessions made from one engine share it).
+_GATES: weakref.WeakKeyDictionary[Any, WriteGate] = weakref.WeakKeyDictionary()
+
+
+class Sessions(async_sessionmaker[AsyncSession]):
+    """A session factory whose `begin()` takes the write turn first on SQLite (`WriteGate`)."""
+
+    gate: WriteGate | None = None
+
+    def begin(self) -> AbstractAsyncContextManager[AsyncSession]:  # type: ignore[override]
+        """A session in a write transaction, committed at the end of the block."""
+        if self.gate is None:
+            return super().begin()
+        return self._gated(self.gate, urgent=False)
+
+    def begin_first(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """`begin()`, but ahead of every other waiting writer: for recording a request that
+        a platform is waiting to hear back about."""
+        if self.gate is None:
+            return super().begin()
+        return self._gated(self.gate, urgent=True)
+
+    @asynccontextmanager
+    async def _gated(self, gate: WriteGate, *, urgent: bool) -> AsyncIterator[AsyncSession]:
+        async with gate.turn(urgent=urgent), super().begin() as session:
+            yield session
+
+
+def session_factory(engine: AsyncEngine) -> Sessions:
+    """A session factory whose objects stay readable after commit (and, on SQLite, whose
+    write transactions take turns: `WriteGate`)."""
+    sessions = Sessions(engine, expire_on_commit=False)
+    if engine.dialect.name == "sqlite":
+        sessions.gate = _GATES.setdefault(engine.sync_engine, WriteGate())
+    return sessions
+
+
+def begin_first(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AbstractAsyncContextManager[AsyncSession]:
+    """A write transaction that goes ahead of other waiting writers where `sessions` can."""
+    if isinstance(sessions, Sessions):
+        return sessions.begin_first()
+    return sessions.begin()
 
 
 class WriteInReadOnly(RuntimeError):
