@@ -30,7 +30,9 @@ RESERVED_CONNECTIONS = 4
 # SQLAlchemy's default pool: 5 connections plus 10 more under load.
 POOL = 5 + 10
 SQLITE_READERS = 4
-SMOOTHING = 0.05
+SMOOTHING = 0.2
+# What a command is assumed to take before any has finished (seconds).
+PRIOR = 0.05
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class Lane:
         self.running = 0
         self.refused = 0
         # How long a command holds its place, smoothed over the last few dozen (seconds).
-        self.service = 0.0
+        self.service = PRIOR
         self._queues: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
         self._held: dict[str, int] = {}
 
