@@ -51,6 +51,8 @@ BIG = 10_000
 DUE = 500
 TARGET_P99 = {"sqlite": 200, "postgresql": 400}
 ANSWER_WAIT = 20.0
+# Load starts once the bot says it is ready (bot/health.py), as behind a load balancer.
+READY = "/readyz"
 
 
 def _config(path: Path, url: str, fake: FakeSlack, port: int) -> Path:
@@ -82,21 +84,30 @@ def _env() -> dict[str, str]:
 
 
 @asynccontextmanager
-async def _process(argv: list[str], port: int) -> AsyncIterator[asyncio.subprocess.Process]:
+async def _process(
+    argv: list[str], port: int, ready: str | None = None
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run `argv` until the block ends; enter once it listens on `port` (and, with `ready`,
+    once GET `ready` answers 200, as a load balancer's readiness check would wait)."""
     proc = await asyncio.create_subprocess_exec(
         *argv, env=_env(), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
     try:
-        for _ in range(400):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(600):
+                try:
+                    if ready is None:
+                        _, writer = await asyncio.open_connection("127.0.0.1", port)
+                        writer.close()
+                        break
+                    async with http.get(f"http://127.0.0.1:{port}{ready}") as answer:
+                        if answer.status == 200:
+                            break
+                except (OSError, aiohttp.ClientError):
+                    pass
                 await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            break
-        else:
-            raise SystemExit(f"{argv[0]} did not listen on {port}")
+            else:
+                raise SystemExit(f"{argv[0]} did not get ready on {port}")
         yield proc
     finally:
         if proc.returncode is None:
@@ -222,7 +233,7 @@ async def rate_row(backend: str, rate: int, seconds: float, fake: FakeSlack) -> 
         port = free_port()
         config = _config(Path(f"/tmp/liaison_bench_{os.getpid()}_{rate}.toml"), url, fake, port)
         argv = [str(LIAISON), "-c", str(config), "run"]
-        async with _process(argv, port):
+        async with _process(argv, port, READY):
             load = Load(fake, f"http://127.0.0.1:{port}/slack/events")
             numbers = await _open_loop(load, rate, seconds)
             answers = await _settled(load, numbers)
@@ -245,11 +256,19 @@ async def rate_row(backend: str, rate: int, seconds: float, fake: FakeSlack) -> 
     kinds = Counter(
         load.errors.get(n) or ("no answer" if n not in answers else "error answer") for n in failed
     )
+    # Up to the target rate every command must be done within 1 s: a "busy" answer there is
+    # capacity falling short, not a pass. Above it, only fast "busy" answers are allowed.
+    within = rate <= TARGET_P99[backend]
     target_ok = (
         not failed
-        and (rate > TARGET_P99[backend] or p99 <= 1.0)
+        and (not within or (p99 <= 1.0 and not load.busy))
         and (not busy_acks or quantile(busy_acks, 0.99) <= 0.1)
     )
+    # Commands done per second of the run, from the first sent to the last answered.
+    span = max((answers[n][0] for n in numbers if n in answers), default=0.0) - min(
+        load.sent_at[n] for n in numbers
+    )
+    throughput = len(done) / span if span > 0 else 0.0
     measured = (
         f"ack p50/p99 {_ms(quantile(acks, 0.5))}/{_ms(quantile(acks, 0.99))} ms; "
         f"done p50/p99/max {_ms(quantile(done, 0.5)) if done else '-'}/"
@@ -258,9 +277,9 @@ async def rate_row(backend: str, rate: int, seconds: float, fake: FakeSlack) -> 
         + (f" ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})" if kinds else "")
         + f"; busy {len(load.busy)}"
         + (f" (ack p99 {_ms(quantile(busy_acks, 0.99))} ms)" if busy_acks else "")
-        + f"; reviews +{committed}"
+        + f"; reviews +{committed}; done {throughput:,.0f}/s"
     )
-    target = f"0 failed; p99 <= 1 s up to {TARGET_P99[backend]}/s; busy <= 100 ms"
+    target = f"0 failed; up to {TARGET_P99[backend]}/s all done, p99 <= 1 s; above, busy <= 100 ms"
     return Row(
         backend, f"{rate}/s offered for {seconds:.0f} s (20% request)", target, measured, target_ok
     )
@@ -324,7 +343,10 @@ async def ack_rows(backend: str, seconds: float, fake: FakeSlack) -> list[Row]:
         ]
         ours: list[float] = []
         bare: list[float] = []
-        async with _process(liaison_argv, liaison_port), _process(bare_argv, bare_port):
+        async with (
+            _process(liaison_argv, liaison_port, READY),
+            _process(bare_argv, bare_port),
+        ):
             liaison = Load(fake, f"http://127.0.0.1:{liaison_port}/slack/events")
             plain = Load(fake, f"http://127.0.0.1:{bare_port}/slack/events")
             for _ in range(2):

@@ -81,7 +81,7 @@ class Lane:
         self.max_wait = max_wait
         self.running = 0
         self.refused = 0
-        # How long a command holds its place, smoothed over the last few dozen (seconds).
+        # How long a command holds its place, smoothed over the last few (seconds).
         self.service = PRIOR
         self._queues: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
         self._held: dict[str, int] = {}

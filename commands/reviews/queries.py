@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from commands.core.calendar import BusinessCalendar
 from commands.core.messages import (
@@ -174,10 +175,17 @@ async def _load(session: AsyncSession, ids: list[int], now: datetime) -> list[Ra
     """The full reviews of one page, with their clocks, in the page's order."""
     if not ids:
         return []
-    reviews = {
-        rv.id: rv
-        for rv in (await session.scalars(select(Review).where(Review.id.in_(ids)))).unique()
-    }
+    # A list line names the reviewer and needs the reviewing org's calendar, nothing more: the
+    # requester, the person covered for and the policy row are not loaded (a read that needs
+    # them fails loudly instead of loading them one review at a time).
+    page = (
+        select(Review)
+        .where(Review.id.in_(ids))
+        .options(
+            raiseload(Review.requester), raiseload(Review.covering_for), raiseload(Review.policy)
+        )
+    )
+    reviews = {rv.id: rv for rv in (await session.scalars(page)).unique()}
     by_review = await rc.current_clocks_of(session, list(reviews.values()))
     rows = []
     for rid in ids:
