@@ -26,6 +26,9 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete
@@ -141,7 +144,7 @@ class SlackAdapter(SlackSender):
     async def _auth_test(self) -> None:
         base = self.runtime.settings.slack.api_base_url
         try:
-            await self.client.auth_test()
+            who = await self.client.auth_test()
         except SlackApiError as exc:
             answer = answer_of(exc)
             if answer.transient:
@@ -155,6 +158,11 @@ class SlackAdapter(SlackSender):
                 f"slack: cannot reach the Slack Web API at {base} ({exc or type(exc).__name__}): "
                 "check the network, or [slack] api_base_url"
             ) from None
+        # bolt asks auth.test again on the first request it receives, and answers that request
+        # with HTTP 500 if Slack is slow to reply: it is given this answer instead.
+        for middleware in self.app._async_middleware_list:
+            if isinstance(middleware, AsyncSingleTeamAuthorization):
+                middleware.auth_test_result = who
 
     async def forget_old_requests(self, older_than: timedelta = timedelta(days=1)) -> int:
         """Drop request keys older than Slack ever re-sends (minutes); return how many went."""

@@ -55,6 +55,16 @@ async def test_every_command_group_answers_through_slack(slack: SlackBot) -> Non
     assert "/review" in await slack.ok("/liaison", "")
 
 
+async def test_commands_never_wait_for_another_auth_test(slack: SlackBot) -> None:
+    # Start-up asked Slack who the bot is; bolt must not ask again on a user's first command
+    # (a slow answer to that call turned the command into an HTTP 500).
+    fake = slack.user.fake
+    asked = len(fake.to("auth.test"))
+    await slack.ok("/review", "list open")
+    await slack.ok("/dri", "list")
+    assert len(fake.to("auth.test")) == asked == 1
+
+
 async def test_a_refused_command_answers_privately_with_what_to_do(slack: SlackBot) -> None:
     answer = slack.reply(await slack.command("/dri", "set Payments @carol", as_="dave"))
     assert answer["response_type"] == "ephemeral"
