@@ -25,12 +25,13 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.middleware.authorization.async_single_team_authorization import (
     AsyncSingleTeamAuthorization,
 )
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook import WebhookResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy import delete
 
 from bot.delivery import DeliveryError, Destination
@@ -91,6 +92,11 @@ class SlackAdapter(SlackSender):
         )
         super().__init__(client, throttle or Throttle())
         self.runtime = runtime
+        self.timeout = timeout
+        # One HTTP session, with its kept-alive connections, for every call to Slack and every
+        # answer through a response URL (made at start; slack_sdk and bolt would otherwise open
+        # a session, a TLS context and a connection per call).
+        self._http: aiohttp.ClientSession | None = None
         # After this many seconds without an answer, the user is told the work is under way.
         self.working_after = working_after
         # The first wait when Slack is unavailable at start-up (it doubles, up to a minute).
@@ -113,6 +119,9 @@ class SlackAdapter(SlackSender):
     async def start(self) -> None:
         """Serve HTTP at POST /slack/events on [http], or connect with Socket Mode."""
         settings = self.runtime.settings
+        self._http = self.client.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.timeout)
+        )
         await self.check_token()
         if settings.slack.mode == "http":
             server = self.runtime.http_server()
@@ -186,6 +195,10 @@ class SlackAdapter(SlackSender):
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
+        if self._http is not None:
+            # Calls after this (none are expected) fall back to a session of their own.
+            await self._http.close()
+            self._http = None
 
     async def settle(self) -> None:
         """Wait until every acknowledged request has been answered."""
@@ -245,9 +258,8 @@ class SlackAdapter(SlackSender):
         # Each listener takes its place in the intake before acknowledging: beyond capacity the
         # acknowledgement itself says "busy", at once, instead of a reply that never comes.
         @app.command(re.compile(r"^/"))
-        async def on_command(
-            ack: Any, body: dict[str, Any], respond: Respond, request: Any
-        ) -> None:
+        async def on_command(ack: Any, body: dict[str, Any], request: Any) -> None:
+            respond = self._respond_to(body.get("response_url"))
             text = command_line(body.get("command", ""), body.get("text", ""))
             command = self._command_of(text)
             ticket = self._admit(str(body.get("user_id", "")), command)
@@ -269,7 +281,8 @@ class SlackAdapter(SlackSender):
             self.tasks.spawn(self._guard(work, ticket), name="slack.command")
 
         @app.action(re.compile(r".+"))
-        async def on_action(ack: Any, body: dict[str, Any], respond: Respond, request: Any) -> None:
+        async def on_action(ack: Any, body: dict[str, Any], request: Any) -> None:
+            respond = self._respond_to(body.get("response_url"))
             action = ActionId.parse(str(body["actions"][0]["action_id"]))
             command = self._command_of_action(body)
             ticket = self._admit(_caller(body).user_id, command)
@@ -387,7 +400,7 @@ class SlackAdapter(SlackSender):
         ticket = self._admit(user, command)
         if ticket is None:
             raise NotNow(request.key)
-        respond = AsyncRespond(response_url=body.get("response_url"))
+        respond = self._respond_to(body.get("response_url"))
         # Its trigger expired long ago: no modal now, the typed command's answer says what to do.
         body.pop("trigger_id", None)
         work: Awaitable[None]
@@ -398,6 +411,19 @@ class SlackAdapter(SlackSender):
         else:
             work = self._submit(body, raw_body, ticket, request.key)
         await self._guard(work, ticket)
+
+    def _respond_to(self, response_url: str | None) -> Respond:
+        """An answer through a request's response URL, on the adapter's HTTP session."""
+
+        async def respond(**message: Any) -> WebhookResponse:
+            if response_url is None:
+                raise ValueError("this request has no response URL to answer through")
+            hook = AsyncWebhookClient(
+                url=response_url, timeout=int(self.timeout), session=self._http
+            )
+            return await hook.send_dict({k: v for k, v in message.items() if v is not None})
+
+        return respond
 
     def _command_of(self, text: str) -> Command | None:
         try:

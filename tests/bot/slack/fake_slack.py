@@ -45,6 +45,8 @@ class Call:
     at: float = field(default_factory=time.monotonic)
     # Who made it: what follows the bot token and a "-" in a replica's token (replica_token()).
     by: str = ""
+    # The client's end of the TCP connection it came on (kept-alive connections repeat it).
+    peer: Any = None
 
 
 @dataclass
@@ -212,7 +214,7 @@ class FakeSlack:
         except LookupError as exc:
             self.calls.append(Call(method, args, str(exc.args[0])))
             return web.json_response({"ok": False, "error": exc.args[0]})
-        self.calls.append(Call(method, args, how or "ok", by=by))
+        self.calls.append(Call(method, args, how or "ok", by=by, peer=_peer(request)))
         if how == "lost":
             # Done, but the answer never arrives: the client times out not knowing.
             return await self._fail("timeout")
@@ -360,7 +362,13 @@ class FakeSlack:
 
     async def _respond(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.calls.append(Call("response_url", {"n": int(request.match_info["n"]), "body": body}))
+        self.calls.append(
+            Call(
+                "response_url",
+                {"n": int(request.match_info["n"]), "body": body},
+                peer=_peer(request),
+            )
+        )
         return web.Response(text="ok")
 
 
@@ -568,3 +576,7 @@ class SlackUser:
             "response_urls": [],
         }
         return urlencode({"payload": json.dumps(payload)})
+
+
+def _peer(request: web.Request) -> Any:
+    return request.transport.get_extra_info("peername") if request.transport else None

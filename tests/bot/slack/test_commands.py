@@ -65,6 +65,21 @@ async def test_commands_never_wait_for_another_auth_test(slack: SlackBot) -> Non
     assert len(fake.to("auth.test")) == asked == 1
 
 
+async def test_answers_and_api_calls_reuse_their_connections(slack: SlackBot) -> None:
+    fake = slack.user.fake
+    before = len(fake.calls)
+    for n in range(4):
+        await slack.ok(
+            "/review", f"request https://github.com/org/repo/pull/{n} Fix{n} reviewer=@dave"
+        )
+    calls = [c for c in fake.calls[before:] if c.outcome == "ok"]
+    answers = [c for c in calls if c.method == "response_url"]
+    posts = [c for c in calls if c.method == "chat.postMessage"]
+    assert len(answers) == 4 and len(posts) >= 8  # each: the answer, the card, the DM
+    # One kept-alive session: a handful of connections, not one per call.
+    assert len({c.peer for c in calls}) <= 4, sorted({str(c.peer) for c in calls})
+
+
 async def test_a_refused_command_answers_privately_with_what_to_do(slack: SlackBot) -> None:
     answer = slack.reply(await slack.command("/dri", "set Payments @carol", as_="dave"))
     assert answer["response_type"] == "ephemeral"
