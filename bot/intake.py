@@ -93,11 +93,10 @@ class Lane:
 
     def admit(self, user: str) -> Ticket | None:
         """A place in the lane for one of `user`'s commands, or None: busy (decided at once)."""
-        held = self._held.get(user, 0)
-        if held >= self.per_user or (self.running >= self.limit and self._full()):
+        if self.busy_for(user):
             self.refused += 1
             return None
-        self._held[user] = held + 1
+        self._held[user] = self._held.get(user, 0) + 1
         ticket = Ticket(self, user)
         if self.running < self.limit and not self._queues:
             self.running += 1
@@ -105,6 +104,11 @@ class Lane:
         else:
             self._queues.setdefault(user, deque()).append(ticket.granted)
         return ticket
+
+    def busy_for(self, user: str) -> bool:
+        """Whether a command of `user`'s would be refused now (nothing is taken)."""
+        held = self._held.get(user, 0)
+        return held >= self.per_user or (self.running >= self.limit and self._full())
 
     def _full(self) -> bool:
         # A full waiting room, or a queue that would take longer than max_wait to reach this
@@ -195,4 +199,8 @@ class Intake:
 
     def admit(self, user: str, *, read_only: bool) -> Ticket | None:
         """A place for a command of `user`'s, or None when Liaison is busy."""
-        return (self.readers if read_only else self.writers).admit(user)
+        return self.lane(read_only).admit(user)
+
+    def lane(self, read_only: bool) -> Lane:
+        """The lane of commands that only read, or of those that may write."""
+        return self.readers if read_only else self.writers

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qs
 
 import aiohttp
 from aiohttp import web
@@ -29,6 +30,7 @@ from slack_bolt.middleware.authorization.async_single_team_authorization import 
     AsyncSingleTeamAuthorization,
 )
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -36,7 +38,7 @@ from sqlalchemy import delete
 
 from bot.delivery import DeliveryError, Destination
 from bot.inbound import ACCEPT_WITHIN, NOT_RECORDED, NotNow
-from bot.intake import BUSY, Ticket
+from bot.intake import BUSY, Lane, Ticket
 from bot.platforms import PlatformError, PlatformUnavailable, patiently
 from bot.runtime import Runtime
 from bot.slack.answers import answer_of
@@ -105,6 +107,7 @@ class SlackAdapter(SlackSender):
         self.app = AsyncApp(
             client=client, signing_secret=secret, name="liaison", logger=log.getChild("bolt")
         )
+        self._verifier = SignatureVerifier(secret)
         self.port: int | None = None
         self._serving = False
         self._socket: AsyncSocketModeHandler | None = None
@@ -142,8 +145,33 @@ class SlackAdapter(SlackSender):
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         """POST /slack/events: bolt checks the signature and runs the listeners."""
+        busy = await self._busy_at_once(request)
+        if busy is not None:
+            return busy
         bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
+
+    async def _busy_at_once(self, request: web.Request) -> web.Response | None:
+        """ "Busy" for a signed slash command whose lane is full, before bolt parses it.
+
+        Under a flood most requests are refused, and refusing must cost as little as possible:
+        going through bolt's middleware and back costs about 1 ms of CPU per request, which at
+        a few hundred a second is the CPU the commands being run need. Anything else (a
+        button, a modal, an event, a bad signature, a lane with room) goes to bolt.
+        """
+        if request.content_type != "application/x-www-form-urlencoded":
+            return None
+        raw = await request.text()
+        form = parse_qs(raw)
+        if "command" not in form or not self._verifier.is_valid_request(raw, request.headers):
+            return None
+        text = command_line(form["command"][0], form.get("text", [""])[0])
+        lane = self._lane_of(self._command_of(text))
+        user = f"{PLATFORM}:{form.get('user_id', [''])[0]}"
+        if not lane.busy_for(user):
+            return None
+        lane.refused += 1
+        return web.json_response({"response_type": "ephemeral", "text": BUSY})
 
     async def check_token(self) -> None:
         """Ask Slack who the bot is: a wrong token stops start-up with what to fix, and a bad
@@ -444,9 +472,11 @@ class SlackAdapter(SlackSender):
         return self.runtime.registry.get(str(meta.get("command", "")).split())
 
     def _admit(self, user: str, command: Command | None) -> Ticket | None:
+        return self._lane_of(command).admit(f"{PLATFORM}:{user}")
+
+    def _lane_of(self, command: Command | None) -> Lane:
         # A line naming no command is answered from the registry alone, like a read.
-        read_only = command is None or command.read_only
-        return self.runtime.intake.admit(f"{PLATFORM}:{user}", read_only=read_only)
+        return self.runtime.intake.lane(command is None or command.read_only)
 
     async def _guard(self, work: Awaitable[None], ticket: Ticket) -> None:
         try:

@@ -47,6 +47,34 @@ async def test_a_burst_past_the_limits_gets_busy_answers_and_no_failures(
         await bot.runtime.close()
 
 
+async def test_a_full_lane_answers_busy_only_to_signed_commands(
+    settings: Settings, clock: FakeClock, fake: FakeSlack
+) -> None:
+    limited = settings.model_copy(
+        update={"limits": LimitsSettings(writers=1, readers=1, waiting=1, per_user=1)}
+    )
+    bot = await open_slack(limited, clock, fake)
+    try:
+        # One person's share of reads is taken: their next read is "busy" at once.
+        held = bot.runtime.intake.admit(f"slack:{USERS['alice']}", read_only=True)
+        assert held is not None
+        body = bot.user.command_body("/review", "list open", USERS["alice"], 1)
+        status, text = await bot.user.exchange(body)
+        assert status == 200 and BUSY in text
+        # The same request with a forged signature is refused, not answered.
+        status, text = await bot.user.exchange(body, signature="v0=" + "0" * 64)
+        assert status == 401 and BUSY not in text
+        # Someone else is not limited by alice's share.
+        other = bot.user.command_body("/review", "list open", USERS["bob"], 2)
+        status, text = await bot.user.exchange(other)
+        assert status == 200 and BUSY not in text
+        held.release()
+        await bot.settle()
+    finally:
+        await bot.adapter.stop()
+        await bot.runtime.close()
+
+
 # SQLite's write lock is SQLite's own: this test runs there alone (no skipped PostgreSQL twin).
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_command_the_database_cannot_record_in_time_hears_busy_and_never_runs(
