@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from multiprocessing import get_context
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -455,17 +458,47 @@ async def last_posted(session: AsyncSession, before_week: str) -> datetime | Non
 
 
 def draw(data: ChartData) -> bytes:
-    """The chart as PNG bytes; call it in a worker thread, never on the event loop."""
-    # Imported here so that a process that never draws never loads matplotlib, and so that its
-    # first import (about 0.7 s) happens in the worker thread too, not on the loop.
+    """The chart as PNG bytes; runs in the drawing process (`render_chart`), never on the loop."""
+    # Imported here so that a process that never draws never loads matplotlib.
     from commands.digest.chart import render
 
     return render(data)
 
 
 def preload_chart() -> None:
-    """Import the chart's drawing library now (in a worker thread at start-up), not at first use."""
+    """Import the chart's drawing library (in the drawing process), not at first use."""
     import commands.digest.chart  # noqa: F401
+
+
+# The one process that draws charts: matplotlib holds the GIL for most of a drawing (about a
+# second of CPU on a slow machine), which in a thread of the bot's own process would take that
+# second from every command and platform deadline on the event loop. Spawned, not forked: the
+# bot's process has threads (the database driver's) that a fork would copy mid-flight.
+_drawing: ProcessPoolExecutor | None = None
+
+
+def _drawing_process() -> ProcessPoolExecutor:
+    global _drawing
+    if _drawing is None:
+        _drawing = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    return _drawing
+
+
+def start_drawing() -> None:
+    """Start the drawing process and its imports now (at start-up), without waiting for them."""
+    _drawing_process().submit(preload_chart)
+
+
+async def render_chart(data: ChartData) -> bytes:
+    """The chart as PNG bytes, drawn in the drawing process (started now if it is not yet)."""
+    global _drawing
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_drawing_process(), draw, data)
+    except BrokenProcessPool:
+        # The drawing process died (killed, out of memory): a new one is started next time,
+        # and this chart is drawn in a thread.
+        _drawing = None
+        return await asyncio.to_thread(draw, data)
 
 
 async def compose(
@@ -495,7 +528,7 @@ async def compose(
         week, since, now, tz, tuple(s for s in sections if s is not None), data if data else None
     )
     if chart and made.chart is not None:
-        png = await asyncio.to_thread(draw, made.chart)
+        png = await render_chart(made.chart)
         made = replace(
             made,
             image=Image(
