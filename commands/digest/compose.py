@@ -9,12 +9,15 @@ second row with that key, so restarts and several replicas cannot post it twice.
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from multiprocessing import get_context
+from multiprocessing import get_context, parent_process
+from multiprocessing.connection import wait
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -480,8 +483,24 @@ _drawing: ProcessPoolExecutor | None = None
 def _drawing_process() -> ProcessPoolExecutor:
     global _drawing
     if _drawing is None:
-        _drawing = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+        _drawing = ProcessPoolExecutor(
+            max_workers=1, mp_context=get_context("spawn"), initializer=_end_with_parent
+        )
     return _drawing
+
+
+def _end_with_parent() -> None:
+    """In the drawing process: exit when the bot's process ends, however it ends (a worker
+    waiting for work would outlive a SIGKILLed parent)."""
+    parent = parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def start_drawing() -> None:
