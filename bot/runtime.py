@@ -30,7 +30,6 @@ from commands.core.clock import Clock, SystemClock
 from commands.core.dispatch import Dispatcher
 from commands.core.notifier import Postbox, Wake
 from commands.core.registry import Registry
-from commands.digest.compose import start_drawing
 from storage.engine import create_engine, session_factory
 
 if TYPE_CHECKING:
@@ -81,9 +80,6 @@ class Runtime:
 
     async def start(self) -> None:
         """Start delivery, the SLA wake-up and the cron jobs (each first catches up)."""
-        # The chart's process and its imports start now: the first /digest preview must not
-        # wait for them (nothing here waits either).
-        start_drawing()
         settle_heap()
         self.tasks.spawn(self.worker.run_forever(), name="delivery")
         # First resumes what a previous run acknowledged but did not finish.

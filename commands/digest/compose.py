@@ -468,15 +468,12 @@ def draw(data: ChartData) -> bytes:
     return render(data)
 
 
-def preload_chart() -> None:
-    """Import the chart's drawing library (in the drawing process), not at first use."""
-    import commands.digest.chart  # noqa: F401
-
-
 # The one process that draws charts: matplotlib holds the GIL for most of a drawing (about a
 # second of CPU on a slow machine), which in a thread of the bot's own process would take that
 # second from every command and platform deadline on the event loop. Spawned, not forked: the
-# bot's process has threads (the database driver's) that a fork would copy mid-flight.
+# bot's process has threads (the database driver's) that a fork would copy mid-flight. It is
+# started by the first drawing and kept: most processes never draw (the CLI, a bot between
+# digests), and it costs about 108 MB and two seconds of CPU to start.
 _drawing: ProcessPoolExecutor | None = None
 
 
@@ -501,11 +498,6 @@ def _end_with_parent() -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def start_drawing() -> None:
-    """Start the drawing process and its imports now (at start-up), without waiting for them."""
-    _drawing_process().submit(preload_chart)
 
 
 async def render_chart(data: ChartData) -> bytes:
