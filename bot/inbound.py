@@ -17,12 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.tasks import Spawner
 from commands.core.clock import Clock
 from storage import inbound
-from storage.engine import begin_first
+from storage.engine import Sessions
 from storage.inbound import Accepted, Arrival
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ class Inbox:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         clock: Clock,
         tasks: Spawner,
         resume_after: timedelta = timedelta(seconds=30),
@@ -117,7 +116,7 @@ class Inbox:
 
     async def _commit(self, arrivals: list[Arrival]) -> list[bool]:
         # Ahead of other writers: the platform is waiting for the acknowledgement.
-        async with begin_first(self.sessions) as session:
+        async with self.sessions.begin_first() as session:
             return await inbound.accept(session, arrivals, self.clock.now(), self.resume_after)
 
     async def _commit_one(self, arrival: Arrival) -> bool:

@@ -93,8 +93,7 @@ class Lane:
 
     def admit(self, user: str) -> Ticket | None:
         """A place in the lane for one of `user`'s commands, or None: busy (decided at once)."""
-        if self.busy_for(user):
-            self.refused += 1
+        if self.turns_away(user):
             return None
         self._held[user] = self._held.get(user, 0) + 1
         ticket = Ticket(self, user)
@@ -105,10 +104,14 @@ class Lane:
             self._queues.setdefault(user, deque()).append(ticket.granted)
         return ticket
 
-    def busy_for(self, user: str) -> bool:
-        """Whether a command of `user`'s would be refused now (nothing is taken)."""
+    def turns_away(self, user: str) -> bool:
+        """Whether a command of `user`'s is refused now ("busy"), counted as refused; nothing
+        is taken either way (`admit` takes the place)."""
         held = self._held.get(user, 0)
-        return held >= self.per_user or (self.running >= self.limit and self._full())
+        if held >= self.per_user or (self.running >= self.limit and self._full()):
+            self.refused += 1
+            return True
+        return False
 
     def _full(self) -> bool:
         # A full waiting room, or a queue that would take longer than max_wait to reach this
@@ -200,6 +203,12 @@ class Intake:
     def admit(self, user: str, *, read_only: bool) -> Ticket | None:
         """A place for a command of `user`'s, or None when Liaison is busy."""
         return self.lane(read_only).admit(user)
+
+    @property
+    def crowded(self) -> bool:
+        """Whether either lane runs all it may: only then can a command be refused for
+        anything but its person's share."""
+        return any(lane.running >= lane.limit for lane in (self.readers, self.writers))
 
     def lane(self, read_only: bool) -> Lane:
         """The lane of commands that only read, or of those that may write."""

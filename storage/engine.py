@@ -149,15 +149,6 @@ def session_factory(engine: AsyncEngine) -> Sessions:
     return sessions
 
 
-def begin_first(
-    sessions: async_sessionmaker[AsyncSession],
-) -> AbstractAsyncContextManager[AsyncSession]:
-    """A write transaction that goes ahead of other waiting writers where `sessions` can."""
-    if isinstance(sessions, Sessions):
-        return sessions.begin_first()
-    return sessions.begin()
-
-
 class WriteInReadOnly(RuntimeError):
     """Code running in a `reading()` session tried to write: it must be declared a writer."""
 

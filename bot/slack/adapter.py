@@ -157,9 +157,14 @@ class SlackAdapter(SlackSender):
         Under a flood most requests are refused, and refusing must cost as little as possible:
         going through bolt's middleware and back costs about 1 ms of CPU per request, which at
         a few hundred a second is the CPU the commands being run need. Anything else (a
-        button, a modal, an event, a bad signature, a lane with room) goes to bolt.
+        button, a modal, an event, a bad signature, a lane with room) goes to bolt, which
+        refuses one person's excess share itself; while no lane is at its limit, nothing is
+        parsed here twice.
         """
-        if request.content_type != "application/x-www-form-urlencoded":
+        if (
+            not self.runtime.intake.crowded
+            or request.content_type != "application/x-www-form-urlencoded"
+        ):
             return None
         raw = await request.text()
         form = parse_qs(raw)
@@ -167,10 +172,8 @@ class SlackAdapter(SlackSender):
             return None
         text = command_line(form["command"][0], form.get("text", [""])[0])
         lane = self._lane_of(self._command_of(text))
-        user = f"{PLATFORM}:{form.get('user_id', [''])[0]}"
-        if not lane.busy_for(user):
+        if not lane.turns_away(f"{PLATFORM}:{form.get('user_id', [''])[0]}"):
             return None
-        lane.refused += 1
         return web.json_response({"response_type": "ephemeral", "text": BUSY})
 
     async def check_token(self) -> None:
