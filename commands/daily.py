@@ -70,9 +70,7 @@ async def _waiting(session: AsyncSession, person: Person, now: datetime) -> list
     if asked.rows:
         lines.append(line(bold(f"Reviews you asked for ({asked.total})")))
         lines += [
-            summary_line(
-                r, Text("@" + r.review.reviewer.handle) if r.review.reviewer else None, now
-            )
+            summary_line(r, Text("@" + r.reviewer.handle) if r.reviewer else None, now)
             for r in asked.rows
         ]
         lines += _more(asked)

@@ -30,6 +30,7 @@ from commands.core.messages import (
     Link,
     Mention,
     Message,
+    PersonRef,
     Text,
     When,
     bold,
@@ -216,7 +217,7 @@ def _when(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%a %H:%M")
 
 
-def _handle(person: Person | None) -> Text:
+def _handle(person: Person | PersonRef | None) -> Text:
     # Plain text, not a mention: a weekly post should not ping everyone it names.
     return Text("@" + person.handle) if person else italic("unassigned")
 
@@ -275,8 +276,7 @@ async def _compliance(session: AsyncSession, now: datetime) -> tuple[Section | N
 async def _open_reviews(session: AsyncSession, now: datetime) -> Section | None:
     ranking = await ranked(session, [Review.state.in_(OPEN)], now, limit=MAX_ITEMS)
     lines = [
-        summary_line(r, _handle(r.review.reviewer) if r.review.reviewer else None, now)
-        for r in ranking.rows
+        summary_line(r, _handle(r.reviewer) if r.reviewer else None, now) for r in ranking.rows
     ]
     if not lines:
         return None

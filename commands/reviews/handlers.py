@@ -381,8 +381,7 @@ async def list_reviews(ctx: Context, args: dict[str, Any]) -> Message:
             f"{which} reviews: ask for page=1" + ("" if pages == 1 else f" to page={pages}") + "."
         )
     lines = [
-        summary_line(r, mention(ctx.ref(r.review.reviewer)) if r.review.reviewer else None, ctx.now)
-        for r in ranking.rows
+        summary_line(r, mention(r.reviewer) if r.reviewer else None, ctx.now) for r in ranking.rows
     ]
     if ranking.after:
         filters = " ".join(

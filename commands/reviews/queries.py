@@ -2,9 +2,11 @@
 
 Ranking reads a narrow row per review and running clock (ids, the calendar's name, the clock's
 figures) in one statement and works out the business time left in Python, on one shared
-calendar per org and policy kind; only the page asked for is then loaded as full reviews. So a
-list of 10,000 open reviews costs the same few statements as a list of two, and no more objects
-than a page holds.
+calendar per org and policy kind; the page asked for is then read as plain rows (title, link,
+state, the reviewer's name and platform ids), one more statement. So a list of 10,000 open
+reviews costs the same few statements as a list of two, and builds no ORM objects at all:
+loading a page as full reviews with their people, org, policy and clocks took most of a
+list's CPU.
 """
 
 from __future__ import annotations
@@ -15,24 +17,26 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import raiseload
 
 from commands.core.calendar import BusinessCalendar
 from commands.core.messages import (
     Line,
     Link,
+    PersonRef,
     Span,
     bold,
     italic,
     line,
 )
-from commands.reviews import clocks as rc
 from commands.reviews.card import STATE_LABELS, left_text
-from commands.reviews.rules import calendar_for
+from commands.reviews.rules import ClockState, calendar_for
 from storage.models import (
+    Identity,
     Org,
+    Person,
     Review,
     ReviewClock,
+    ReviewState,
 )
 
 # How many reviews one page of a list shows.
@@ -40,31 +44,18 @@ PAGE = 20
 _US = timedelta(microseconds=1)
 
 
-def _most_urgent(
-    rv: Review, clocks: dict[str, ReviewClock], now: datetime
-) -> tuple[timedelta | None, datetime | None]:
-    """Business time left on the running clock with the least; its due instant once breached."""
-    running = [c for c in clocks.values() if c.stopped_at is None and c.running_since is not None]
-    if not running:
-        return None, None
-    calendar = rc.calendar_of(rv)
-    left, clock = min(
-        ((rc.remaining(rv, c, now, calendar), c) for c in running), key=lambda pair: pair[0]
-    )
-    # The due instant costs a walk through the calendar: it is needed only to say how long ago
-    # a breach was, so only breached reviews pay for it.
-    due = rc.view(rv, clock, now).due if left < timedelta(seconds=1) else None
-    return left, due
-
-
 @dataclass(frozen=True)
 class RankedReview:
-    """A review with its current clocks and the business time left on the most urgent one."""
+    """One review as a list line shows it, with the business time left on its most urgent
+    running clock."""
 
+    id: int
+    title: str
+    link: str
+    state: ReviewState
+    reviewer: PersonRef | None
     left: timedelta | None
-    review: Review
-    clocks: dict[str, ReviewClock]
-    # When the most urgent clock is (or was) due, for saying how long ago it breached.
+    # When the most urgent clock was due, once breached: for saying how long ago.
     due: datetime | None = None
 
 
@@ -89,6 +80,8 @@ class _Urgency:
 
     left: timedelta | None = None
     breached: bool = False
+    # The most urgent running clock, as (calendar, its state, its target): for its due instant.
+    clock: tuple[BusinessCalendar, ClockState, timedelta] | None = None
 
 
 async def ranked(
@@ -134,19 +127,23 @@ async def ranked(
         seen = urgency.setdefault(rid, _Urgency())
         if target_s is None:
             continue  # a review without an unstopped clock
-        elapsed = elapsed_us * _US
-        if running_since is not None:
-            elapsed += calendars(kind, org_id).elapsed(running_since, now)
-        left = timedelta(seconds=target_s) - elapsed
+        banked = elapsed_us * _US
+        target = timedelta(seconds=target_s)
+        if running_since is None:
+            seen.breached |= breached_at is not None or banked >= target
+            continue
+        calendar = calendars(kind, org_id)
+        left = target - banked - calendar.elapsed(running_since, now)
         seen.breached |= breached_at is not None or left <= timedelta(0)
-        if running_since is not None and (seen.left is None or left < seen.left):
+        if seen.left is None or left < seen.left:
             seen.left = left
+            seen.clock = (calendar, ClockState(banked, running_since), target)
     order = sorted(
         (rid for rid, u in urgency.items() if u.breached or not breached),
         key=lambda rid: (urgency[rid].left is None, urgency[rid].left or timedelta(0), rid),
     )
     page = order[first : first + limit]
-    return Ranking(await _load(session, page, now), len(order), first)
+    return Ranking(await _lines(session, page, urgency), len(order), first)
 
 
 async def _calendars(session: AsyncSession) -> _CalendarCache:
@@ -171,35 +168,59 @@ class _CalendarCache:
         return calendar
 
 
-async def _load(session: AsyncSession, ids: list[int], now: datetime) -> list[RankedReview]:
-    """The full reviews of one page, with their clocks, in the page's order."""
+async def _lines(
+    session: AsyncSession, ids: list[int], urgency: dict[int, _Urgency]
+) -> list[RankedReview]:
+    """The page's reviews as list lines, in the page's order: one statement, plain rows."""
     if not ids:
         return []
-    # A list line names the reviewer and needs the reviewing org's calendar, nothing more: the
-    # requester, the person covered for and the policy row are not loaded (a read that needs
-    # them fails loudly instead of loading them one review at a time).
-    page = (
-        select(Review)
-        .where(Review.id.in_(ids))
-        .options(
-            raiseload(Review.requester), raiseload(Review.covering_for), raiseload(Review.policy)
+    found = await session.execute(
+        select(
+            Review.id,
+            Review.title,
+            Review.link,
+            Review.state,
+            Person.id,
+            Person.handle,
+            Person.name,
+            Identity.platform,
+            Identity.user_id,
         )
+        .outerjoin(Person, Person.id == Review.reviewer_id)
+        .outerjoin(Identity, Identity.person_id == Person.id)
+        .where(Review.id.in_(ids))
     )
-    reviews = {rv.id: rv for rv in (await session.scalars(page)).unique()}
-    by_review = await rc.current_clocks_of(session, list(reviews.values()))
+    reviews: dict[int, tuple[str, str, ReviewState]] = {}
+    reviewers: dict[int, tuple[int, str, str, list[tuple[str, str]]]] = {}
+    for rid, title, link, state, pid, handle, name, platform, user_id in found:
+        reviews[rid] = (title, link, state)
+        if pid is not None:
+            person = reviewers.setdefault(rid, (pid, handle, name, []))
+            if platform is not None:
+                person[3].append((platform, user_id))
     rows = []
     for rid in ids:
-        rv = reviews[rid]
-        left, due = _most_urgent(rv, by_review[rid], now)
-        rows.append(RankedReview(left, rv, by_review[rid], due))
+        title, link, state = reviews[rid]
+        reviewer = reviewers.get(rid)
+        ref = None
+        if reviewer is not None:
+            pid, handle, name, accounts = reviewer
+            ref = PersonRef(pid, handle, name, tuple(sorted(accounts)))
+        seen = urgency[rid]
+        due = None
+        # The due instant costs a walk through the calendar: it is needed only to say how
+        # long ago a breach was, so only breached reviews pay for it.
+        if seen.left is not None and seen.left < timedelta(seconds=1) and seen.clock:
+            calendar, state_now, target = seen.clock
+            due = state_now.instant_of(calendar, target)
+        rows.append(RankedReview(rid, title, link, state, ref, seen.left, due))
     return rows
 
 
 def summary_line(row: RankedReview, reviewer: Span | None, now: datetime) -> Line:
     """One review in a list: number, title, reviewer, state and time left (or breached)."""
-    rv = row.review
-    status = STATE_LABELS[rv.state]
+    status = STATE_LABELS[row.state]
     if row.left is not None:
         status += " · " + left_text(row.left, row.due, now)
     who = reviewer or italic("unassigned")
-    return line(bold(f"#{rv.id}"), " ", Link(rv.title, rv.link), " — ", who, f" · {status}")
+    return line(bold(f"#{row.id}"), " ", Link(row.title, row.link), " — ", who, f" · {status}")
