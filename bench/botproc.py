@@ -27,9 +27,10 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 import bot.cli  # noqa: F401  (the entry point of `liaison run`: its imports belong to a real start)
-from bench.common import NullPlatform, demo_settings, memory_kb
+from bench.common import NullPlatform, memory_kb
 from bot.runtime import open_runtime
 from storage.models import OutboxItem, ReviewEvent
+from tests.harness import demo_settings
 
 _NAMES = {
     EVENT_JOB_EXECUTED: "executed",

@@ -6,9 +6,10 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from bench.common import ALICE, NullPlatform, Row, database, demo_settings, percentiles_ms
+from bench.common import ALICE, NullPlatform, Row, database, percentiles_ms
 from bot import db
 from bot.runtime import open_runtime
+from tests.harness import demo_settings
 
 AREAS = 500
 

@@ -9,14 +9,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import DatabaseSettings, Settings, load_settings
 from bot.delivery import Destination, SendKey
 from commands.core.dispatch import Caller
 from commands.core.messages import Message, PersonRef
 from storage import scratch
 from storage.models import Channel
 
-DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.toml"
 ALICE = Caller("console", "alice", "alice")
 PLATFORM = "bench"
 
@@ -58,11 +56,6 @@ class NullPlatform:
 
     async def edit(self, ref: str, to: Destination, message: Message) -> str | None:
         return ref
-
-
-def demo_settings(url: str) -> Settings:
-    """The shipped demo configuration, pointed at `url`."""
-    return load_settings(str(DEMO)).model_copy(update={"database": DatabaseSettings(url=url)})
 
 
 def server_url() -> str | None:

@@ -27,7 +27,6 @@ from bench.common import (
     NullPlatform,
     Row,
     database,
-    demo_settings,
     quantile,
 )
 from bot import db
@@ -46,6 +45,7 @@ from storage.models import (
     SlaPolicy,
 )
 from storage.outbox import lane_of
+from tests.harness import demo_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWS = 100_000

@@ -27,7 +27,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import func, select
 
-from bench.common import ALICE, DEMO, NullPlatform, Row, database, demo_settings, quantile
+from bench.common import ALICE, NullPlatform, Row, database, quantile
 from bench.deadlines import make_due, make_template, seed
 from bot import db
 from bot.intake import BUSY
@@ -36,7 +36,7 @@ from commands.reviews.escalation import fire_due
 from storage.engine import create_engine
 from storage.models import Review
 from tests.bot.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackUser, sign
-from tests.harness import counting, free_port
+from tests.harness import DEMO, counting, demo_settings, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LIAISON = Path(sys.executable).parent / "liaison"

@@ -21,15 +21,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import db
-from bot.config import DatabaseSettings, Settings, load_settings
+from bot.config import Settings
 from commands.core.clock import FakeClock
 from storage import scratch
 from storage.engine import create_engine, session_factory
 from storage.models import Channel
-from tests.harness import Chat, open_chat
+from tests.harness import Chat, demo_settings, open_chat
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "examples" / "demo.toml"
 PG_ENV = "LIAISON_TEST_DATABASE_URL"
 
 
@@ -112,8 +111,7 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """The shipped demo configuration, pointed at the test database."""
-    demo = load_settings(str(DEMO))
-    return demo.model_copy(update={"database": DatabaseSettings(url=database_url)})
+    return demo_settings(database_url)
 
 
 @pytest.fixture

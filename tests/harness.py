@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO, cast
 
 from sqlalchemy import event, select
@@ -16,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from typer.testing import Result
 
-from bot.config import Settings
+from bot.config import DatabaseSettings, Settings, load_settings
 from bot.console import PLATFORM, Console
 from bot.plaintext import render
 from bot.runtime import Runtime, open_runtime
@@ -24,6 +25,14 @@ from commands.core.clock import Clock, FakeClock
 from commands.core.dispatch import Caller
 from commands.core.messages import ActionId
 from storage.models import InboundRequest
+
+# The shipped demo configuration: two orgs, five people, policies and channels.
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.toml"
+
+
+def demo_settings(url: str) -> Settings:
+    """The shipped demo configuration, pointed at the database at `url`."""
+    return load_settings(str(DEMO)).model_copy(update={"database": DatabaseSettings(url=url)})
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from jsonschema import Draft7Validator
 from pydantic import SecretStr
 
 from bot.config import load_settings
-from tests.conftest import DEMO, REPO
+from tests.conftest import REPO
+from tests.harness import DEMO
 
 SCHEMA = Path(__file__).parent / "compose" / "compose-spec.json"
 

@@ -27,8 +27,7 @@ from bot import db
 from bot.cli import app
 from storage.engine import create_engine
 from storage.models import ActionItem, ActionStatus, AgendaItem, Area, Meeting, Review
-from tests.conftest import DEMO
-from tests.harness import problems, refused, succeeded
+from tests.harness import DEMO, problems, refused, succeeded
 
 LIAISON = Path(sys.executable).parent / "liaison"
 DEFAULT_URL = 'url = "sqlite+aiosqlite:///liaison.db"'

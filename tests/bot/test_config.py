@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import ConfigError, Settings, load_settings
 from storage.models import Role
-from tests.conftest import DEMO
+from tests.harness import DEMO
 
 # A complete config shaped like the demo, kept here so that editing the demo moves no test.
 BASE = """\

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from storage.engine import create_engine
 from tests.bot.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackUser
-from tests.conftest import DEMO
+from tests.harness import DEMO
 
 LIAISON = Path(sys.executable).parent / "liaison"
 LISTENING = re.compile(r"slack: listening on http://127\.0\.0\.1:(\d+)/slack/events")

@@ -39,7 +39,8 @@ from storage.models import (
 from tests.bot.discord.conftest import USERS, interaction, shown
 from tests.bot.discord.fake_api import FakeDiscord
 from tests.bot.slack.fake_slack import SIGNING_SECRET, FakeSlack, SlackUser
-from tests.conftest import DEMO, REPO, migrated_copy
+from tests.conftest import REPO, migrated_copy
+from tests.harness import DEMO
 
 pytestmark = pytest.mark.postgres
 

@@ -7,14 +7,17 @@ per parameter), on both databases.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import selectinload
 
-from bot.config import Settings
 from commands import build_registry
 from commands.core.arguments import TYPES, convert
 from commands.core.clock import FakeClock
@@ -22,8 +25,10 @@ from commands.core.context import CommandError
 from commands.core.dispatch import Caller
 from commands.core.permissions import allows
 from commands.core.registry import Command, Kind, Param
+from storage import scratch
 from storage.models import Base, Person
-from tests.harness import Chat, open_chat
+from tests.conftest import migrated_copy
+from tests.harness import Chat, demo_settings, open_chat
 
 REGISTRY = build_registry()
 COMMANDS = REGISTRY.commands()
@@ -114,27 +119,66 @@ def _raw(command: Command, **override: str) -> dict[str, str]:
     return raw
 
 
-@pytest.fixture
-async def world(settings: Settings) -> AsyncIterator[Chat]:
+async def _build_world(url: str) -> None:
     """The demo orgs (and their admin, erin) with one of everything a command can name, each #1."""
-    chat = await open_chat(settings, FakeClock())
-    await chat.ok(f'/dri set "{AREA}" @bob backup=@alice category=maintain')
-    await chat.ok(f"/review request {PR} Audit reviewer=@dave", as_="bob")
-    await chat.ok("/agenda add Roadmap review", as_="bob")
-    await chat.ok("/action add @bob 2026-03-02 Send the notes")
-    await chat.ok("/roadmap add set 2026Q2 Leverage tokens v2")
+    chat = await open_chat(demo_settings(url), FakeClock())
     try:
-        yield chat
+        await chat.ok(f'/dri set "{AREA}" @bob backup=@alice category=maintain')
+        await chat.ok(f"/review request {PR} Audit reviewer=@dave", as_="bob")
+        await chat.ok("/agenda add Roadmap review", as_="bob")
+        await chat.ok("/action add @bob 2026-03-02 Send the notes")
+        await chat.ok("/roadmap add set 2026Q2 Leverage tokens v2")
     finally:
         await chat.runtime.close()
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def built_world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The world, built once per back end and test process: the database each test copies.
+
+    Building it through the commands is most of a test's time; each test still gets a fresh
+    copy and a fresh bot, so no test sees another's changes.
+    """
+    built = migrated_copy(request, request.param, tmp_path_factory.mktemp("world") / "world.db")
+    url = next(built)
+    asyncio.run(_build_world(url))
+    yield url
+    next(built, None)  # drops the PostgreSQL database
+
+
+@pytest.fixture
+async def world(built_world: str, tmp_path: Path) -> AsyncIterator[Chat]:
+    """A fresh copy of the built world, with the bot started on it."""
+    template = make_url(built_world)
+    if template.get_backend_name() == "sqlite":
+        copy = tmp_path / "liaison.db"
+        shutil.copyfile(str(template.database), copy)
+        url = f"sqlite+aiosqlite:///{copy}"
+    else:
+        name = await scratch.create(built_world, "liaison_w", template=template.database)
+        url = scratch.with_database(built_world, name)
+    chat = await open_chat(demo_settings(url), FakeClock())
+    try:
+        yield chat
+    finally:
+        await chat.runtime.close()
+        if template.get_backend_name() != "sqlite":
+            await scratch.drop(built_world, name)
+
+
 async def _counts(chat: Chat) -> dict[str, int]:
+    """How many rows each table holds, in one statement."""
+    tables = Base.metadata.tables
+    counts = select(
+        *(select(func.count()).select_from(t).scalar_subquery() for t in tables.values())
+    )
     async with chat.runtime.sessions() as session:
-        return {
-            name: await session.scalar(select(func.count()).select_from(table)) or 0
-            for name, table in Base.metadata.tables.items()
-        }
+        row = (await session.execute(counts)).one()
+    return dict(zip(tables, row, strict=True))
 
 
 async def _run(chat: Chat, command: Command, raw: dict[str, str], as_: str = "erin") -> Any:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner, Result
 
 from bot.cli import app
 from tests.bot.github.conftest import SECRET, Hub
-from tests.conftest import DEMO
+from tests.harness import DEMO
 
 
 async def _invoke(monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:

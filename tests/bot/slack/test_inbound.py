@@ -21,8 +21,8 @@ from storage.engine import create_engine
 from storage.models import AgendaItem
 from tests.bot.slack.conftest import USERS
 from tests.bot.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackUser
-from tests.conftest import DEMO, REPO
-from tests.harness import free_port
+from tests.conftest import REPO
+from tests.harness import DEMO, free_port
 
 LIAISON = Path(sys.executable).parent / "liaison"
 BURST = 12

@@ -13,8 +13,7 @@ from commands import build_registry
 from commands.core.messages import Message
 from commands.core.registry import Group, Registry
 from tests.bot.test_cli import demo_config, invoke
-from tests.conftest import DEMO
-from tests.harness import refused, succeeded
+from tests.harness import DEMO, refused, succeeded
 
 
 def _commands(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -27,8 +27,8 @@ from commands.core.messages import Message
 from commands.ownership.mapfile import COLUMNS, Format, render
 from storage.engine import create_engine
 from storage.models import AreaEvent, OutboxItem
-from tests.conftest import DEMO, migrated_copy
-from tests.harness import problems, succeeded
+from tests.conftest import migrated_copy
+from tests.harness import DEMO, problems, succeeded
 
 PEOPLE = ("alice", "bob", "carol", "dave")
 STATES = ("owned", "planned-near", "planned-long", "in-transition", "handed-off")
