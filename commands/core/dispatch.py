@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from commands.core.arguments import convert, split
 from commands.core.clock import Clock
@@ -252,12 +252,14 @@ class Dispatcher:
         return await command.handler(Context(session, actor, caller.platform, notifier), args)
 
     async def _known(self, session: AsyncSession, caller: Caller) -> Person | None:
-        return await session.scalar(
+        # Every command asks this first: one statement, the person's accounts joined in.
+        found = await session.scalars(
             select(Person)
             .join(Identity)
             .where(Identity.platform == caller.platform, Identity.user_id == caller.user_id)
-            .options(selectinload(Person.identities))
+            .options(joinedload(Person.identities))
         )
+        return found.unique().first()
 
     async def _enrol(self, session: AsyncSession, caller: Caller) -> Person:
         # Anyone who uses the bot is recorded, so they can be named, assigned and pinged later.
