@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
@@ -32,6 +32,14 @@ from storage import inbound
 from storage.models import Identity, Person, Role
 
 log = logging.getLogger(__name__)
+
+# Who is typing, with their accounts: every command asks it first, so it is built once.
+_KNOWN = (
+    select(Person)
+    .join(Identity)
+    .where(Identity.platform == bindparam("platform"), Identity.user_id == bindparam("user_id"))
+    .options(joinedload(Person.identities))
+)
 
 
 @dataclass(frozen=True)
@@ -254,10 +262,7 @@ class Dispatcher:
     async def _known(self, session: AsyncSession, caller: Caller) -> Person | None:
         # Every command asks this first: one statement, the person's accounts joined in.
         found = await session.scalars(
-            select(Person)
-            .join(Identity)
-            .where(Identity.platform == caller.platform, Identity.user_id == caller.user_id)
-            .options(joinedload(Person.identities))
+            _KNOWN, {"platform": caller.platform, "user_id": caller.user_id}
         )
         return found.unique().first()
 

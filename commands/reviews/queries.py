@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.calendar import BusinessCalendar
@@ -42,6 +42,45 @@ from storage.models import (
 # How many reviews one page of a list shows.
 PAGE = 20
 _US = timedelta(microseconds=1)
+
+# The statements a list runs, built once: building a statement costs more CPU than SQLite
+# takes to run these.
+# One narrow row per review and unstopped clock (stopped clocks rank and breach nothing);
+# callers add their filter.
+_RANKING = select(
+    Review.id,
+    Review.reviewing_org_id,
+    Review.policy_snapshot["calendar"].as_string(),
+    ReviewClock.target_seconds,
+    ReviewClock.elapsed_us,
+    ReviewClock.running_since,
+    ReviewClock.breached_at,
+).outerjoin(
+    ReviewClock,
+    and_(
+        ReviewClock.review_id == Review.id,
+        ReviewClock.cycle == Review.cycle,
+        ReviewClock.stopped_at.is_(None),
+    ),
+)
+_ORGS = select(Org.id, Org.timezone, Org.business_hours, Org.holidays)
+# A page's lines: each review with its reviewer's name and accounts.
+_LINES = (
+    select(
+        Review.id,
+        Review.title,
+        Review.link,
+        Review.state,
+        Person.id,
+        Person.handle,
+        Person.name,
+        Identity.platform,
+        Identity.user_id,
+    )
+    .outerjoin(Person, Person.id == Review.reviewer_id)
+    .outerjoin(Identity, Identity.person_id == Person.id)
+    .where(Review.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 @dataclass(frozen=True)
@@ -99,28 +138,7 @@ async def ranked(
     come last, then by number. With `breached`, only reviews with a clock past its target that
     has not stopped (running or paused) count.
     """
-    calendar_name = Review.policy_snapshot["calendar"].as_string()
-    found = await session.execute(
-        select(
-            Review.id,
-            Review.reviewing_org_id,
-            calendar_name,
-            ReviewClock.target_seconds,
-            ReviewClock.elapsed_us,
-            ReviewClock.running_since,
-            ReviewClock.breached_at,
-        )
-        # Stopped clocks rank nothing and breach nothing: only the others are read.
-        .outerjoin(
-            ReviewClock,
-            and_(
-                ReviewClock.review_id == Review.id,
-                ReviewClock.cycle == Review.cycle,
-                ReviewClock.stopped_at.is_(None),
-            ),
-        )
-        .where(*where)
-    )
+    found = await session.execute(_RANKING.where(*where))
     calendars = await _calendars(session)
     urgency: dict[int, _Urgency] = {}
     for rid, org_id, kind, target_s, elapsed_us, running_since, breached_at in found:
@@ -147,9 +165,7 @@ async def ranked(
 
 
 async def _calendars(session: AsyncSession) -> _CalendarCache:
-    orgs = (
-        await session.execute(select(Org.id, Org.timezone, Org.business_hours, Org.holidays))
-    ).all()
+    orgs = (await session.execute(_ORGS)).all()
     return _CalendarCache({oid: (tz, hours, holidays) for oid, tz, hours, holidays in orgs})
 
 
@@ -174,22 +190,7 @@ async def _lines(
     """The page's reviews as list lines, in the page's order: one statement, plain rows."""
     if not ids:
         return []
-    found = await session.execute(
-        select(
-            Review.id,
-            Review.title,
-            Review.link,
-            Review.state,
-            Person.id,
-            Person.handle,
-            Person.name,
-            Identity.platform,
-            Identity.user_id,
-        )
-        .outerjoin(Person, Person.id == Review.reviewer_id)
-        .outerjoin(Identity, Identity.person_id == Person.id)
-        .where(Review.id.in_(ids))
-    )
+    found = await session.execute(_LINES, {"ids": ids})
     reviews: dict[int, tuple[str, str, ReviewState]] = {}
     reviewers: dict[int, tuple[int, str, str, list[tuple[str, str]]]] = {}
     for rid, title, link, state, pid, handle, name, platform, user_id in found:
