@@ -199,16 +199,6 @@ class ClockView:
         return self.target - self.elapsed
 
 
-def remaining(
-    review: Review, clock: ReviewClock, now: datetime, calendar: BusinessCalendar
-) -> timedelta:
-    """Business time left before the clock's target at `now` (negative once breached).
-
-    What a list ranks by: cheaper than `view`, which also works out the due instant.
-    """
-    return timedelta(seconds=clock.target_seconds) - state_of(clock).elapsed_at(calendar, now)
-
-
 def view(review: Review, clock: ReviewClock, now: datetime) -> ClockView:
     """Elapsed and remaining business time, the due instant, and the status of a clock."""
     calendar = calendar_of(review)
