@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import db
@@ -81,13 +82,27 @@ def migrated_copy(request: pytest.FixtureRequest, backend: str, path: Path) -> I
     database from the session's migrated template database.
     """
     if backend == "sqlite":
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        template = f"sqlite+aiosqlite:///{request.getfixturevalue('sqlite_template')}"
+    else:
+        url, template_name = request.getfixturevalue("postgres_template")
+        template = scratch.with_database(url, template_name)
+    yield from copy_of(template, path)
+
+
+def copy_of(template: str, path: Path) -> Iterator[str]:
+    """Yield the URL of a copy of the database at `template`; drop it afterwards.
+
+    SQLite copies the file to `path`; PostgreSQL creates a database with `template` as its
+    template (nobody may be connected to it meanwhile).
+    """
+    source = make_url(template)
+    if source.get_backend_name() == "sqlite":
+        shutil.copyfile(str(source.database), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    url, template_name = request.getfixturevalue("postgres_template")
-    name = asyncio.run(scratch.create(url, "liaison_t", template=template_name))
-    yield scratch.with_database(url, name)
-    asyncio.run(scratch.drop(url, name))
+    name = asyncio.run(scratch.create(template, "liaison_t", template=source.database))
+    yield scratch.with_database(template, name)
+    asyncio.run(scratch.drop(template, name))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

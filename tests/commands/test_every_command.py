@@ -8,14 +8,12 @@ per parameter), on both databases.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import selectinload
 
 from commands import build_registry
@@ -25,9 +23,8 @@ from commands.core.context import CommandError
 from commands.core.dispatch import Caller
 from commands.core.permissions import allows
 from commands.core.registry import Command, Kind, Param
-from storage import scratch
 from storage.models import Base, Person
-from tests.conftest import migrated_copy
+from tests.conftest import copy_of, migrated_copy
 from tests.harness import Chat, demo_settings, open_chat
 
 REGISTRY = build_registry()
@@ -151,23 +148,19 @@ def built_world(
 
 
 @pytest.fixture
-async def world(built_world: str, tmp_path: Path) -> AsyncIterator[Chat]:
-    """A fresh copy of the built world, with the bot started on it."""
-    template = make_url(built_world)
-    if template.get_backend_name() == "sqlite":
-        copy = tmp_path / "liaison.db"
-        shutil.copyfile(str(template.database), copy)
-        url = f"sqlite+aiosqlite:///{copy}"
-    else:
-        name = await scratch.create(built_world, "liaison_w", template=template.database)
-        url = scratch.with_database(built_world, name)
-    chat = await open_chat(demo_settings(url), FakeClock())
+def world_url(built_world: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh copy of the built world."""
+    yield from copy_of(built_world, tmp_path / "liaison.db")
+
+
+@pytest.fixture
+async def world(world_url: str) -> AsyncIterator[Chat]:
+    """The bot, started on a fresh copy of the built world."""
+    chat = await open_chat(demo_settings(world_url), FakeClock())
     try:
         yield chat
     finally:
         await chat.runtime.close()
-        if template.get_backend_name() != "sqlite":
-            await scratch.drop(built_world, name)
 
 
 async def _counts(chat: Chat) -> dict[str, int]:
