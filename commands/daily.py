@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commands.core.messages import Line, Message, Text, bold, line
 from commands.core.notifier import Postbox
-from commands.reviews.card import OPEN
-from commands.reviews.queries import Ranking, ranked, summary_line
+from commands.reviews.queries import IS_OPEN, Ranking, ranked, summary_line
 from storage.models import ActionItem, ActionStatus, Org, Person, Review
 
 
@@ -52,9 +51,8 @@ def _more(ranking: Ranking) -> list[Line]:
 
 
 async def _waiting(session: AsyncSession, person: Person, now: datetime) -> list[Line]:
-    is_open = Review.state.in_(OPEN)
-    owed = await ranked(session, [is_open, Review.reviewer_id == person.id], now)
-    asked = await ranked(session, [is_open, Review.requester_id == person.id], now)
+    owed = await ranked(session, [IS_OPEN, Review.reviewer_id == person.id], now)
+    asked = await ranked(session, [IS_OPEN, Review.requester_id == person.id], now)
     actions = (
         await session.scalars(
             select(ActionItem)

@@ -45,8 +45,7 @@ from commands.digest.data import ChartData, Trend
 from commands.ownership import map as ownership
 from commands.ownership import verify
 from commands.reviews import compliance
-from commands.reviews.card import OPEN
-from commands.reviews.queries import ranked, summary_line
+from commands.reviews.queries import IS_OPEN, ranked, summary_line
 from commands.reviews.rules import BREACH, WARN, StageName
 from commands.weekly.chase import action_line, is_overdue, open_actions
 from commands.weekly.posting import item_line
@@ -274,7 +273,7 @@ async def _compliance(session: AsyncSession, now: datetime) -> tuple[Section | N
 
 
 async def _open_reviews(session: AsyncSession, now: datetime) -> Section | None:
-    ranking = await ranked(session, [Review.state.in_(OPEN)], now, limit=MAX_ITEMS)
+    ranking = await ranked(session, [IS_OPEN], now, limit=MAX_ITEMS)
     lines = [
         summary_line(r, _handle(r.reviewer) if r.reviewer else None, now) for r in ranking.rows
     ]

@@ -16,8 +16,9 @@ from commands.core.notifier import Notifier, person_ref
 from commands.core.presence import cover, note_routed
 from commands.reviews import clocks as rc
 from commands.reviews import lifecycle
-from commands.reviews.card import OPEN, covering_line
+from commands.reviews.card import covering_line
 from commands.reviews.cover import area_backup, cover_review
+from commands.reviews.queries import IS_OPEN
 from storage.models import Away, Review
 
 # --- the two moments of a time away --------------------------------------------------------------
@@ -80,9 +81,7 @@ async def hand_over(notifier: Notifier, away: Away) -> list[Review]:
     person = away.person
     reviews = (
         await session.scalars(
-            select(Review)
-            .where(Review.reviewer_id == person.id, Review.state.in_(OPEN))
-            .order_by(Review.id)
+            select(Review).where(Review.reviewer_id == person.id, IS_OPEN).order_by(Review.id)
         )
     ).unique()
     ctx = Context(session, person, "liaison", notifier)

@@ -32,7 +32,7 @@ from commands.reviews import compliance, lifecycle, reminders
 from commands.reviews.card import OPEN, STATE_LABELS, STATE_PHRASES, clock_line, left_text
 from commands.reviews.compliance import figures
 from commands.reviews.cover import area_backup
-from commands.reviews.queries import PAGE, ranked, summary_line
+from commands.reviews.queries import IS_OPEN, PAGE, ranked, summary_line
 from commands.reviews.rules import StageName
 from storage.models import (
     Org,
@@ -358,7 +358,7 @@ async def list_reviews(ctx: Context, args: dict[str, Any]) -> Message:
     A page shows the 20 most urgent and says how many more there are: page=2 shows the next.
     """
     which = args["filter"] or "open"
-    where: list[ColumnElement[bool]] = [_IS_OPEN]
+    where: list[ColumnElement[bool]] = [IS_OPEN]
     if which == "mine":
         where.append(or_(Review.reviewer_id == ctx.actor.id, Review.requester_id == ctx.actor.id))
     if which == "waiting":
@@ -400,8 +400,6 @@ async def list_reviews(ctx: Context, args: dict[str, Any]) -> Message:
     return Message(title=title, lines=tuple(lines))
 
 
-# Built once: a list is the command run most, and building a clause costs CPU.
-_IS_OPEN = Review.state.in_(OPEN)
 _NONE = {
     "open": "No reviews are open.",
     "mine": "None of your reviews are open.",

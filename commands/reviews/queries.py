@@ -28,7 +28,7 @@ from commands.core.messages import (
     italic,
     line,
 )
-from commands.reviews.card import STATE_LABELS, left_text
+from commands.reviews.card import OPEN, STATE_LABELS, left_text
 from commands.reviews.rules import ClockState, calendar_for
 from storage.models import (
     Identity,
@@ -45,6 +45,8 @@ _US = timedelta(microseconds=1)
 
 # The statements a list runs, built once: building a statement costs more CPU than SQLite
 # takes to run these.
+# Reviews still open (the filter every list starts from).
+IS_OPEN = Review.state.in_(OPEN)
 # One narrow row per review and unstopped clock (stopped clocks rank and breach nothing);
 # callers add their filter.
 _RANKING = select(
